@@ -1,0 +1,125 @@
+"""Typed settings, one place. Precedence: flags > environment (AMPYRE_*) > TOML file > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "AMPYRE_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+@dataclass(slots=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./var/ampyre.db"
+    bus_url: str = "memory://"
+    host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    http_port: int = 8000
+    node_id: str = ""  # defaults to hostname:pid at start-up
+    auto_register: bool = False
+    bootstrap_token: str | None = None
+    heartbeat_interval: int = 300  # seconds, sent in BootNotification responses
+    pending_retry_interval: int = 60  # interval given to Pending/Rejected stations
+    ping_interval: float = 60.0  # WebSocket ping, 0 disables
+    ping_timeout: float = 30.0  # no pong within this -> connection is dead
+    max_message_size: int = 256 * 1024  # bytes per frame
+    call_timeout: float = 30.0  # waiting for a station's answer to our CALL
+    trusted_proxies: list[str] = field(default_factory=list)  # CIDRs allowed to set X-Forwarded-For
+    message_log: bool = True  # audit log of every OCPP frame
+    message_log_retention_days: int = 7
+    log_level: str = "INFO"
+    sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
+    db_pool_size: int = 10
+    write_batch_max: int = 500  # ops per group commit
+    shutdown_grace: float = 5.0
+
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        try:
+            return [ipaddress.ip_network(c, strict=False) for c in self.trusted_proxies]
+        except ValueError as exc:
+            raise ConfigError(f"AMPYRE_TRUSTED_PROXIES: {exc}") from exc
+
+
+def _coerce(name: str, typ: Any, raw: Any) -> Any:
+    text = str(typ)
+    if isinstance(raw, str):
+        if "bool" in text:
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off", ""}:
+                return False
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected true/false, got {raw!r}")
+        if "list" in text:
+            return [p.strip() for p in raw.split(",") if p.strip()]
+        if "int" in text and "None" not in text:
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected an integer") from exc
+        if "float" in text:
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected a number") from exc
+        if "None" in text and raw == "":
+            return None
+    return raw
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    hints = get_type_hints(Settings)
+    known = {f.name for f in fields(Settings)}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {config_file}: {exc}") from exc
+        section = data.get("ampyre", data)
+        for key, value in section.items():
+            if key not in known:
+                raise ConfigError(f"--config {config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, hints[key], value)
+    for name in known:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, hints[name], raw)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    for port_name in ("ocpp_port", "http_port"):
+        port = getattr(s, port_name)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{ENV_PREFIX}{port_name.upper()}: {port} is not a port")
+    if s.heartbeat_interval <= 0:
+        raise ConfigError("AMPYRE_HEARTBEAT_INTERVAL must be positive")
+    if s.max_message_size < 1024:
+        raise ConfigError("AMPYRE_MAX_MESSAGE_SIZE must be at least 1024 bytes")
+    if s.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ConfigError("AMPYRE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    s.trusted_networks()
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, **changes)
