@@ -16,13 +16,7 @@ def hash_password(password: str) -> str:
     digest = hashlib.scrypt(
         password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
     )
-    return "scrypt${}${}${}${}${}".format(
-        _SCRYPT_N,
-        _SCRYPT_R,
-        _SCRYPT_P,
-        base64.b64encode(salt).decode(),
-        base64.b64encode(digest).decode(),
-    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 # Verified (stored hash, sha256(password)) pairs: a reconnect storm of thousands of
@@ -53,16 +47,32 @@ def _scrypt_matches(password: str, stored: str) -> bool:
 def verify_password(password: str, stored: str | None) -> bool:
     if not stored:
         return False
+    if known_password(password, stored):
+        return True
+    if not _scrypt_matches(password, stored):
+        return False
+    remember_password(password, stored)
+    return True
+
+
+def known_password(password: str, stored: str) -> bool:
+    """Cheap check against passwords verified before (for use on the event loop)."""
     key = (stored, hashlib.sha256(password.encode()).digest())
     if key in _VERIFIED:
         _VERIFIED.move_to_end(key)
         return True
-    if not _scrypt_matches(password, stored):
-        return False
-    _VERIFIED[key] = None
+    return False
+
+
+def password_matches(password: str, stored: str) -> bool:
+    """The full scrypt check: CPU-heavy, run it in a worker thread."""
+    return _scrypt_matches(password, stored)
+
+
+def remember_password(password: str, stored: str) -> None:
+    _VERIFIED[(stored, hashlib.sha256(password.encode()).digest())] = None
     if len(_VERIFIED) > _VERIFIED_MAX:
         _VERIFIED.popitem(last=False)
-    return True
 
 
 def new_api_token() -> str:

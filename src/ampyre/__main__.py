@@ -1,0 +1,3 @@
+from ampyre.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""Composition root: builds the store, services, gateway and API, and runs them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import uvicorn
+
+from ampyre.adapters.db.store import SqlStore
+from ampyre.api.app import create_api
+from ampyre.api.deps import ApiDeps
+from ampyre.config import Settings
+from ampyre.domain.models import OcppVersion
+from ampyre.gateway.observer import GatewayObserver
+from ampyre.gateway.registry import ConnectionRegistry
+from ampyre.gateway.server import Gateway
+from ampyre.metrics import Metrics
+from ampyre.protocol.schemas import Schemas
+from ampyre.protocol.tables import build_tables
+from ampyre.services.clock import utcnow
+from ampyre.services.ports import Store
+from ampyre.services.provisioning import ProvisioningService
+from ampyre.services.stations import StationService
+from ampyre.services.tokens import TokenService
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: `run` owns SIGINT/SIGTERM so that one
+    signal stops the gateway and the API together, in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    registry: ConnectionRegistry
+    gateway: Gateway
+    api: uvicorn.Server
+    stations: StationService
+    tokens: TokenService
+
+
+def build(settings: Settings, store: Store | None = None) -> App:
+    if not settings.node_id:
+        settings.node_id = socket.gethostname()
+    store = store if store is not None else SqlStore(settings)
+    metrics = Metrics()
+    registry = ConnectionRegistry()
+    schemas = Schemas()
+    schemas.warm()
+    provisioning = ProvisioningService(store, settings)
+
+    def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
+        if connected:
+            metrics.station_connected(version.value)
+        else:
+            metrics.station_disconnected(version.value)
+
+    gateway = Gateway(
+        settings,
+        store,
+        build_tables(provisioning),
+        schemas,
+        GatewayObserver(metrics, store),
+        registry,
+        on_change=on_change,
+    )
+    stations = StationService(store)
+    tokens = TokenService(store)
+    api = create_api(
+        ApiDeps(
+            settings=settings,
+            store=store,
+            stations=stations,
+            tokens=tokens,
+            commands=registry,
+            metrics=metrics,
+            ready_checks=[store.ping],
+        )
+    )
+    config = uvicorn.Config(
+        api,
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="off",
+    )
+    server = _HttpServer(config)
+    return App(settings, store, metrics, registry, gateway, server, stations, tokens)
+
+
+async def run(
+    app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
+) -> None:
+    """Start everything, wait for `stop` (or SIGINT/SIGTERM), then shut down in order."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    s = app.settings
+    await app.store.check_schema()
+    await app.store.start()
+    try:
+        if s.bootstrap_token:
+            await app.tokens.ensure_bootstrap(s.bootstrap_token)
+        await app.gateway.start()
+        api_task = asyncio.create_task(app.api.serve(), name="http")
+        pruner = asyncio.create_task(_prune_forever(app), name="prune")
+        # uvicorn exposes start-up only as a flag.
+        while not app.api.started and not api_task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if api_task.done():
+            api_task.result()
+            raise RuntimeError(f"HTTP server failed to start on port {s.http_port}")
+        log.info(
+            "Ampyre up: OCPP ws://%s:%d/ocpp/{station_id}  REST http://%s:%d/api/v1",
+            s.host,
+            app.gateway.port,
+            s.host,
+            s.http_port,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("shutting down")
+        await app.gateway.stop()
+        app.api.should_exit = True
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
+        await api_task
+    finally:
+        await app.store.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _prune_forever(app: App) -> None:
+    retention = timedelta(days=app.settings.message_log_retention_days)
+    while True:
+        try:
+            removed = await app.store.prune_messages(utcnow() - retention)
+            if removed:
+                log.info("pruned %d message-log entries older than %s", removed, retention)
+        except Exception:
+            log.warning("message-log pruning failed; will retry", exc_info=True)
+        await asyncio.sleep(PRUNE_EVERY)

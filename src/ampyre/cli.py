@@ -1,0 +1,166 @@
+"""`ampyre serve | migrate | token create | simulate | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from ampyre import __version__
+from ampyre.config import ConfigError, Settings, load_settings
+from ampyre.domain.models import Role
+from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML settings file (section [ampyre] or top level)")
+    p.add_argument("--database-url", help="overrides AMPYRE_DATABASE_URL")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ampyre", description="Ampyre CSMS")
+    parser.add_argument("--version", action="version", version=f"ampyre {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run gateway, REST API and workers in one process")
+    _common(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--ocpp-port", type=int)
+    serve.add_argument("--http-port", type=int)
+    serve.add_argument(
+        "--auto-register",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="accept unknown stations that connect without credentials (labs, demos)",
+    )
+    serve.add_argument("--heartbeat-interval", type=int)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _common(migrate)
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create an API token and print it once")
+    _common(create)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True)
+
+    from ampyre.simulator.runner import add_cli_arguments
+
+    simulate = sub.add_parser("simulate", help="run simulated charging stations")
+    add_cli_arguments(simulate)
+
+    bench = sub.add_parser("bench", help="load generator (see bench/ and `make bench`)")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the load generator")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {
+        "database_url": getattr(args, "database_url", None),
+        "log_level": getattr(args, "log_level", None),
+        **extra,
+    }
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+
+        return int(uvloop.run(coro))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.run(coro)
+
+
+async def _serve(settings: Settings) -> int:
+    from ampyre import bootstrap
+
+    app = bootstrap.build(settings)
+    await bootstrap.run(app)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from ampyre.adapters.db.migrate import current_revision, migrate
+
+    await migrate(settings.database_url)
+    print(f"database at head: {await current_revision(settings.database_url)}")
+    return 0
+
+
+async def _token_create(settings: Settings, role: str, name: str) -> int:
+    from ampyre.adapters.db.store import SqlStore
+    from ampyre.services.tokens import TokenService
+
+    store = SqlStore(settings)
+    await store.check_schema()
+    await store.start()
+    try:
+        plaintext, token = await TokenService(store).create(name, role)
+    finally:
+        await store.close()
+    print(plaintext)
+    print(
+        f"(token {token.id} '{token.name}', role {token.role.value}; shown only once)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "simulate":
+            from ampyre.simulator.runner import main_from_args
+
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+            return _run(main_from_args(args))
+        if args.command == "bench":
+            from ampyre.simulator import loadgen
+
+            return loadgen.main(args.args)
+        if args.command == "serve":
+            settings = _settings(
+                args,
+                host=args.host,
+                ocpp_port=args.ocpp_port,
+                http_port=args.http_port,
+                auto_register=args.auto_register,
+                heartbeat_interval=args.heartbeat_interval,
+            )
+        else:
+            settings = _settings(args)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if args.command == "serve":
+            return _run(_serve(settings))
+        if args.command == "migrate":
+            return _run(_migrate(settings))
+        if args.command == "token":
+            return _run(_token_create(settings, args.role, args.name))
+    except ConfigError as exc:
+        print(f"ampyre: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except SchemaNotCurrent as exc:
+        print(f"ampyre: {exc}", file=sys.stderr)
+        return 3
+    except StoreUnavailable as exc:
+        print(f"ampyre: database unavailable: {exc}", file=sys.stderr)
+        return 4
+    except ValueError as exc:
+        print(f"ampyre: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""`make run`: migrate an embedded SQLite database, seed a demo, serve, and drive a few
+simulated stations (OCPP 1.6J, 2.0.1 and 2.1) against it. Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from ampyre import bootstrap
+from ampyre.adapters.db.migrate import migrate
+from ampyre.config import load_settings
+from ampyre.domain.models import RegistrationStatus
+from ampyre.services.stations import StationExists
+from ampyre.simulator.runner import run_simulation
+
+VAR = Path("var")
+TOKEN_FILE = VAR / "demo-token"
+DEMO_PASSWORD = "demo-station-password-1"  # security profile 1 for the 2.0.1 stations
+
+# (simulator prefix, protocol, count, password)
+FLEET = (
+    ("DEMO16-", "ocpp1.6", 3, None),
+    ("DEMO201-", "ocpp2.0.1", 2, DEMO_PASSWORD),
+    ("DEMO21-", "ocpp2.1", 1, None),
+)
+
+
+def _demo_token() -> str:
+    token = os.environ.get("AMPYRE_BOOTSTRAP_TOKEN")
+    if token:
+        return token
+    if TOKEN_FILE.exists():
+        return TOKEN_FILE.read_text().strip()
+    token = "demo_" + secrets.token_urlsafe(24)
+    TOKEN_FILE.write_text(token + "\n")
+    TOKEN_FILE.chmod(0o600)
+    return token
+
+
+async def main(token: str) -> int:
+    settings = load_settings(overrides={"bootstrap_token": token})
+    await migrate(settings.database_url)
+    app = bootstrap.build(settings)
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    server = asyncio.create_task(bootstrap.run(app, stop, ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if server.done():
+        waiter.cancel()
+        server.result()
+        return 1
+    for prefix, _protocol, count, password in FLEET:
+        for i in range(1, count + 1):
+            with contextlib.suppress(StationExists):
+                await app.stations.create(
+                    f"{prefix}{i:05d}",
+                    password=password,
+                    registration_status=RegistrationStatus.ACCEPTED,
+                    description=f"demo station ({_protocol})",
+                )
+    base = f"http://{settings.host}:{settings.http_port}"
+    ws = f"ws://{settings.host}:{app.gateway.port}/ocpp"
+    token = settings.bootstrap_token
+    print(
+        "\n".join(
+            [
+                "",
+                "Ampyre demo is running (Ctrl-C stops it).",
+                f"  OCPP endpoint : {ws}/<station_id>  (ocpp1.6, ocpp2.0.1, ocpp2.1)",
+                f"  REST API      : {base}/api/v1   docs: {base}/api/v1/docs",
+                f"  Health        : {base}/healthz  {base}/readyz",
+                f"  API token     : {token}",
+                f'  Try           : curl -H "Authorization: Bearer {token}" {base}/api/v1/stations',
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    sims = [
+        asyncio.create_task(
+            run_simulation(
+                ws,
+                count,
+                protocol,
+                prefix=prefix,
+                password=password,
+                heartbeat_interval=30,
+                status_change_interval=20,
+                stop=stop,
+            )
+        )
+        for prefix, protocol, count, password in FLEET
+    ]
+    await server
+    for sim in sims:
+        sim.cancel()
+    await asyncio.gather(*sims, return_exceptions=True)
+    return 0
+
+
+def run() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        import uvloop
+
+        VAR.mkdir(exist_ok=True)
+        return int(uvloop.run(main(_demo_token())))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,74 @@
+"""The HTTP side of a station's WebSocket upgrade: station id from the path, subprotocol
+choice, security profile 1 (HTTP Basic) and the client address behind trusted proxies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
+
+from ampyre.domain.models import OcppVersion
+
+# Best first: the newest version both sides speak wins.
+PREFERENCE: tuple[OcppVersion, ...] = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
+
+# OCPP 2.0.1 Part 4 / 1.6 security whitepaper: identity is at most 48 characters of
+# this charset (no ':' in the Basic user name, which we allow in the path only).
+_STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+
+
+def station_id_from_path(path: str) -> str | None:
+    """Last non-empty path segment, percent-decoded; None if absent or not a valid id."""
+    segments = [s for s in urlsplit(path).path.split("/") if s]
+    if not segments:
+        return None
+    candidate = unquote(segments[-1])
+    return candidate if _STATION_ID.match(candidate) else None
+
+
+def choose_subprotocol(offered: Sequence[str]) -> OcppVersion | None:
+    wanted = {p.strip().lower() for p in offered}
+    for version in PREFERENCE:
+        if version.value in wanted:
+            return version
+    return None
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The peer address, or the X-Forwarded-For client when the peer is a trusted proxy.
+
+    Walks X-Forwarded-For from the right, skipping trusted proxies, so a client cannot
+    forge its address by sending the header itself."""
+    address = peer or "unknown"
+    if not forwarded_for or not trusted or not _is_trusted(address, trusted):
+        return address
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if not _is_trusted(hop, trusted):
+            return hop
+        address = hop
+    return address
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)

@@ -1,0 +1,32 @@
+"""Per-frame hooks of the OCPP sessions: Prometheus metrics and the buffered audit log."""
+
+from __future__ import annotations
+
+from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
+from ampyre.metrics import Metrics
+from ampyre.services.ports import Store
+
+
+class GatewayObserver:
+    __slots__ = ("_metrics", "_store")
+
+    def __init__(self, metrics: Metrics, store: Store) -> None:
+        self._metrics = metrics
+        self._store = store
+
+    def message(
+        self, version: OcppVersion, direction: Direction, mtype: int, action: str | None
+    ) -> None:
+        if direction is Direction.IN:
+            self._metrics.message_in(version.value, action, mtype)
+        else:
+            self._metrics.message_out(version.value, action, mtype)
+
+    def error(self, version: OcppVersion, code: str) -> None:
+        self._metrics.ocpp_error(code)
+
+    def handled(self, action: str, seconds: float) -> None:
+        self._metrics.observe_handler(action, seconds)
+
+    def audit(self, entry: MessageLogEntry) -> None:
+        self._store.log_messages((entry,))

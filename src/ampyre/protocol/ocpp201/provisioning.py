@@ -1,0 +1,86 @@
+"""OCPP 2.0.1 blocks B (provisioning) and G (availability): BootNotification, Heartbeat,
+StatusNotification, and the device-model reports NotifyEvent / NotifyReport, which are
+stored raw until the device-management block interprets them. Also used by 2.1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ampyre.domain.models import BootInfo, StationReport, StatusReport
+from ampyre.protocol.session import CallContext, Handler
+from ampyre.services.clock import from_ocpp, to_ocpp
+from ampyre.services.provisioning import ProvisioningService
+
+
+def handlers(svc: ProvisioningService) -> dict[str, Handler]:
+    async def boot_notification(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        cs = p["chargingStation"]
+        modem = cs.get("modem") or {}
+        info = BootInfo(
+            vendor=cs["vendorName"],
+            model=cs["model"],
+            serial_number=cs.get("serialNumber"),
+            firmware_version=cs.get("firmwareVersion"),
+            iccid=modem.get("iccid"),
+            imsi=modem.get("imsi"),
+            reason=p["reason"],
+        )
+        decision = await svc.boot(ctx.station_id, ctx.version.value, info)
+        ctx.session.boot_status = decision.status
+        # B01/B02/B03: interval = heartbeat interval when Accepted, else the retry wait.
+        return {
+            "status": decision.status.value,
+            "currentTime": to_ocpp(decision.current_time),
+            "interval": decision.interval,
+        }
+
+    async def heartbeat(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        return {"currentTime": to_ocpp(svc.heartbeat(ctx.station_id))}
+
+    async def status_notification(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        await svc.status(
+            [
+                StatusReport(
+                    station_id=ctx.station_id,
+                    evse_id=p["evseId"],
+                    connector_id=p["connectorId"],
+                    status=p["connectorStatus"],
+                    timestamp=from_ocpp(p["timestamp"]),
+                    received_at=svc.now(),
+                )
+            ]
+        )
+        return {}
+
+    async def notify_event(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        await svc.device_report(
+            StationReport(
+                station_id=ctx.station_id,
+                action="NotifyEvent",
+                payload=p,
+                received_at=svc.now(),
+                seq_no=p.get("seqNo"),
+            )
+        )
+        return {}
+
+    async def notify_report(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        await svc.device_report(
+            StationReport(
+                station_id=ctx.station_id,
+                action="NotifyReport",
+                payload=p,
+                received_at=svc.now(),
+                request_id=p.get("requestId"),
+                seq_no=p.get("seqNo"),
+            )
+        )
+        return {}
+
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "NotifyEvent": notify_event,
+        "NotifyReport": notify_report,
+    }

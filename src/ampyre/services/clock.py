@@ -1,0 +1,25 @@
+"""Time helpers: one clock for the services, OCPP date-time text in and out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_ocpp(dt: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a 'Z', as OCPP stations expect."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def from_ocpp(text: str | None) -> datetime | None:
+    """Parse a station's date-time; None if absent or unreadable (never raises)."""
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
