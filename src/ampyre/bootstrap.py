@@ -55,6 +55,14 @@ class App:
     stations: StationService
     tokens: TokenService
 
+    @property
+    def http_port(self) -> int:
+        """The bound HTTP port (differs from the setting when that is 0)."""
+        for server in self.api.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return self.settings.http_port
+
 
 def build(settings: Settings, store: Store | None = None) -> App:
     if not settings.node_id:
@@ -135,7 +143,7 @@ async def run(
             s.host,
             app.gateway.port,
             s.host,
-            s.http_port,
+            app.http_port,
         )
         if ready is not None:
             ready.set()
