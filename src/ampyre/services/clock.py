@@ -11,7 +11,10 @@ def utcnow() -> datetime:
 
 def to_ocpp(dt: datetime) -> str:
     """RFC 3339 UTC with millisecond precision and a 'Z', as OCPP stations expect."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    # isoformat of an aware UTC datetime ends in "+00:00"; it is ~2x faster than strftime.
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def from_ocpp(text: str | None) -> datetime | None:
