@@ -89,6 +89,11 @@ def build(settings: Settings, store: Store | None = None) -> App:
         registry,
         on_change=on_change,
     )
+    dropped = getattr(store, "dropped_messages", None)
+    if dropped is not None:
+        metrics.add_collect_hook(
+            lambda: metrics.set_audit_dropped_total(int(getattr(store, "dropped_messages", 0)))
+        )
     stations = StationService(store)
     tokens = TokenService(store)
     api = create_api(

@@ -64,9 +64,8 @@ async def main(token: str) -> int:
                     registration_status=RegistrationStatus.ACCEPTED,
                     description=f"demo station ({_protocol})",
                 )
-    base = f"http://{settings.host}:{settings.http_port}"
+    base = f"http://{settings.host}:{app.http_port}"
     ws = f"ws://{settings.host}:{app.gateway.port}/ocpp"
-    token = settings.bootstrap_token
     print(
         "\n".join(
             [

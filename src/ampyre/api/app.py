@@ -1,0 +1,85 @@
+"""The REST API application: `create_api(deps)`."""
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import compile_path
+
+from ampyre import __version__ as _version
+from ampyre.api.auth import Auth
+from ampyre.api.deps import ApiDeps
+from ampyre.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from ampyre.api.routes._common import API_PREFIX
+from ampyre.api.routes.commands import commands_router
+from ampyre.api.routes.health import health_router
+from ampyre.api.routes.messages import messages_router
+from ampyre.api.routes.stations import stations_router
+from ampyre.api.routes.tokens import tokens_router
+
+DESCRIPTION = """\
+Ampyre's REST API. Authenticate with `Authorization: Bearer <token>`.
+Roles: **viewer** may read, **operator** may also send commands to stations,
+**admin** may do everything (stations, tokens). Errors are `application/problem+json`
+(RFC 9457). Lists take `limit` (1..500, default 50) and `offset` and return a `total`.
+"""
+
+
+def create_api(deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="Ampyre",
+        version=_version,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+    )
+    app.state.deps = deps
+    install_problem_handlers(app)
+    auth = Auth(deps.tokens)
+    method_table: list[tuple[re.Pattern[str], set[str]]] = []
+    routers = [(health_router(deps, auth), "")]
+    routers += [
+        (make(deps, auth), API_PREFIX)
+        for make in (stations_router, commands_router, messages_router, tokens_router)
+    ]
+    for router, prefix in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                regex, _, _ = compile_path(prefix + route.path)
+                method_table.append((regex, set(route.methods or ())))
+        app.include_router(router, prefix=prefix)
+    app.state.method_table = method_table
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Describe every error response as application/problem+json in the OpenAPI document
+    (FastAPI files them under application/json and adds its own 422 shape)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path_item in spec.get("paths", {}).values():
+                for operation in path_item.values():
+                    for code, response in operation.get("responses", {}).items():
+                        if code.isdigit() and int(code) >= 400:
+                            ref = "ValidationProblem" if code == "422" else "Problem"
+                            schema = {"$ref": f"#/components/schemas/{ref}"}
+                            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
+            schemas = spec.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""One router per resource; each is built from ApiDeps by a `*_router(deps, auth)` factory."""

@@ -1,0 +1,119 @@
+"""Stations: registry CRUD, their connectors, status history and device reports."""
+
+import asyncio
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Response, status
+
+from ampyre.api.auth import Auth
+from ampyre.api.deps import ApiDeps
+from ampyre.api.routes._common import API_PREFIX, Limit, Offset, problems
+from ampyre.api.schemas import (
+    StationCreate,
+    StationOut,
+    StationPage,
+    StationPatch,
+    StationReportOut,
+    StationReportPage,
+    StatusHistoryPage,
+    StatusReportOut,
+)
+from ampyre.domain.models import Role, Station
+from ampyre.services.stations import UNSET
+
+StationId = Annotated[str, Path(description="the charge point identity", max_length=48)]
+
+
+def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
+    router = APIRouter(prefix="/stations", tags=["stations"])
+    viewer = [Depends(auth.require(Role.VIEWER))]
+    admin = [Depends(auth.require(Role.ADMIN))]
+    service = deps.stations
+
+    async def render(station: Station) -> StationOut:
+        connectors = await service.connectors(station.id)
+        return StationOut.build(station, connectors, deps.commands.ocpp_version(station.id))
+
+    @router.get("", dependencies=viewer, responses=problems(422))
+    async def list_stations(limit: Limit = 50, offset: Offset = 0) -> StationPage:
+        """Stations, ordered by id, with their live connection state and connectors."""
+        page = await service.list(limit, offset)
+        items = await asyncio.gather(*(render(s) for s in page.items))
+        return StationPage(items=list(items), total=page.total, limit=limit, offset=offset)
+
+    @router.post(
+        "",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=admin,
+        responses=problems(409, 422),
+    )
+    async def create_station(body: StationCreate, response: Response) -> StationOut:
+        """Register a station. Without a password it can only connect over mTLS
+        (security profile 3) or, on profile 0, without credentials."""
+        station = await service.create(
+            body.id,
+            password=body.password,
+            registration_status=body.registration_status,
+            description=body.description,
+        )
+        location = quote(station.id, safe="*=:+@")
+        response.headers["Location"] = f"{API_PREFIX}/stations/{location}"
+        return await render(station)
+
+    @router.get("/{station_id}", dependencies=viewer, responses=problems(404))
+    async def get_station(station_id: StationId) -> StationOut:
+        return await render(await service.require(station_id))
+
+    @router.patch("/{station_id}", dependencies=admin, responses=problems(404, 422))
+    async def update_station(station_id: StationId, body: StationPatch) -> StationOut:
+        """Change registration status, description or password. Fields left out are kept;
+        `"password": null` removes the password, `"description": null` clears it."""
+        given = body.model_fields_set
+        station = await service.update(
+            station_id,
+            registration_status=body.registration_status,
+            description=body.description if "description" in given else UNSET,
+            password=body.password if "password" in given else UNSET,
+        )
+        return await render(station)
+
+    @router.delete(
+        "/{station_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        dependencies=admin,
+        responses=problems(404),
+    )
+    async def delete_station(station_id: StationId) -> Response:
+        await service.delete(station_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get("/{station_id}/status-history", dependencies=viewer, responses=problems(404, 422))
+    async def status_history(
+        station_id: StationId, limit: Limit = 50, offset: Offset = 0
+    ) -> StatusHistoryPage:
+        """Status notifications as received, newest first."""
+        await service.require(station_id)
+        page = await deps.store.list_status_history(station_id, limit, offset)
+        return StatusHistoryPage(
+            items=[StatusReportOut.build(r) for r in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get("/{station_id}/reports", dependencies=viewer, responses=problems(404, 422))
+    async def reports(
+        station_id: StationId, limit: Limit = 50, offset: Offset = 0
+    ) -> StationReportPage:
+        """Device reports (NotifyEvent, NotifyReport, ...) as received, newest first."""
+        await service.require(station_id)
+        page = await deps.store.list_reports(station_id, limit, offset)
+        return StationReportPage(
+            items=[StationReportOut.build(r) for r in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    return router

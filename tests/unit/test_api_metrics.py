@@ -1,0 +1,144 @@
+"""ampyre.metrics: isolated registries, bound children, capped label sets, exposition."""
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from ampyre.metrics import LATENCY_BUCKETS, Metrics
+
+
+def samples(m: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(m.render().decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_registries_are_isolated() -> None:
+    a, b = Metrics(), Metrics()
+    a.message_in("ocpp1.6", "Heartbeat", 2)
+    assert a.registry is not b.registry
+    assert ("ampyre_ocpp_messages_total", ()) not in samples(b)
+    key = (
+        "ampyre_ocpp_messages_total",
+        (
+            ("action", "Heartbeat"),
+            ("direction", "in"),
+            ("message_type", "CALL"),
+            ("ocpp_version", "ocpp1.6"),
+        ),
+    )
+    assert samples(a)[key] == 1
+    assert key not in samples(b)
+
+
+def test_explicit_registry_is_used() -> None:
+    registry = CollectorRegistry()
+    m = Metrics(registry)
+    assert m.registry is registry
+
+
+def test_connected_gauge_by_version() -> None:
+    m = Metrics()
+    m.station_connected("ocpp2.0.1")
+    m.station_connected("ocpp2.0.1")
+    m.station_connected("ocpp1.6")
+    m.station_disconnected("ocpp2.0.1")
+    s = samples(m)
+    assert s[("ampyre_connected_stations", (("ocpp_version", "ocpp2.0.1"),))] == 1
+    assert s[("ampyre_connected_stations", (("ocpp_version", "ocpp1.6"),))] == 1
+    m.set_connected("ocpp1.6", 7)
+    assert samples(m)[("ampyre_connected_stations", (("ocpp_version", "ocpp1.6"),))] == 7
+
+
+def test_messages_in_and_out_with_type_names() -> None:
+    m = Metrics()
+    for _ in range(3):
+        m.message_in("ocpp1.6", "BootNotification", 2)
+    m.message_out("ocpp1.6", "BootNotification", 3)
+    m.message_out("ocpp2.1", None, 4)
+    m.message_in("ocpp2.1", "NotifyPeriodicEventStream", "SEND")
+    s = samples(m)
+
+    def key(direction: str, version: str, action: str, mtype: str) -> tuple[str, tuple]:  # type: ignore[type-arg]
+        labels = {
+            "direction": direction,
+            "ocpp_version": version,
+            "action": action,
+            "message_type": mtype,
+        }
+        return ("ampyre_ocpp_messages_total", tuple(sorted(labels.items())))
+
+    assert s[key("in", "ocpp1.6", "BootNotification", "CALL")] == 3
+    assert s[key("out", "ocpp1.6", "BootNotification", "CALLRESULT")] == 1
+    assert s[key("out", "ocpp2.1", "none", "CALLERROR")] == 1
+    assert s[key("in", "ocpp2.1", "NotifyPeriodicEventStream", "SEND")] == 1
+
+
+def test_children_are_bound_once() -> None:
+    m = Metrics()
+    m.message_in("ocpp1.6", "Heartbeat", 2)
+    child = m._messages[("in", "ocpp1.6", "Heartbeat", 2)]
+    m.message_in("ocpp1.6", "Heartbeat", 2)
+    assert m._messages[("in", "ocpp1.6", "Heartbeat", 2)] is child
+    assert m.latency("Heartbeat") is m.latency("Heartbeat")
+
+
+def test_station_supplied_labels_are_capped() -> None:
+    m = Metrics(max_series=3)
+    for i in range(10):
+        m.message_in("ocpp1.6", f"Bogus{i}", 2)
+        m.ocpp_error(f"Code{i}")
+        m.observe_handler(f"Act{i}", 0.001)
+    assert len(m._messages) == 3
+    assert len(m._errors) == 3
+    assert len(m._latency) == 3
+    s = samples(m)
+    other = (
+        "ampyre_ocpp_messages_total",
+        (
+            ("action", "other"),
+            ("direction", "in"),
+            ("message_type", "other"),
+            ("ocpp_version", "other"),
+        ),
+    )
+    assert s[other] == 7
+    assert s[("ampyre_ocpp_errors_total", (("error_code", "other"),))] == 7
+    assert s[("ampyre_ocpp_handler_seconds_count", (("action", "other"),))] == 7
+
+
+def test_errors_and_latency_histogram() -> None:
+    m = Metrics()
+    m.ocpp_error("FormatViolation")
+    m.ocpp_error("FormatViolation")
+    m.observe_handler("Authorize", 0.0002)
+    m.observe_handler("Authorize", 0.7)
+    s = samples(m)
+    assert s[("ampyre_ocpp_errors_total", (("error_code", "FormatViolation"),))] == 2
+    assert s[("ampyre_ocpp_handler_seconds_count", (("action", "Authorize"),))] == 2
+    bucket = (("action", "Authorize"), ("le", "0.00025"))
+    assert s[("ampyre_ocpp_handler_seconds_bucket", bucket)] == 1
+    assert LATENCY_BUCKETS[0] == 0.0001 and LATENCY_BUCKETS[-1] == 1.0
+
+
+def test_audit_dropped_counter_and_hooks() -> None:
+    m = Metrics()
+    m.audit_dropped()
+    m.audit_dropped(4)
+    assert samples(m)[("ampyre_audit_log_dropped_total", ())] == 5
+
+    source = {"dropped": 5}
+    m.add_collect_hook(lambda: m.set_audit_dropped_total(source["dropped"]))
+    source["dropped"] = 12
+    assert samples(m)[("ampyre_audit_log_dropped_total", ())] == 12
+    assert samples(m)[("ampyre_audit_log_dropped_total", ())] == 12  # no double counting
+
+
+def test_render_is_prometheus_text() -> None:
+    m = Metrics()
+    text = m.render().decode()
+    assert "# TYPE ampyre_connected_stations gauge" in text
+    assert "# TYPE ampyre_ocpp_messages_total counter" in text
+    assert "# TYPE ampyre_ocpp_handler_seconds histogram" in text
+    assert m.content_type.startswith("text/plain")
