@@ -1,0 +1,87 @@
+"""Async engine construction for the two supported databases.
+
+SQLite (aiosqlite): one file, WAL journal (readers never block the writer), `synchronous`
+from settings (FULL by default: durable before ack survives power loss), a busy timeout
+so concurrent writers wait instead of failing, foreign keys enforced.
+PostgreSQL (asyncpg): a connection pool sized from settings, bounded connect timeout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+
+from ampyre.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_S = 10.0
+
+
+def is_sqlite(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or other databases)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine(database_url: str, settings: Settings | None = None) -> AsyncEngine:
+    settings = settings or Settings(database_url=database_url)
+    if is_sqlite(database_url):
+        return _sqlite_engine(database_url, settings)
+    return _server_engine(database_url, settings)
+
+
+def _sqlite_engine(database_url: str, settings: Settings) -> AsyncEngine:
+    synchronous = settings.sqlite_synchronous.upper()
+    if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"invalid sqlite_synchronous {settings.sqlite_synchronous!r}")
+    engine = create_async_engine(
+        database_url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=max(2, settings.db_pool_size),
+        max_overflow=settings.db_pool_size,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,  # payloads and hashes stay out of logs and error messages
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def _server_engine(database_url: str, settings: Settings) -> AsyncEngine:
+    connect_args: dict[str, Any] = {}
+    if make_url(database_url).get_driver_name() == "asyncpg":
+        connect_args["timeout"] = CONNECT_TIMEOUT_S
+    return create_async_engine(
+        database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=30,
+        # A restarted database leaves dead connections in the pool; check before use.
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        hide_parameters=True,
+    )

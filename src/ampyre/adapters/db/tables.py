@@ -1,0 +1,172 @@
+"""SQLAlchemy Core tables. The schema itself is created by the Alembic migrations in
+`migrations/versions/`; these definitions must stay in step with them (a test compares
+the migrated database against this metadata)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite and PostgreSQL alike.
+
+    SQLite has no time zones: values are stored as naive UTC text in one fixed format, so
+    they also compare and sort correctly as strings. Naive input is taken to be UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Autoincrementing 64-bit ids; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Raw reports are JSON documents; JSONB on PostgreSQL so they can be queried later.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _station_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("stations.id", ondelete="CASCADE")
+
+
+stations = sa.Table(
+    "stations",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("registration_status", sa.String(16), nullable=False, server_default="Accepted"),
+    sa.Column("ocpp_version", sa.String(16)),
+    sa.Column("vendor", sa.String(255)),
+    sa.Column("model", sa.String(255)),
+    sa.Column("serial_number", sa.String(255)),
+    sa.Column("firmware_version", sa.String(255)),
+    sa.Column("iccid", sa.String(255)),
+    sa.Column("imsi", sa.String(255)),
+    sa.Column("meter_type", sa.String(255)),
+    sa.Column("meter_serial_number", sa.String(255)),
+    sa.Column("boot_reason", sa.String(64)),
+    sa.Column("description", sa.Text),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("connected", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("connected_node", sa.String(255)),
+    sa.Column("remote_address", sa.String(255)),
+    sa.Column("last_seen", UtcDateTime),
+    sa.Column("last_boot", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+connectors = sa.Table(
+    "connectors",
+    metadata,
+    sa.Column("station_id", sa.String(255), _station_fk(), primary_key=True),
+    sa.Column("evse_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("connector_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("info", sa.Text),
+    sa.Column("vendor_id", sa.String(255)),
+    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("status_timestamp", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+status_history = sa.Table(
+    "status_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("evse_id", sa.Integer, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("info", sa.Text),
+    sa.Column("vendor_id", sa.String(255)),
+    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("timestamp", UtcDateTime),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Index("ix_status_history_station_id_received_at", "station_id", "received_at"),
+)
+
+station_reports = sa.Table(
+    "station_reports",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.Integer),
+    sa.Column("seq_no", sa.Integer),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Index("ix_station_reports_station_id_received_at", "station_id", "received_at"),
+)
+
+# No foreign key on purpose: the audit log records frames of stations that are unknown
+# or later deleted, and a failed FK check must never cost a batch of log entries.
+# Retention (prune_messages) bounds it instead.
+message_log = sa.Table(
+    "message_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("message_type", sa.SmallInteger, nullable=False),
+    sa.Column("unique_id", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64)),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_message_log_created_at", "created_at"),
+    sa.Index("ix_message_log_station_id_created_at", "station_id", "created_at"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("token_hash"),
+)
+
+# Columns an operator may set through StationUpdate.extra (identity and bookkeeping
+# columns are excluded).
+STATION_EDITABLE: frozenset[str] = frozenset(
+    c.name for c in stations.columns if c.name not in {"id", "created_at", "updated_at"}
+)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A result row as a plain dict keyed by column name."""
+    return dict(row._mapping)

@@ -1,0 +1,102 @@
+"""Shared fixtures. Database fixtures give every test its own database:
+
+* `sqlite_url` / `pg_url`: a fresh, migrated database (SQLite file in tmp_path; a uniquely
+  named PostgreSQL database, dropped afterwards). `store_url` runs a test on both.
+* `empty_sqlite_url` / `empty_pg_url` / `empty_db_url`: the same, not migrated.
+
+PostgreSQL is expected at 127.0.0.1:5432 with trust auth (override the server with
+AMPYRE_TEST_PG_ADMIN_URL, an asyncpg URL of a database we may connect to in order to
+create others). Unreachable: the test is skipped, or fails when CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from ampyre.adapters.db.migrate import migrate
+
+PG_ADMIN_URL = os.environ.get(
+    "AMPYRE_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+async def _pg_admin() -> asyncpg.Connection:
+    url = make_url(PG_ADMIN_URL)
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            database=url.database or "postgres",
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        reason = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc}"
+        if _on_ci():
+            pytest.fail(reason + " (CI=true: PostgreSQL tests are mandatory)")
+        pytest.skip(reason)
+    return conn
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'ampyre.db'}"
+
+
+@pytest.fixture
+async def sqlite_url(empty_sqlite_url: str) -> str:
+    await migrate(empty_sqlite_url)
+    return empty_sqlite_url
+
+
+@pytest.fixture
+async def empty_pg_url() -> AsyncIterator[str]:
+    admin = await _pg_admin()
+    name = f"ampyre_test_{uuid.uuid4().hex[:16]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    except BaseException:
+        await admin.close()
+        raise
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def pg_url(empty_pg_url: str) -> str:
+    await migrate(empty_pg_url)
+    return empty_pg_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database URL, once per supported backend."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, never migrated database URL, once per supported backend."""
+    name = "empty_sqlite_url" if request.param == "sqlite" else "empty_pg_url"
+    url: str = request.getfixturevalue(name)
+    return url
