@@ -75,12 +75,20 @@ def _caused_by_data(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 
 
-_CONNECTION, _BOOT, _STATUS, _REPORTS = range(4)
+_CONNECTION, _BOOT, _STATUS, _REPORTS, _BUFFERS = range(5)
 _STOP = None
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclasses.dataclass(slots=True)
+class _Buffers:
+    """Buffered last-seen times and audit-log entries, written by the writer task."""
+
+    touches: dict[str, datetime]
+    messages: list[MessageLogEntry]
 
 
 @dataclasses.dataclass(slots=True)
@@ -175,8 +183,24 @@ class SqlStore:
     async def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        self._closed = True  # refuses new writes; the writer still drains
         grace = max(self._settings.shutdown_grace, 1.0)
+        if self._flusher is not None:
+            # Let a flush in progress finish (cancelling it would lose what it holds).
+            self._stop_flushing.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._flusher), timeout=grace)
+            except TimeoutError:
+                self._flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flusher
+        # The buffers go through the writer: it must still be running for this.
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="ampyre-db-writer")
+        try:
+            await asyncio.wait_for(self._flush_buffers(), timeout=grace)
+        except TimeoutError:
+            log.warning("buffered writes not flushed within %.1fs; dropped", grace)
         if self._writer is not None and not self._writer.done():
             await self._queue.put(_STOP)
             try:
@@ -187,19 +211,6 @@ class SqlStore:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._writer
         self._fail_queued()
-        if self._flusher is not None:
-            # Let a flush in progress finish (cancelling it would lose what it holds).
-            self._stop_flushing.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._flusher), timeout=grace)
-            except TimeoutError:
-                self._flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._flusher
-        try:
-            await asyncio.wait_for(self._flush_buffers(), timeout=grace)
-        except TimeoutError:
-            log.warning("buffered writes not flushed within %.1fs; dropped", grace)
         await self._engine.dispose()
 
     async def check_schema(self) -> None:
@@ -324,7 +335,7 @@ class SqlStore:
     # ------------------------------------------------------------------ group commit
 
     async def _submit(self, kind: int, payload: Any) -> None:
-        if self._closed:
+        if self._closed and kind != _BUFFERS:
             raise StoreUnavailable("store is closed")
         self._ensure_tasks()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -402,6 +413,8 @@ class SqlStore:
         history: list[dict[str, Any]] = []
         current: dict[tuple[str, int, int], dict[str, Any]] = {}
         reports: list[dict[str, Any]] = []
+        touches: dict[str, datetime] = {}
+        messages: list[MessageLogEntry] = []
         for op in batch:
             if op.kind == _STATUS:
                 for r in op.payload:
@@ -430,6 +443,10 @@ class SqlStore:
                         "b_now": now,
                     }
                 )
+            elif op.kind == _BUFFERS:
+                flushed: _Buffers = op.payload
+                touches.update(flushed.touches)
+                messages.extend(flushed.messages)
             elif op.kind == _BOOT:
                 boot: _Boot = op.payload
                 row = {
@@ -453,6 +470,12 @@ class SqlStore:
             await conn.execute(self._connector_stmt, list(current.values()))
         if reports:
             await conn.execute(self._reports_stmt, reports)
+        if touches:
+            await conn.execute(
+                self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()]
+            )
+        if messages:
+            await conn.execute(self._messages_stmt, [_message_row(m) for m in messages])
 
     async def record_boot(
         self, station_id: str, ocpp_version: str, info: BootInfo, at: datetime
@@ -528,15 +551,11 @@ class SqlStore:
         messages = list(self._messages)
         self._messages.clear()
         try:
-            async with self._engine.begin() as conn:
-                if touches:
-                    await conn.execute(
-                        self._touch_stmt,
-                        [{"b_id": sid, "b_at": at} for sid, at in touches.items()],
-                    )
-                if messages:
-                    await conn.execute(self._messages_stmt, [_message_row(m) for m in messages])
-        except Exception as exc:
+            # Through the writer, not a connection of its own: on SQLite a second writer
+            # would contend for the database lock and stall the group commits behind
+            # busy-timeout sleeps; here the buffers ride along in the next batch.
+            await self._submit(_BUFFERS, _Buffers(touches, messages))
+        except (StoreUnavailable, Exception) as exc:
             log.warning(
                 "flush of %d touches / %d log entries failed, will retry: %s",
                 len(touches),
