@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", help="run simulated charging stations")
     add_cli_arguments(simulate)
 
-    bench = sub.add_parser("bench", help="load generator (see bench/ and `make bench`)")
-    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the load generator")
+    sub.add_parser(
+        "bench", help="load generator (`ampyre bench --help`; full harness: `make bench`)"
+    )
     return parser
 
 
@@ -113,6 +114,12 @@ async def _token_create(settings: Settings, role: str, name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        # The load generator owns its options (see `ampyre bench --help`).
+        from ampyre.simulator import loadgen
+
+        return loadgen.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "simulate":
@@ -120,10 +127,6 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
             return _run(main_from_args(args))
-        if args.command == "bench":
-            from ampyre.simulator import loadgen
-
-            return loadgen.main(args.args)
         if args.command == "serve":
             settings = _settings(
                 args,

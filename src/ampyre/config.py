@@ -73,7 +73,31 @@ def _coerce(name: str, typ: Any, raw: Any) -> Any:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected a number") from exc
         if "None" in text and raw == "":
             return None
-    return raw
+        if text in ("<class 'str'>", "str | None"):
+            return raw
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: unexpected text {raw!r}")
+    # Values from a TOML file arrive typed: check them against the setting's type.
+    if raw is None and "None" in text:
+        return None
+    if "list" in text:
+        if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+            return raw
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected a list of strings")
+    if "bool" in text:
+        if isinstance(raw, bool):
+            return raw
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected true/false")
+    if "int" in text and "None" not in text:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected an integer")
+    if "float" in text:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected a number")
+    if isinstance(raw, str):
+        return raw
+    raise ConfigError(f"{ENV_PREFIX}{name.upper()}: expected text")
 
 
 def load_settings(

@@ -89,6 +89,8 @@ class Gateway:
             compression=None,  # OCPP frames are small; deflate costs more CPU than it saves
             ping_interval=s.ping_interval or None,
             ping_timeout=s.ping_timeout or None,
+            # A peer that ignores our close frame is dropped quickly, not after 10 s.
+            close_timeout=min(s.ping_timeout, 5.0) if s.ping_timeout else 5.0,
             max_size=s.max_message_size,
             max_queue=4,
             create_connection=StationConnection,

@@ -87,16 +87,20 @@ def parse(raw: str | bytes, version: OcppVersion) -> Frame:
             ErrorKind.RPC_FRAMEWORK,
             "Message is not an OCPP-J array [MessageTypeId, MessageId, ...]",
             _readable_id(msg),
+            reply=_answerable(msg[0] if isinstance(msg, list) and msg else None, version),
         )
     mtype, uid = msg[0], msg[1]
+    if type(mtype) is not int:
+        raise FrameError(
+            ErrorKind.RPC_FRAMEWORK, "MessageTypeId must be an integer", _readable_id(msg)
+        )
     if not isinstance(uid, str) or not uid or len(uid) > MAX_MESSAGE_ID_LEN:
         raise FrameError(
             ErrorKind.RPC_FRAMEWORK,
             f"MessageId must be a non-empty string of at most {MAX_MESSAGE_ID_LEN} characters",
             UNKNOWN_MESSAGE_ID,
+            reply=_answerable(mtype, version),
         )
-    if type(mtype) is not int:
-        raise FrameError(ErrorKind.RPC_FRAMEWORK, "MessageTypeId must be an integer", uid)
     n = len(msg)
     if mtype == 2:
         if n != 4 or not isinstance(msg[2], str):
@@ -134,6 +138,19 @@ def parse(raw: str | bytes, version: OcppVersion) -> Frame:
         uid,
         reply=version is not OcppVersion.V21,
     )
+
+
+def _answerable(mtype: object, version: OcppVersion) -> bool:
+    """Whether a malformed frame of this type may be answered with a CALLERROR: never a
+    CALLERROR / CALLRESULTERROR (no error ping-pong), and in 2.1 never a SEND or an unknown
+    MessageTypeId (OCPP 2.1 Part 4: those are ignored)."""
+    if type(mtype) is not int:
+        return True
+    if mtype in (4, 5):
+        return False
+    if version is OcppVersion.V21:
+        return mtype in (2, 3)
+    return True
 
 
 def _readable_id(msg: object) -> str:

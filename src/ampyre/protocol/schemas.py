@@ -78,11 +78,16 @@ class SchemaRegistry:
                     yield stem
             elif stem.endswith("Request"):
                 yield stem[: -len("Request")]
+            elif not stem.endswith("Response"):
+                # 2.1 SEND-only messages (NotifyPeriodicEventStream) have no suffix.
+                yield stem
 
     def _file(self, action: str, response: bool) -> str:
-        if self.version is OcppVersion.V16:
-            return f"{action}Response.json" if response else f"{action}.json"
-        return f"{action}Response.json" if response else f"{action}Request.json"
+        if response:
+            return f"{action}Response.json"
+        if self.version is OcppVersion.V16 or f"{action}Request.json" not in self._files:
+            return f"{action}.json"
+        return f"{action}Request.json"
 
     def validator(self, action: str, response: bool) -> Validator | None:
         key = f"{action}/{int(response)}"

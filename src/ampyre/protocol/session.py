@@ -71,8 +71,13 @@ class Transport(Protocol):
     async def send(self, data: bytes) -> None: ...
 
 
-# Messages a station may answer a TriggerMessage with while its boot is Pending.
+# TriggerMessage.requestedMessage -> the action the station then sends (2.0.1 F06).
 _TRIGGER_ACTIONS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
+_TRIGGERED_ACTION = {
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+}
 
 
 class OcppSession:
@@ -96,7 +101,8 @@ class OcppSession:
         self._audit = audit
         self.call_timeout = call_timeout
         self.boot_status: RegistrationStatus | None = None
-        self._triggered = False  # a TriggerMessage was sent: triggered CALLs are allowed
+        # Actions a TriggerMessage asked for: allowed once each while Pending (B02.FR.09).
+        self._triggered: set[str] = set()
         self.closed = False
         self._call_lock = asyncio.Lock()
         self._pending_id: str | None = None
@@ -164,7 +170,7 @@ class OcppSession:
         violation = self._schemas.validate(action, call.payload, response=False)
         if violation is not None:
             raise OcppError(violation.kind, violation.message, {"path": violation.path})
-        if action != "BootNotification" and self._refused_before_accept():
+        if action != "BootNotification" and self._refused_before_accept(action):
             raise OcppError(ErrorKind.SECURITY, "Station is not accepted by the CSMS")
         ctx = CallContext(self.station_id, self.version, self, call.unique_id)
         try:
@@ -181,18 +187,19 @@ class OcppSession:
             log.exception("%s: handler for %s failed", self.station_id, action)
             raise OcppError(ErrorKind.INTERNAL, "Internal error") from None
 
-    def _refused_before_accept(self) -> bool:
+    def _refused_before_accept(self, action: str) -> bool:
         # OCPP 2.0.1 B03.FR.07 (Rejected) and B02.FR.09 (Pending, unless the message was
         # triggered by the CSMS): answer SecurityError. 1.6 has no such rule for Pending and
         # many 1.6 stations report status while pending, so 1.6 is refused only when Rejected.
         status = self.boot_status
         if status is RegistrationStatus.REJECTED:
             return True
-        return (
-            status is RegistrationStatus.PENDING
-            and self.version is not OcppVersion.V16
-            and not self._triggered
-        )
+        if status is not RegistrationStatus.PENDING or self.version is OcppVersion.V16:
+            return False
+        if action in self._triggered:
+            self._triggered.discard(action)
+            return False
+        return True
 
     async def _on_send(self, send: rpc.Send) -> None:
         # SEND frames are never answered, not even with an error (OCPP 2.1 Part 4 4.2.5).
@@ -200,7 +207,11 @@ class OcppSession:
         if handler is None:
             log.info("%s: ignoring unsupported SEND %s", self.station_id, send.action[:64])
             return
-        violation = self._schemas.validate(send.action, send.payload, response=False)
+        try:
+            violation = self._schemas.validate(send.action, send.payload, response=False)
+        except KeyError:
+            log.info("%s: ignoring SEND of unknown action %s", self.station_id, send.action[:64])
+            return
         if violation is not None:
             log.info("%s: invalid SEND %s: %s", self.station_id, send.action, violation.message)
             return
@@ -283,7 +294,11 @@ class OcppSession:
         """Send a CALL and wait for the answer. One CALL is outstanding at a time
         (OCPP-J 1.6 4.1.1, OCPP 2.0.1 Part 4 4.1.1); later ones queue on the lock, and the
         timeout covers the wait in the queue too."""
-        if action not in self._schemas.actions:
+        if (
+            action not in self._schemas.actions
+            or self._schemas.validator(action, response=True) is None
+        ):
+            # Unknown, or a SEND-only message that cannot be a CALL.
             raise UnknownAction(f"{action} is not an action of {self.version.value}")
         violation = self._schemas.validate(action, payload, response=False)
         if violation is not None:
@@ -306,11 +321,17 @@ class OcppSession:
                         action,
                     )
                     if action in _TRIGGER_ACTIONS:
-                        self._triggered = True
+                        requested = str(payload.get("requestedMessage", ""))
+                        self._triggered.add(_TRIGGERED_ACTION.get(requested, requested))
                     try:
                         data = rpc.encode_call(unique_id, action, payload)
                         self._trace(Direction.OUT, 2, unique_id, action, data)
-                        await self._transport.send(data)
+                        try:
+                            await self._transport.send(data)
+                        except Exception as exc:
+                            # The socket died before the gateway noticed.
+                            self.close()
+                            raise StationNotConnected(self.station_id) from exc
                         return await fut
                     finally:
                         self._pending = self._pending_id = self._pending_action = None

@@ -1,0 +1,529 @@
+"""Lean OCPP load generator: many station connections, pre-encoded frames, latency samples.
+
+Unlike the simulator it models no station behaviour: after a BootNotification
+each connection runs either a closed loop (send, wait for the answer, send again)
+or a paced loop (a fixed rate per connection) of Heartbeat / StatusNotification
+CALLs and records the round-trip time of each. Frames are built by byte
+concatenation around a counter-based unique id, so the generator spends its CPU
+on the sockets rather than on JSON.
+
+Run as a worker process by bench/run.py::
+
+    python -m ampyre.simulator.loadgen --url ws://127.0.0.1:9000/ocpp --stations 1000 \
+        --protocol ocpp1.6 --control --latency-file /tmp/lat.bin
+
+With ``--control`` it prints one JSON line ``{"event": "ready", ...}`` after all
+stations connected and booted, waits for ``go <monotonic start time>`` on stdin,
+runs, then prints ``{"event": "done", ...}``. Times are CLOCK_MONOTONIC, which
+is shared by all processes of the machine, so several workers share one window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import sys
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
+
+from ampyre.simulator import messages as m
+
+HEARTBEAT_SUFFIX = b'","Heartbeat",{}]'
+END_GRACE = 5.0  # seconds after the window an outstanding CALL may still take
+STATUS_EVERY = 5  # every 5th CALL is a StatusNotification: 80 % Heartbeat, 20 % Status
+
+
+@dataclass(slots=True)
+class LoadConfig:
+    url: str
+    protocol: str
+    stations: int
+    mode: str = "closed"  # closed | paced | idle
+    rate: float = 0.0  # paced: msgs/s for all stations of this generator
+    heartbeat_interval: float = 30.0  # idle: seconds between heartbeats of one station
+    warmup: float = 2.0
+    duration: float = 10.0
+    prefix: str = "BENCH"
+    first_index: int = 1
+    password: str | None = None
+    connect_concurrency: int = 100
+    connect_attempts: int = 3
+    connect_timeout: float = 30.0
+
+
+@dataclass(slots=True)
+class LoadResult:
+    stations: int = 0
+    connected: int = 0
+    connect_failures: int = 0
+    boot_accepted: int = 0
+    boot_other: int = 0
+    connect_start: float = 0.0
+    connect_end: float = 0.0
+    window_start: float = 0.0
+    window_end: float = 0.0
+    msgs: int = 0  # completed round trips inside the measured window
+    msgs_total: int = 0
+    errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0  # connections lost during the run
+    csms_calls: int = 0
+    cpu_seconds: float = 0.0  # this process, measured window only
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+
+    @property
+    def connect_seconds(self) -> float:
+        return max(self.connect_end - self.connect_start, 1e-9)
+
+    @property
+    def connect_rate(self) -> float:
+        return self.connected / self.connect_seconds
+
+    @property
+    def window(self) -> float:
+        return max(self.window_end - self.window_start, 1e-9)
+
+    @property
+    def msgs_per_s(self) -> float:
+        return self.msgs / self.window
+
+    def summary(self) -> dict[str, Any]:
+        pct = percentiles(self.latencies)
+        return {
+            "stations": self.stations,
+            "connected": self.connected,
+            "connect_failures": self.connect_failures,
+            "boot_accepted": self.boot_accepted,
+            "boot_other": self.boot_other,
+            "connect_start": self.connect_start,
+            "connect_end": self.connect_end,
+            "connect_rate": self.connect_rate,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "msgs": self.msgs,
+            "msgs_total": self.msgs_total,
+            "msgs_per_s": self.msgs_per_s,
+            "errors": self.errors,
+            "error_kinds": dict(self.error_kinds),
+            "dropped": self.dropped,
+            "csms_calls": self.csms_calls,
+            "cpu_seconds": self.cpu_seconds,
+            "cpu_utilisation": self.cpu_seconds / self.window,
+            **pct,
+        }
+
+
+def percentiles(samples: array[float]) -> dict[str, float | None]:
+    """p50/p90/p99/max in milliseconds (None without samples)."""
+    if not samples:
+        return {"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
+    ordered = sorted(samples)
+    n = len(ordered)
+
+    def at(q: float) -> float:
+        return ordered[min(n - 1, int(q * n))] * 1000.0
+
+    return {
+        "p50_ms": at(0.50),
+        "p90_ms": at(0.90),
+        "p99_ms": at(0.99),
+        "max_ms": ordered[-1] * 1000.0,
+        "mean_ms": sum(ordered) / n * 1000.0,
+    }
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+def _timestamp() -> bytes:
+    t = datetime.now(UTC)
+    return (t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z").encode()
+
+
+class _Frames:
+    """Pre-encoded frame pieces; the status suffixes get a fresh timestamp every second."""
+
+    def __init__(self, protocol: str) -> None:
+        self.v16 = m.is_v16(protocol)
+        self.statuses = (b"Available", b"Preparing") if self.v16 else (b"Available", b"Occupied")
+        self.status_suffix: tuple[bytes, bytes] = (b"", b"")
+        self.refresh()
+
+    def refresh(self) -> None:
+        ts = _timestamp()
+        if self.v16:
+            self.status_suffix = tuple(  # type: ignore[assignment]
+                b'","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"'
+                + s
+                + b'","timestamp":"'
+                + ts
+                + b'"}]'
+                for s in self.statuses
+            )
+        else:
+            self.status_suffix = tuple(  # type: ignore[assignment]
+                b'","StatusNotification",{"timestamp":"'
+                + ts
+                + b'","connectorStatus":"'
+                + s
+                + b'","evseId":1,"connectorId":1}]'
+                for s in self.statuses
+            )
+
+
+class LoadGenerator:
+    def __init__(self, config: LoadConfig) -> None:
+        m.check_protocol(config.protocol)
+        if config.mode not in ("closed", "paced", "idle"):
+            raise ValueError(f"unknown mode {config.mode!r}")
+        if config.mode == "paced" and config.rate <= 0:
+            raise ValueError("paced mode needs rate > 0")
+        self.config = config
+        self.frames = _Frames(config.protocol)
+        self.result = LoadResult(stations=config.stations)
+        self.connections: list[ClientConnection] = []
+        self._counter = 0
+        self._states: dict[int, m.StationState] = {}
+
+    # ---- connect + boot -----------------------------------------------------------
+
+    async def connect_all(self) -> None:
+        cfg = self.config
+        sem = asyncio.Semaphore(cfg.connect_concurrency)
+        res = self.result
+        res.connect_start = time.monotonic()
+
+        async def one(index: int) -> None:
+            async with sem:
+                ws = await self._connect_and_boot(index)
+            if ws is not None:
+                self.connections.append(ws)
+                res.connect_end = time.monotonic()
+
+        await asyncio.gather(*(one(cfg.first_index + i) for i in range(cfg.stations)))
+        res.connected = len(self.connections)
+        if not res.connected:
+            res.connect_end = time.monotonic()
+
+    async def _connect_and_boot(self, index: int) -> ClientConnection | None:
+        cfg = self.config
+        sid = f"{cfg.prefix}{index:05d}"
+        headers: dict[str, str] = {}
+        if cfg.password is not None:
+            import base64
+
+            token = base64.b64encode(f"{sid}:{cfg.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        boot = orjson.dumps(
+            [m.CALL, "boot", "BootNotification", m.boot_notification(cfg.protocol, sid)]
+        )
+        for attempt in range(cfg.connect_attempts):
+            ws: ClientConnection | None = None
+            try:
+                ws = await connect(
+                    f"{cfg.url.rstrip('/')}/{sid}",
+                    subprotocols=[Subprotocol(cfg.protocol)],
+                    additional_headers=headers,
+                    compression=None,
+                    proxy=None,
+                    open_timeout=cfg.connect_timeout,
+                    ping_interval=None,  # the load is the liveness check
+                    close_timeout=2,
+                    max_queue=64,
+                )
+                if ws.subprotocol != cfg.protocol:
+                    raise InvalidHandshake(f"subprotocol {ws.subprotocol!r} negotiated")
+                await ws.send(boot, text=True)
+                async with asyncio.timeout(cfg.connect_timeout):
+                    while True:
+                        reply = orjson.loads(await ws.recv(decode=False))
+                        if reply[1] == "boot":
+                            break
+                        await self._answer_csms(ws, index, reply)
+                status = reply[2].get("status") if reply[0] == m.CALLRESULT else None
+                if status == "Accepted" or reply[0] == m.CALL:  # CALL: echo server
+                    self.result.boot_accepted += 1
+                else:
+                    self.result.boot_other += 1
+                return ws
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+                self.result.connect_failures += 1
+                self.result.error_kinds[f"connect:{type(exc).__name__}"] += 1
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return None
+
+    async def _answer_csms(self, ws: ClientConnection, index: int, msg: Any) -> None:
+        """Answer a CSMS-initiated CALL that arrives while we wait for our own answer."""
+        if not isinstance(msg, list) or len(msg) < 4 or msg[0] != m.CALL:
+            self.result.errors += 1
+            self.result.error_kinds["unexpected-frame"] += 1
+            return
+        self.result.csms_calls += 1
+        state = self._states.get(index)
+        if state is None:
+            state = self._states[index] = m.StationState(
+                protocol=self.config.protocol, station_id=f"{self.config.prefix}{index:05d}"
+            )
+        try:
+            payload = msg[3] if isinstance(msg[3], dict) else {}
+            answer: list[Any] = [m.CALLRESULT, msg[1], m.answer_call(state, str(msg[2]), payload)]
+        except m.NotImplementedAction:
+            answer = [m.CALLERROR, msg[1], "NotImplemented", "", {}]
+        state.reset_requested = False  # a load generator does not reboot
+        state.triggered.clear()
+        await ws.send(orjson.dumps(answer), text=True)
+
+    # ---- load ---------------------------------------------------------------------
+
+    async def _refresher(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.frames.refresh()
+
+    async def _station_loop(
+        self, ws: ClientConnection, index: int, win_start: float, end: float, interval: float
+    ) -> None:
+        """One connection's request loop; interval 0 = closed loop, else paced."""
+        res = self.result
+        frames = self.frames
+        lat = res.latencies
+        send = ws.send
+        recv = ws.recv
+        mono = time.monotonic
+        only_heartbeats = self.config.mode == "idle"
+        k = index  # spreads StatusNotifications evenly over the stations
+        toggle = 0
+        scheduled = 0.0
+        if interval:
+            # Random-ish phase so paced stations do not fire together.
+            scheduled = mono() + (index * 0.6180339887 % 1.0) * interval
+        try:
+            while True:
+                if interval:
+                    if scheduled >= end:
+                        return
+                    delay = scheduled - mono()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    t0 = scheduled  # measured from the intended send time
+                    scheduled += interval
+                else:
+                    t0 = mono()
+                if t0 >= end:
+                    return
+                self._counter += 1
+                uid = b"%d" % self._counter
+                k += 1
+                if not only_heartbeats and k % STATUS_EVERY == 0:
+                    toggle ^= 1
+                    frame = b'[2,"' + uid + frames.status_suffix[toggle]
+                else:
+                    frame = b'[2,"' + uid + HEARTBEAT_SUFFIX
+                await send(frame, text=True)
+                while True:
+                    raw = await recv(decode=False)
+                    if raw.startswith(b'[3,"' + uid + b'"') or raw == frame:
+                        break
+                    if await self._slow_path(ws, index, uid, raw):
+                        break
+                t1 = mono()
+                res.msgs_total += 1
+                if t0 >= win_start and t1 <= end:
+                    res.msgs += 1
+                    lat.append(t1 - t0)
+        except ConnectionClosed:
+            res.dropped += 1
+            res.errors += 1
+            res.error_kinds["connection-closed"] += 1
+
+    async def _slow_path(self, ws: ClientConnection, index: int, uid: bytes, raw: Any) -> bool:
+        """Parse an unexpected frame; True when it answered our CALL (as an error)."""
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.result.errors += 1
+            self.result.error_kinds["bad-json"] += 1
+            return False
+        if isinstance(msg, list) and len(msg) >= 3 and str(msg[1]) == uid.decode():
+            self.result.errors += 1
+            code = msg[2] if msg[0] in (m.CALLERROR, m.CALLRESULTERROR) else f"type-{msg[0]}"
+            self.result.error_kinds[f"reply:{code}"] += 1
+            return True
+        await self._answer_csms(ws, index, msg)
+        return False
+
+    async def run_load(self, start: float) -> None:
+        """Run the load from ``start`` (monotonic) for warmup + duration seconds."""
+        cfg = self.config
+        win_start = start + cfg.warmup
+        end = win_start + cfg.duration
+        res = self.result
+        res.window_start, res.window_end = win_start, end
+        if cfg.mode == "closed":
+            interval = 0.0
+        elif cfg.mode == "paced":
+            interval = max(len(self.connections), 1) / cfg.rate
+        else:
+            interval = cfg.heartbeat_interval
+        delay = start - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        refresher = asyncio.create_task(self._refresher())
+
+        async def cpu_probe() -> None:
+            await asyncio.sleep(max(0.0, win_start - time.monotonic()))
+            cpu0 = time.process_time()
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            res.cpu_seconds = time.process_time() - cpu0
+
+        probe = asyncio.create_task(cpu_probe())
+        loops = [
+            asyncio.create_task(self._station_loop(ws, i, win_start, end, interval))
+            for i, ws in enumerate(self.connections)
+        ]
+        try:
+            await probe
+            # A CALL still unanswered shortly after the end is abandoned, so a stalled
+            # server cannot keep the run going.
+            if loops:
+                _, late = await asyncio.wait(loops, timeout=END_GRACE)
+                for task in late:
+                    task.cancel()
+                if late:
+                    res.errors += len(late)
+                    res.error_kinds["unanswered-at-end"] += len(late)
+        finally:
+            for task in (refresher, probe, *loops):
+                task.cancel()
+            await asyncio.gather(refresher, probe, *loops, return_exceptions=True)
+
+    async def close_all(self, timeout: float = 10.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(
+                    *(ws.close() for ws in self.connections), return_exceptions=True
+                )
+        self.connections.clear()
+
+
+async def run_load(config: LoadConfig) -> LoadResult:
+    """Connect, boot, run the load right away, close; for in-process use and tests."""
+    gen = LoadGenerator(config)
+    try:
+        await gen.connect_all()
+        await gen.run_load(time.monotonic())
+    finally:
+        await gen.close_all()
+    return gen.result
+
+
+# ---- worker process -------------------------------------------------------------------
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+async def _worker(args: argparse.Namespace) -> LoadResult | None:
+    config = LoadConfig(
+        url=args.url,
+        protocol=args.protocol,
+        stations=args.stations,
+        mode=args.mode,
+        rate=args.rate,
+        heartbeat_interval=args.heartbeat_interval,
+        warmup=args.warmup,
+        duration=args.duration,
+        prefix=args.prefix,
+        first_index=args.first_index,
+        password=args.password,
+        connect_concurrency=args.connect_concurrency,
+    )
+    gen = LoadGenerator(config)
+    try:
+        await gen.connect_all()
+        res = gen.result
+        if args.control:
+            _emit(
+                {
+                    "event": "ready",
+                    "connected": res.connected,
+                    "connect_start": res.connect_start,
+                    "connect_end": res.connect_end,
+                }
+            )
+            line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            parts = line.split()
+            if len(parts) != 2 or parts[0] != "go":
+                return None
+            start = float(parts[1])
+        else:
+            start = time.monotonic()
+        await gen.run_load(start)
+    finally:
+        await gen.close_all()
+    return gen.result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--url", required=True)
+    p.add_argument("--protocol", choices=m.PROTOCOLS, default="ocpp1.6")
+    p.add_argument("--stations", type=int, default=100)
+    p.add_argument("--mode", choices=("closed", "paced", "idle"), default="closed")
+    p.add_argument("--rate", type=float, default=0.0, help="paced: total msgs/s")
+    p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--prefix", default="BENCH")
+    p.add_argument("--first-index", type=int, default=1)
+    p.add_argument("--password", default=None)
+    p.add_argument("--connect-concurrency", type=int, default=100)
+    p.add_argument("--control", action="store_true", help="wait for 'go <t>' on stdin")
+    p.add_argument("--latency-file", default=None, help="write raw latencies (float64 s)")
+    p.add_argument("--no-uvloop", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    raise_nofile_limit()
+    result: LoadResult | None
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        args.no_uvloop = True
+    result = asyncio.run(_worker(args)) if args.no_uvloop else uvloop.run(_worker(args))
+    if result is None:
+        return 2
+    if args.latency_file:
+        with open(args.latency_file, "wb") as fh:
+            result.latencies.tofile(fh)
+    _emit({"event": "done", **result.summary()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
