@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.run` (make bench). Results go to docs/benchmarks.md."""

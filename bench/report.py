@@ -1,0 +1,207 @@
+"""Turn harness rows into the Markdown results section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+START = "<!-- bench:results:start -->"
+END = "<!-- bench:results:end -->"
+BUSY = 0.9  # a process above 90 % of its core is the bottleneck
+
+HEADER = f"""# Benchmarks
+
+How fast is Ampyre's OCPP gateway compared with what a Python CSMS is usually
+built from? `make bench` (`python -m bench.run`, options: `--help`) measures it
+on one machine, with the server under test pinned to CPU 0 and the load
+generator (`ampyre.simulator.loadgen`, uvloop, pre-encoded frames) pinned to
+CPU 1, all over 127.0.0.1.
+
+Targets:
+
+- **echo** / **echo-asyncio**: a raw `websockets` echo server (`bench/ref_echo.py`)
+  on uvloop / the default asyncio loop: the ceiling for any Python server
+  built on `websockets`; it does no OCPP work at all.
+- **ocpp-lib**: a minimal CSMS on the `ocpp` PyPI library's `ChargePoint`
+  (`bench/ref_ocpp_lib.py`, uvloop, schema validation on, no storage): what
+  a user would otherwise write.
+- **ampyre**: `ampyre serve` with `AMPYRE_AUTO_REGISTER=true` on a fresh
+  SQLite file (or PostgreSQL database), defaults otherwise.
+
+Scenarios:
+
+- **throughput**: N stations (default 1,000) connect and send a
+  BootNotification, then each runs a closed loop (next CALL as soon as the
+  answer arrived) of 80 % Heartbeat / 20 % StatusNotification for the measured
+  window after a warm-up. With `--rate R` the loop is paced at R msgs/s in
+  total instead, and latency is measured from the intended send time.
+- **idle**: many stations (default 19,900: one process may hold at most
+  20,000 open files and the server needs a few of its own) connect, boot and
+  heartbeat every 60 s; reports connect rate and server memory.
+
+Columns: *msgs/s* = completed request/response round trips per second;
+*per CPU-s* = round trips per second of server CPU time (utime + stime from
+/proc, so it is comparable even when the server is not saturated); *srv CPU* /
+*gen CPU* = share of one core used by server / generator in the window (a
+generator near 100 % means the generator, not the server, was the limit);
+ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo server for
+the same OCPP version.
+
+{START}
+{END}
+"""
+
+
+def _f(value: Any, digits: int = 0, scale: float = 1.0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * scale:,.{digits}f}"
+
+
+def one_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['connected']}/{row['stations']} connected at {_f(row['connect_rate'])}/s, "
+        f"{_f(row['msgs_per_s'])} msgs/s, {_f(row['msgs_per_server_cpu_s'])} per server CPU-s, "
+        f"p50 {_f(row['p50_ms'], 2)} ms, p99 {_f(row['p99_ms'], 2)} ms, "
+        f"server CPU {_f(row['server_cpu_util'], 0, 100)} %, "
+        f"generator CPU {_f(row['generator_cpu_util'], 0, 100)} %, errors {row['errors']}, "
+        f"RSS {_f(row['rss_end_bytes'], 1, 1 / 2**20)} MiB, other load "
+        + ", ".join(f"{k} {v * 100:.0f} %" for k, v in row.get("other_cpu_load", {}).items())
+    )
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """ratio_vs_ocpp_lib / ratio_vs_echo for throughput rows (same version, mode, N)."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["scenario"], r["version"], r["mode"], r.get("stations"), r.get("rate"))
+
+    refs: dict[tuple[Any, ...], dict[str, float]] = {}
+    for r in rows:
+        if "failed" not in r and r["target"] in ("ocpp-lib", "echo"):
+            refs.setdefault(key(r), {})[r["target"]] = r["msgs_per_s"]
+    for r in rows:
+        if "failed" in r:
+            continue
+        ref = refs.get(key(r), {})
+        for name, field in (("ocpp-lib", "ratio_vs_ocpp_lib"), ("echo", "ratio_vs_echo")):
+            base = ref.get(name)
+            r[field] = r["msgs_per_s"] / base if base else None
+
+
+def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| target | version | db | stations | msgs/s | per CPU-s | p50 ms | p99 ms | max ms "
+        "| srv CPU | gen CPU | errors | vs ocpp-lib | vs echo |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "failed" in r:
+            out.append(
+                f"| {r['target']} | {r['version']} | {r['db']} | | failed: "
+                f"{r['failed'][:80]} | | | | | | | | | |"
+            )
+            continue
+        gen = _f(r["generator_cpu_util"], 0, 100) + " %"
+        if r["generator_cpu_util"] >= BUSY:
+            gen += " (bound)"
+        ratio_lib = r.get("ratio_vs_ocpp_lib")
+        ratio_echo = r.get("ratio_vs_echo")
+        out.append(
+            f"| {r['target']} | {r['version']} | {r['db']} | {r['connected']:,} "
+            f"| {_f(r['msgs_per_s'])} | {_f(r['msgs_per_server_cpu_s'])} "
+            f"| {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} "
+            f"| {_f(r['server_cpu_util'], 0, 100)} % | {gen} | {r['errors']} "
+            f"| {_f(ratio_lib, 2) + 'x' if ratio_lib else 'n/a'} "
+            f"| {_f(ratio_echo, 2) + 'x' if ratio_echo else 'n/a'} |"
+        )
+    return out
+
+
+def _idle_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| target | version | db | connected | connect+boot/s | RSS before | RSS connected "
+        "| KiB/conn | srv / gen CPU while connecting | srv CPU idle | heartbeat p99 ms | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "failed" in r:
+            out.append(
+                f"| {r['target']} | {r['version']} | {r['db']} | failed: "
+                f"{r['failed'][:80]} | | | | | | | | |"
+            )
+            continue
+        per_conn = (r["rss_end_bytes"] - r["rss_idle_bytes"]) / max(r["connected"], 1) / 1024
+        out.append(
+            f"| {r['target']} | {r['version']} | {r['db']} "
+            f"| {r['connected']:,}/{r['stations']:,} | {_f(r['connect_rate'])} "
+            f"| {_f(r['rss_idle_bytes'], 0, 1 / 2**20)} MiB "
+            f"| {_f(r['rss_end_bytes'], 0, 1 / 2**20)} MiB | {_f(per_conn, 1)} "
+            f"| {_f(r.get('server_cpu_connect_util'), 0, 100)} % / "
+            f"{_f(r.get('generator_cpu_connect_util'), 0, 100)} % "
+            f"| {_f(r['server_cpu_util'], 1, 100)} % | {_f(r['p99_ms'], 2)} "
+            f"| {r['errors'] + r['connect_failures']} |"
+        )
+    return out
+
+
+def results_section(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    rows = result["rows"]
+    lines = [
+        "## Results",
+        "",
+        f"- date: {result['date']}",
+        f"- command: `{result['command']}`",
+        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, Linux {m['kernel']}, "
+        f"Python {m['python']}, open-file limit {m['nofile_limit']:,}",
+    ]
+    lines += [f"- note: {n}" for n in result["notes"]]
+    for scenario, table in (("throughput", _throughput_table), ("idle", _idle_table)):
+        chosen = [r for r in rows if r["scenario"] == scenario]
+        if not chosen:
+            continue
+        first = next((r for r in chosen if "failed" not in r), chosen[0])
+        if scenario == "throughput":
+            how = (
+                f"closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
+                if first["mode"] == "closed"
+                else f"paced at {first['rate']:g} msgs/s total, {first['duration']:g} s measured"
+            )
+        else:
+            how = (
+                f"heartbeat every {first.get('heartbeat_interval', 60):g} s per station, "
+                f"held {first['duration']:g} s"
+            )
+        lines += ["", f"### {scenario} ({how})", "", *table(chosen)]
+    noisy = [
+        r
+        for r in rows
+        if "failed" not in r and max(r.get("other_cpu_load", {}).values(), default=0) > 0.1
+    ]
+    if noisy:
+        lines += [
+            "",
+            "Other processes used more than 10 % of CPU 0 or 1 during "
+            + ", ".join(f"{r['scenario']} {r['target']} {r['version']}" for r in noisy)
+            + " (shared machine; see `other_cpu_load` in the raw JSON): those rows may "
+            "understate what the server can do.",
+        ]
+    bound = [r for r in rows if "failed" not in r and r["generator_cpu_util"] >= BUSY]
+    if bound:
+        lines += [
+            "",
+            "Rows marked *(bound)* had the load generator at >= 90 % of its core: the "
+            "server could go faster than shown there.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, result: dict[str, Any]) -> None:
+    text = path.read_text() if path.exists() else HEADER
+    if START not in text or END not in text:
+        text = text.rstrip() + f"\n\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{head}{START}\n{results_section(result)}{END}{tail}")

@@ -1,0 +1,408 @@
+"""Benchmark harness: `make bench` / `python -m bench.run --help`.
+
+For every (scenario, target, version, db) it starts the server under test pinned
+to CPU 0, runs load generator worker processes (ampyre.simulator.loadgen, uvloop)
+pinned to CPU 1, measures throughput, latency and the server's CPU time and RSS
+from /proc, stops everything and writes docs/benchmarks.md plus raw JSON into
+bench/results/. Every wait has a timeout; all traffic goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+from ampyre.simulator.loadgen import percentiles, raise_nofile_limit
+from bench import proc, report, targets
+
+ROOT = targets.ROOT
+RESULTS_DIR = ROOT / "bench" / "results"
+GENERATOR_CPU = 1
+MAX_STATIONS_PER_WORKER = 9_000  # one process may hold at most 20,000 files
+DEFAULT_IDLE_STATIONS = 19_900  # the server also needs ~20 fds of its own (hard limit 20,000)
+
+_live: list[subprocess.Popen[bytes]] = []
+
+
+def _kill_live() -> None:
+    for p in _live:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+    _live.clear()
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+# ---- one measurement --------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, cmd: list[str], latency_file: Path) -> None:
+        self.latency_file = latency_file
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=targets.child_env(),
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        _live.append(self.proc)
+        proc.pin(self.proc.pid, GENERATOR_CPU)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr_tail: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode(errors="replace"))
+        self.lines.put(None)
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.stderr_tail = [*self.stderr_tail[-20:], raw.decode(errors="replace")]
+
+    def expect(self, event: str, deadline: float) -> dict[str, Any]:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"load generator: no {event!r} in time")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                tail = "".join(self.stderr_tail)[-1500:]
+                raise RuntimeError(f"load generator exited before {event!r}:\n{tail}")
+            with contextlib.suppress(ValueError):
+                msg = json.loads(line)
+                if isinstance(msg, dict) and msg.get("event") == event:
+                    return msg
+
+    def go(self, start: float) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"go {start!r}\n".encode())
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        proc.stop_process(self.proc, grace=5)
+        with contextlib.suppress(ValueError):
+            _live.remove(self.proc)
+
+
+def drive(
+    server: targets.Server, version: str, mode: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Run the load against a started server; returns the merged measurement."""
+    stations = args.stations
+    n_workers = args.workers or max(1, math.ceil(stations / MAX_STATIONS_PER_WORKER))
+    shares = [
+        stations // n_workers + (1 if i < stations % n_workers else 0) for i in range(n_workers)
+    ]
+    rate = args.rate or 0.0
+    run_dir = RESULTS_DIR / "tmp"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    workers: list[Worker] = []
+    first = 1
+    duration = args.duration
+    warmup = args.warmup
+    try:
+        for i, share in enumerate(shares):
+            lat_file = run_dir / f"lat-{os.getpid()}-{i}.bin"
+            cmd = [
+                sys.executable, "-m", "ampyre.simulator.loadgen",
+                "--url", server.url, "--protocol", version, "--stations", str(share),
+                "--first-index", str(first), "--prefix", "BENCH", "--mode", mode,
+                "--rate", str(rate * share / max(stations, 1)),
+                "--heartbeat-interval", str(args.heartbeat_interval),
+                "--warmup", str(warmup), "--duration", str(duration),
+                "--connect-concurrency", str(args.connect_concurrency),
+                "--control", "--latency-file", str(lat_file),
+            ]  # fmt: skip
+            workers.append(Worker(cmd, lat_file))
+            first += share
+        rss_idle = proc.rss_bytes(server.pid)
+        cpu_before_connect = proc.cpu_seconds(server.pid)
+        gen_before_connect = sum(proc.cpu_seconds(w.proc.pid) for w in workers)
+        connect_deadline = time.monotonic() + args.connect_timeout
+        ready = [w.expect("ready", connect_deadline) for w in workers]
+        cpu_connect = proc.cpu_seconds(server.pid) - cpu_before_connect
+        gen_connect = sum(proc.cpu_seconds(w.proc.pid) for w in workers) - gen_before_connect
+        start = time.monotonic() + 0.3
+        for w in workers:
+            w.go(start)
+        win_start, win_end = start + warmup, start + warmup + duration
+        time.sleep(max(0.0, win_start - time.monotonic()))
+        cpu0 = proc.cpu_seconds(server.pid)
+        busy0 = proc.cpu_busy_seconds()
+        rss_connected = proc.rss_bytes(server.pid)
+        time.sleep(max(0.0, win_end - time.monotonic()))
+        server_cpu = proc.cpu_seconds(server.pid) - cpu0
+        busy1 = proc.cpu_busy_seconds()
+        rss_end = proc.rss_bytes(server.pid)
+        done_deadline = time.monotonic() + 60 + stations / 500
+        done = [w.expect("done", done_deadline) for w in workers]
+        latencies: array[float] = array("d")
+        for w in workers:
+            with contextlib.suppress(OSError), open(w.latency_file, "rb") as fh:
+                latencies.frombytes(fh.read())
+    finally:
+        for w in workers:
+            w.stop()
+            with contextlib.suppress(OSError):
+                w.latency_file.unlink()
+    connected = sum(d["connected"] for d in done)
+    connect_span = max(r["connect_end"] for r in ready) - min(r["connect_start"] for r in ready)
+    msgs = sum(d["msgs"] for d in done)
+    gen_cpu = sum(d["cpu_seconds"] for d in done)
+    # Anything else running on our two CPUs (other jobs on a shared machine) skews results.
+    other_load = {
+        f"cpu{c}": max(0.0, (busy1[c] - busy0[c]) / duration - ours)
+        for c, ours in ((targets.SERVER_CPU, server_cpu / duration),
+                        (GENERATOR_CPU, gen_cpu / duration))
+        if c in busy0 and c in busy1
+    }  # fmt: skip
+    error_kinds: dict[str, int] = {}
+    for d in done:
+        for k, v in d["error_kinds"].items():
+            error_kinds[k] = error_kinds.get(k, 0) + v
+    return {
+        "stations": stations,
+        "workers": n_workers,
+        "connected": connected,
+        "connect_failures": sum(d["connect_failures"] for d in done),
+        "boot_accepted": sum(d["boot_accepted"] for d in done),
+        "boot_other": sum(d["boot_other"] for d in done),
+        "connect_seconds": connect_span,
+        "connect_rate": connected / connect_span if connect_span > 0 else None,
+        "server_cpu_connect_util": cpu_connect / connect_span if connect_span > 0 else None,
+        "generator_cpu_connect_util": gen_connect / connect_span if connect_span > 0 else None,
+        "msgs": msgs,
+        "msgs_per_s": msgs / duration,
+        "server_cpu_s": server_cpu,
+        "server_cpu_util": server_cpu / duration,
+        "msgs_per_server_cpu_s": msgs / server_cpu if server_cpu > 0 else None,
+        "generator_cpu_util": gen_cpu / duration,
+        "other_cpu_load": other_load,
+        "errors": sum(d["errors"] for d in done),
+        "error_kinds": error_kinds,
+        "dropped": sum(d["dropped"] for d in done),
+        "csms_calls": sum(d["csms_calls"] for d in done),
+        "rss_idle_bytes": rss_idle,
+        "rss_connected_bytes": rss_connected,
+        "rss_end_bytes": rss_end,
+        **percentiles(latencies),
+    }
+
+
+def run_one(
+    scenario: str, target: str, version: str, db: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    mode = "idle" if scenario == "idle" else ("paced" if args.rate else "closed")
+    label = f"{scenario} {target} {version} db={db} stations={args.stations} mode={mode}"
+    print(f"== {label}", flush=True)
+    row: dict[str, Any] = {
+        "scenario": scenario,
+        "target": target,
+        "version": version,
+        "db": db,
+        "mode": mode,
+        "rate": args.rate,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "heartbeat_interval": args.heartbeat_interval,
+    }
+    t0 = time.monotonic()
+    server = targets.start(target, db, RESULTS_DIR / "logs", extra_env=args.server_env)
+    _live.append(server.proc)
+    try:
+        time.sleep(0.5)
+        row.update(drive(server, version, mode, args))
+    except Exception as exc:  # one failed row must not lose the others
+        row["failed"] = f"{type(exc).__name__}: {exc}"
+        print(f"   FAILED: {row['failed']}", flush=True)
+    finally:
+        server.stop()
+        with contextlib.suppress(ValueError):
+            _live.remove(server.proc)
+    row["server_log"] = str(server.log_path.relative_to(ROOT))
+    row["wall_seconds"] = time.monotonic() - t0
+    if "failed" not in row:
+        print("   " + report.one_line(row), flush=True)
+    return row
+
+
+# ---- CLI ----------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "nofile_limit": raise_nofile_limit(),
+    }
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    p.add_argument(
+        "--scenario",
+        type=_csv,
+        default=["throughput"],
+        help="throughput, idle or both comma-separated (default throughput)",
+    )
+    p.add_argument(
+        "--targets",
+        type=_csv,
+        default=list(targets.TARGETS),
+        help=f"comma-separated subset of {','.join(targets.TARGETS)} (default all; "
+        "ampyre is skipped with a note when `ampyre serve` is unavailable)",
+    )
+    p.add_argument("--versions", type=_csv, default=["ocpp1.6", "ocpp2.0.1"])
+    p.add_argument("--db", type=_csv, default=["sqlite"], help="ampyre databases: sqlite,postgres")
+    p.add_argument(
+        "--stations",
+        type=int,
+        default=None,
+        help=f"connections (default 1000; idle {DEFAULT_IDLE_STATIONS})",
+    )
+    p.add_argument(
+        "--duration", type=float, default=None, help="measured seconds (default 20; idle 30)"
+    )
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="paced mode: total msgs/s (latency below saturation)",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=60.0,
+        help="idle scenario: seconds between heartbeats of one station",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help=f"load generator processes (default: one per {MAX_STATIONS_PER_WORKER})",
+    )
+    p.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="handshakes in flight per generator process",
+    )
+    p.add_argument("--connect-timeout", type=float, default=300.0)
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for `ampyre serve` (repeatable)",
+    )
+    p.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.server_env = dict(kv.split("=", 1) for kv in args.server_env)
+    for s in args.scenario:
+        if s not in ("throughput", "idle"):
+            parser.error(f"unknown scenario {s!r}")
+    for t in args.targets:
+        if t not in targets.TARGETS:
+            parser.error(f"unknown target {t!r}")
+    if args.stations is not None and args.stations > 20_000:
+        parser.error("--stations is limited to 20,000 (open-file hard limit of the server)")
+    atexit.register(_kill_live)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    info = machine_info()
+    proc.pin(os.getpid(), GENERATOR_CPU)  # the harness mostly sleeps; keep CPU 0 for the server
+    notes: list[str] = []
+    run_targets = list(args.targets)
+    if "ampyre" in run_targets:
+        reason = targets.ampyre_available()
+        if reason:
+            notes.append(f"ampyre skipped: {reason}")
+            print(f"note: ampyre skipped: {reason}", flush=True)
+            run_targets.remove("ampyre")
+    started = dt.datetime.now(dt.UTC)
+    rows: list[dict[str, Any]] = []
+    stations_arg, duration_arg = args.stations, args.duration
+    try:
+        for scenario in args.scenario:
+            args.stations = stations_arg or (DEFAULT_IDLE_STATIONS if scenario == "idle" else 1000)
+            args.duration = duration_arg or (30.0 if scenario == "idle" else 20.0)
+            for target in run_targets:
+                for version in args.versions:
+                    for db in args.db if target == "ampyre" else ["-"]:
+                        rows.append(run_one(scenario, target, version, db, args))
+    except (KeyboardInterrupt, SystemExit):
+        notes.append("run interrupted; partial results")
+        print("interrupted; writing partial results", flush=True)
+    finally:
+        _kill_live()
+    command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    result = {
+        "date": started.isoformat(timespec="seconds"),
+        "command": command.strip(),
+        "machine": info,
+        "notes": notes,
+        "rows": rows,
+    }
+    report.add_ratios(rows)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    raw = RESULTS_DIR / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    raw.write_text(json.dumps(result, indent=2))
+    print(f"raw results: {raw.relative_to(ROOT)}")
+    if not args.no_write and rows:
+        report.write_markdown(args.output, result)
+        print(f"report: {args.output}")
+    return 1 if any("failed" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Servers under test: start one pinned to CPU 0, wait until ready, stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import proc
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SERVER_CPU = 0
+TARGETS = ("echo", "echo-asyncio", "ocpp-lib", "ampyre")
+REFERENCE_TARGETS = ("echo", "echo-asyncio", "ocpp-lib")
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for children: no proxies, project sources importable."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    target: str
+    db: str
+    url: str  # base ws:// URL; the station id is appended
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    cleanup: list[str] = field(default_factory=list)  # postgres databases to drop
+    tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        proc.stop_process(self.proc)
+        for dbname in self.cleanup:
+            with contextlib.suppress(Exception):
+                _psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        self.cleanup.clear()
+        if self.tmpdir is not None:
+            self.tmpdir.cleanup()
+            self.tmpdir = None
+
+
+def ampyre_available() -> str | None:
+    """None when `ampyre serve` can be used, else the reason it cannot."""
+    exe = VENV_BIN / "ampyre"
+    if not exe.exists():
+        return f"{exe} not found (pip install -e . first)"
+    try:
+        out = subprocess.run(
+            [str(exe), "serve", "--help"],
+            capture_output=True,
+            timeout=60,
+            env=child_env(),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`ampyre serve --help` failed: {exc}"
+    if out.returncode != 0:
+        return f"`ampyre serve --help` exited {out.returncode}: {out.stderr.decode()[-300:]}"
+    return None
+
+
+def _psql(sql: str) -> None:
+    psql = shutil.which("psql")
+    if psql is None:
+        raise RuntimeError("psql not found; needed to create the PostgreSQL bench database")
+    subprocess.run(
+        [psql, PG_ADMIN_DSN, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        p = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,  # own process group: stop_process kills it whole
+        )
+    proc.pin(p.pid, SERVER_CPU)
+    return p
+
+
+def start(
+    target: str,
+    db: str,
+    log_dir: Path,
+    ready_timeout: float = 90.0,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"server-{target}-{db}-{int(time.time())}.log"
+    py = sys.executable
+    if target in ("echo", "echo-asyncio"):
+        port = proc.free_port()
+        cmd = [py, "-m", "bench.ref_echo", "--port", str(port)]
+        if target == "echo-asyncio":
+            cmd.append("--no-uvloop")
+        p = _spawn(cmd, child_env(), log_path)
+        server = Server(target, "-", f"ws://127.0.0.1:{port}/ocpp", p, log_path)
+        try:
+            proc.wait_tcp(port, ready_timeout, p)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    if target == "ocpp-lib":
+        port = proc.free_port()
+        p = _spawn([py, "-m", "bench.ref_ocpp_lib", "--port", str(port)], child_env(), log_path)
+        server = Server(target, "-", f"ws://127.0.0.1:{port}/ocpp", p, log_path)
+        try:
+            proc.wait_tcp(port, ready_timeout, p)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    if target == "ampyre":
+        return _start_ampyre(db, log_path, ready_timeout, extra_env)
+    raise ValueError(f"unknown target {target!r}")
+
+
+def _start_ampyre(
+    db: str, log_path: Path, ready_timeout: float, extra_env: dict[str, str] | None
+) -> Server:
+    ocpp_port, http_port = proc.free_port(), proc.free_port()
+    tmpdir: tempfile.TemporaryDirectory[str] | None = None
+    cleanup: list[str] = []
+    if db == "sqlite":
+        tmpdir = tempfile.TemporaryDirectory(prefix="ampyre-bench-")
+        database_url = f"sqlite+aiosqlite:///{tmpdir.name}/bench.db"
+    elif db == "postgres":
+        dbname = f"ampyre_bench_{os.getpid()}_{int(time.time())}"
+        _psql(f'CREATE DATABASE "{dbname}"')
+        cleanup.append(dbname)
+        database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
+    else:
+        raise ValueError(f"unknown db {db!r}")
+    env = child_env(
+        {
+            "AMPYRE_DATABASE_URL": database_url,
+            "AMPYRE_AUTO_REGISTER": "true",
+            "AMPYRE_HOST": "127.0.0.1",
+            "AMPYRE_OCPP_PORT": str(ocpp_port),
+            "AMPYRE_HTTP_PORT": str(http_port),
+        }
+    )
+    env.update(extra_env or {})
+    exe = str(VENV_BIN / "ampyre")
+    try:
+        migrate = subprocess.run(
+            [exe, "migrate"], env=env, cwd=ROOT, capture_output=True, timeout=180, check=False
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(
+                f"`ampyre migrate` exited {migrate.returncode}: {migrate.stderr.decode()[-500:]}"
+            )
+    except BaseException:
+        for dbname in cleanup:
+            with contextlib.suppress(Exception):
+                _psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        if tmpdir is not None:
+            tmpdir.cleanup()
+        raise
+    p = _spawn([exe, "serve"], env, log_path)
+    server = Server("ampyre", db, f"ws://127.0.0.1:{ocpp_port}/ocpp", p, log_path, cleanup, tmpdir)
+    try:
+        proc.wait_http_ok(f"http://127.0.0.1:{http_port}/healthz", ready_timeout, p)
+        proc.wait_tcp(ocpp_port, ready_timeout, p)
+    except BaseException:
+        server.stop()
+        raise
+    return server
