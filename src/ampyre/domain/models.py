@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class OcppVersion(enum.StrEnum):
@@ -108,10 +108,13 @@ class StatusReport:
     vendor_error_code: str | None = None
 
 
-@dataclass(slots=True, frozen=True)
-class MessageLogEntry:
+class MessageLogEntry(NamedTuple):
+    """One OCPP frame in the audit log. A tuple of plain values on purpose: thousands are
+    buffered every second, and tuples of atoms drop out of the garbage collector's
+    tracking, where dataclass instances would make every full collection slower."""
+
     station_id: str
-    direction: Direction
+    direction: str  # Direction value: "in" (station -> CSMS) or "out"
     message_type: int  # 2 CALL, 3 CALLRESULT, 4 CALLERROR, 5 CALLRESULTERROR, 6 SEND
     unique_id: str
     action: str | None

@@ -31,6 +31,8 @@ from ampyre.services.ports import StoreUnavailable
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
+# Plain strings for the audit log (an enum member inside would keep each entry GC-tracked).
+_DIRECTION_TEXT = {Direction.IN: "in", Direction.OUT: "out"}
 
 
 @dataclass(slots=True)
@@ -362,12 +364,12 @@ class OcppSession:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
             self._observer.audit(
                 MessageLogEntry(
-                    station_id=self.station_id,
-                    direction=direction,
-                    message_type=mtype,
-                    unique_id=unique_id,
-                    action=action,
-                    payload=text,
-                    created_at=datetime.now(UTC),
+                    self.station_id,
+                    _DIRECTION_TEXT[direction],
+                    mtype,
+                    unique_id,
+                    action,
+                    text,
+                    datetime.now(UTC),
                 )
             )
