@@ -240,7 +240,7 @@ class MessageOut(BaseModel):
     def build(cls, m: MessageLogEntry) -> "MessageOut":
         return cls(
             station_id=m.station_id,
-            direction=m.direction,
+            direction=Direction(m.direction),
             message_type=m.message_type,
             unique_id=m.unique_id,
             action=m.action,
