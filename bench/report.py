@@ -157,12 +157,16 @@ def results_section(result: dict[str, Any]) -> str:
         f"Python {m['python']}, open-file limit {m['nofile_limit']:,}",
     ]
     lines += [f"- note: {n}" for n in result["notes"]]
-    for scenario, table in (("throughput", _throughput_table), ("idle", _idle_table)):
+    for scenario, table in (
+        ("throughput", _throughput_table),
+        ("paced", _throughput_table),
+        ("idle", _idle_table),
+    ):
         chosen = [r for r in rows if r["scenario"] == scenario]
         if not chosen:
             continue
         first = next((r for r in chosen if "failed" not in r), chosen[0])
-        if scenario == "throughput":
+        if scenario in ("throughput", "paced"):
             how = (
                 f"closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
                 if first["mode"] == "closed"

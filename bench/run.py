@@ -35,6 +35,7 @@ ROOT = targets.ROOT
 RESULTS_DIR = ROOT / "bench" / "results"
 GENERATOR_CPU = 1
 MAX_STATIONS_PER_WORKER = 9_000  # one process may hold at most 20,000 files
+DEFAULT_PACED_RATE = 3000.0  # msgs/s: below every target's saturation point except ocpp-lib
 DEFAULT_IDLE_STATIONS = 19_900  # the server also needs ~20 fds of its own (hard limit 20,000)
 
 _live: list[subprocess.Popen[bytes]] = []
@@ -221,7 +222,10 @@ def drive(
 def run_one(
     scenario: str, target: str, version: str, db: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    mode = "idle" if scenario == "idle" else ("paced" if args.rate else "closed")
+    if scenario == "idle":
+        mode = "idle"
+    else:
+        mode = "paced" if args.rate else "closed"
     label = f"{scenario} {target} {version} db={db} stations={args.stations} mode={mode}"
     print(f"== {label}", flush=True)
     row: dict[str, Any] = {
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario",
         type=_csv,
         default=["throughput"],
-        help="throughput, idle or both comma-separated (default throughput)",
+        help="throughput, paced and/or idle, comma-separated (default throughput)",
     )
     p.add_argument(
         "--targets",
@@ -294,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(targets.TARGETS),
         help=f"comma-separated subset of {','.join(targets.TARGETS)} (default all; "
         "ampyre is skipped with a note when `ampyre serve` is unavailable)",
+    )
+    p.add_argument(
+        "--paced-targets",
+        type=_csv,
+        default=["ocpp-lib", "ampyre"],
+        help="targets of the paced scenario (latency at a fixed load)",
+    )
+    p.add_argument(
+        "--idle-targets",
+        type=_csv,
+        default=["echo", "ampyre"],
+        help="targets of the idle scenario (connect rate and memory)",
     )
     p.add_argument("--versions", type=_csv, default=["ocpp1.6", "ocpp2.0.1"])
     p.add_argument("--db", type=_csv, default=["sqlite"], help="ampyre databases: sqlite,postgres")
@@ -311,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=float,
         default=None,
-        help="paced mode: total msgs/s (latency below saturation)",
+        help="paced mode: total msgs/s (latency below saturation); the throughput "
+        "scenario becomes paced with it, the paced scenario defaults to "
+        f"{DEFAULT_PACED_RATE:g}",
     )
     p.add_argument(
         "--heartbeat-interval",
@@ -349,9 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.server_env = dict(kv.split("=", 1) for kv in args.server_env)
     for s in args.scenario:
-        if s not in ("throughput", "idle"):
+        if s not in ("throughput", "paced", "idle"):
             parser.error(f"unknown scenario {s!r}")
-    for t in args.targets:
+    for t in [*args.targets, *args.paced_targets, *args.idle_targets]:
         if t not in targets.TARGETS:
             parser.error(f"unknown target {t!r}")
     if args.stations is not None and args.stations > 20_000:
@@ -371,12 +389,20 @@ def main(argv: list[str] | None = None) -> int:
             run_targets.remove("ampyre")
     started = dt.datetime.now(dt.UTC)
     rows: list[dict[str, Any]] = []
-    stations_arg, duration_arg = args.stations, args.duration
+    stations_arg, duration_arg, rate_arg = args.stations, args.duration, args.rate
     try:
         for scenario in args.scenario:
             args.stations = stations_arg or (DEFAULT_IDLE_STATIONS if scenario == "idle" else 1000)
             args.duration = duration_arg or (30.0 if scenario == "idle" else 20.0)
-            for target in run_targets:
+            if scenario == "paced":
+                args.rate = rate_arg or DEFAULT_PACED_RATE
+            else:
+                args.rate = rate_arg if scenario == "throughput" else 0.0
+            chosen = {
+                "paced": args.paced_targets,
+                "idle": args.idle_targets,
+            }.get(scenario) or run_targets
+            for target in [t for t in run_targets if t in chosen]:
                 for version in args.versions:
                     for db in args.db if target == "ampyre" else ["-"]:
                         rows.append(run_one(scenario, target, version, db, args))
