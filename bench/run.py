@@ -222,10 +222,7 @@ def drive(
 def run_one(
     scenario: str, target: str, version: str, db: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    if scenario == "idle":
-        mode = "idle"
-    else:
-        mode = "paced" if args.rate else "closed"
+    mode = "idle" if scenario == "idle" else ("paced" if args.rate else "closed")
     label = f"{scenario} {target} {version} db={db} stations={args.stations} mode={mode}"
     print(f"== {label}", flush=True)
     row: dict[str, Any] = {
