@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -156,6 +157,7 @@ class SqlStore:
 
     flush_interval: float = 0.25
     flush_chunk: int = 400  # audit-log rows per transaction
+    touch_interval: float = 2.0  # seconds between writes of buffered last_seen times
     max_buffered_messages: int = 100_000
     ping_timeout: float = 5.0
     prune_chunk: int = 10_000
@@ -172,6 +174,7 @@ class SqlStore:
         self._closed = False
         self._stop_flushing = asyncio.Event()
         self._touches: dict[str, datetime] = {}
+        self._last_touch_flush = time.monotonic()
         self._messages: deque[MessageLogEntry] = deque()
         self.dropped_messages = 0
         # Counters for metrics: group-commit transactions and the ops they carried.
@@ -630,8 +633,12 @@ class SqlStore:
         while not self._stop_flushing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_flushing.wait(), self.flush_interval)
+            # last_seen is coalesced per station: the longer between flushes, the fewer
+            # rows (every station heartbeating twice a second would otherwise cost
+            # thousands of UPDATEs a second).
+            due = time.monotonic() - self._last_touch_flush >= self.touch_interval
             try:
-                await self._flush_buffers()
+                await self._flush_buffers(touches=due)
             except Exception:  # pragma: no cover - _flush_buffers handles db errors
                 log.exception("database flush: unexpected error")
 
@@ -639,23 +646,27 @@ class SqlStore:
         """Write buffered touches and log entries now (tests, shutdown)."""
         await self._flush_buffers()
 
-    async def _flush_buffers(self) -> None:
+    async def _flush_buffers(self, touches: bool = True) -> None:
         """Write what is buffered, in chunks of at most `flush_chunk` log entries.
 
         Through the writer, not a connection of its own: on SQLite a second writer would
         contend for the database lock and stall the group commits behind busy-timeout
         sleeps. In chunks, so that a station's write waiting in the same queue waits for
         one small transaction, not for seconds' worth of audit log."""
+        if touches:
+            self._last_touch_flush = time.monotonic()
         first = True
         while first or self._messages:
-            if not self._touches and not self._messages:
+            if not (touches and self._touches) and not self._messages:
                 return
             first = False
-            if not await self._flush_chunk():
+            if not await self._flush_chunk(touches):
                 return
 
-    async def _flush_chunk(self) -> bool:
-        touches, self._touches = self._touches, {}
+    async def _flush_chunk(self, with_touches: bool) -> bool:
+        touches: dict[str, datetime] = {}
+        if with_touches:
+            touches, self._touches = self._touches, {}
         take = min(len(self._messages), self.flush_chunk)
         messages = [self._messages.popleft() for _ in range(take)]
         try:
