@@ -347,6 +347,19 @@ async def test_new_connection_replaces_the_old_one(server: Server) -> None:
     assert len(server.app.registry) <= 1
 
 
+async def test_deleting_a_connected_station_closes_its_socket(server: Server) -> None:
+    await add_station(server, "CP-DEL")
+    api = server.api()
+    async with station(server, "CP-DEL", ["ocpp1.6"]) as ws:
+        assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
+        assert (await api.delete("/stations/CP-DEL")).status_code == 204
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(ws)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    # and it cannot come back: unknown stations are refused
+    assert await refused_status(server, "CP-DEL") == 404
+
+
 async def test_oversized_message_closes_with_1009(
     start_server: StartServer, sqlite_url: str
 ) -> None:

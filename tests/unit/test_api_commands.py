@@ -30,9 +30,14 @@ class FakeRouter:
         self.versions: dict[str, str] = {"CP1": "ocpp2.0.1"}
         self.answer: CallOutcome | Exception = CallOutcome(ok=True, payload={"status": "Accepted"})
         self.calls: list[tuple[str, str, dict[str, Any], float | None]] = []
+        self.disconnected: list[str] = []
 
     def ocpp_version(self, station_id: str) -> str | None:
         return self.versions.get(station_id)
+
+    async def disconnect(self, station_id: str, reason: str) -> bool:
+        self.disconnected.append(station_id)
+        return self.versions.pop(station_id, None) is not None
 
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None

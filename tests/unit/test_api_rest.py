@@ -37,9 +37,14 @@ class FakeRouter:
         self.versions: dict[str, str] = {}
         self.answer: CallOutcome | Exception = CallOutcome(ok=True, payload={})
         self.calls: list[tuple[str, str, dict[str, Any], float | None]] = []
+        self.disconnected: list[str] = []
 
     def ocpp_version(self, station_id: str) -> str | None:
         return self.versions.get(station_id)
+
+    async def disconnect(self, station_id: str, reason: str) -> bool:
+        self.disconnected.append(station_id)
+        return self.versions.pop(station_id, None) is not None
 
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
@@ -351,10 +356,12 @@ async def test_patch_station(env: Env) -> None:
 
 async def test_delete_station(env: Env) -> None:
     await env.stations.create("CP1")
+    env.router.versions["CP1"] = "ocpp1.6"  # connected
     async with env.client(Role.ADMIN) as c:
         r = await c.delete("/api/v1/stations/CP1")
         assert r.status_code == 204
         assert r.content == b""
+        assert env.router.disconnected == ["CP1"]  # its socket is closed too
         assert_problem(await c.get("/api/v1/stations/CP1"), 404)
         assert_problem(await c.delete("/api/v1/stations/CP1"), 404)
 

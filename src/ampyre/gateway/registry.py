@@ -63,6 +63,15 @@ class ConnectionRegistry:
         link = self._links.get(station_id)
         return link.session.version.value if link is not None else None
 
+    async def disconnect(self, station_id: str, reason: str) -> bool:
+        link = self._links.get(station_id)
+        if link is None:
+            return False
+        link.session.close()
+        # 1008 policy violation: the station is no longer allowed to talk to us.
+        await link.socket.close(1008, reason[:120])
+        return True
+
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
     ) -> CallOutcome:

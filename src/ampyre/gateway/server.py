@@ -74,6 +74,7 @@ class Gateway:
         self._server: Server | None = None
         self._on_change = on_change
         self.node_id = settings.node_id
+        self._closing: set[asyncio.Task[None]] = set()  # replaced sockets being closed
 
     # ------------------------------------------------------------------ life cycle
 
@@ -205,9 +206,11 @@ class Gateway:
         if old is not None:
             log.info("%s: new connection replaces the previous one", station_id)
             old.session.close()
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 old.socket.close(CLOSE_REPLACED, "replaced by a newer connection")
             )
+            self._closing.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._closing.discard)
         log.info("%s connected (%s) from %s", station_id, version.value, admission.remote_address)
         if self._on_change is not None:
             self._on_change(station_id, version, True)

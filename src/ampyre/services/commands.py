@@ -65,3 +65,7 @@ class CommandRouter(Protocol):
         """Validate, send, wait. Raises StationNotConnected, UnknownAction, InvalidPayload,
         CommandTimeout."""
         ...
+
+    async def disconnect(self, station_id: str, reason: str) -> bool:
+        """Close the station's connection (e.g. it was deleted); False if not connected."""
+        ...

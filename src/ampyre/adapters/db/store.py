@@ -894,7 +894,7 @@ def _fail(batch: Iterable[_Op], cause: BaseException | None) -> None:
         op.future.set_exception(error)
 
 
-def _history_row(r: StatusReport) -> dict[str, Any]:
+def _status_fields(r: StatusReport) -> dict[str, Any]:
     return {
         "station_id": r.station_id,
         "evse_id": r.evse_id,
@@ -904,24 +904,15 @@ def _history_row(r: StatusReport) -> dict[str, Any]:
         "info": r.info,
         "vendor_id": r.vendor_id,
         "vendor_error_code": r.vendor_error_code,
-        "timestamp": r.timestamp,
-        "received_at": r.received_at,
     }
+
+
+def _history_row(r: StatusReport) -> dict[str, Any]:
+    return {**_status_fields(r), "timestamp": r.timestamp, "received_at": r.received_at}
 
 
 def _connector_row(r: StatusReport) -> dict[str, Any]:
-    return {
-        "station_id": r.station_id,
-        "evse_id": r.evse_id,
-        "connector_id": r.connector_id,
-        "status": r.status,
-        "error_code": r.error_code,
-        "info": r.info,
-        "vendor_id": r.vendor_id,
-        "vendor_error_code": r.vendor_error_code,
-        "status_timestamp": r.timestamp,
-        "updated_at": r.received_at,
-    }
+    return {**_status_fields(r), "status_timestamp": r.timestamp, "updated_at": r.received_at}
 
 
 def _report_row(r: StationReport) -> dict[str, Any]:

@@ -86,6 +86,8 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     )
     async def delete_station(station_id: StationId) -> Response:
         await service.delete(station_id)
+        # A deleted station must not keep its open socket (it would stay "connected").
+        await deps.commands.disconnect(station_id, "station deleted")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get("/{station_id}/status-history", dependencies=viewer, responses=problems(404, 422))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ampyre.domain.models import BootInfo, StatusReport
+from ampyre.protocol.boot import boot_response
 from ampyre.protocol.session import CallContext, Handler
 from ampyre.services.clock import from_ocpp, to_ocpp
 from ampyre.services.provisioning import ProvisioningService
@@ -24,13 +25,7 @@ def handlers(svc: ProvisioningService) -> dict[str, Handler]:
             meter_type=p.get("meterType"),
             meter_serial_number=p.get("meterSerialNumber"),
         )
-        decision = await svc.boot(ctx.station_id, ctx.version.value, info)
-        ctx.session.boot_status = decision.status
-        return {
-            "status": decision.status.value,
-            "currentTime": to_ocpp(decision.current_time),
-            "interval": decision.interval,
-        }
+        return await boot_response(svc, ctx, info)
 
     async def heartbeat(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         return {"currentTime": to_ocpp(svc.heartbeat(ctx.station_id))}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ampyre.domain.models import BootInfo, StationReport, StatusReport
+from ampyre.protocol.boot import boot_response
 from ampyre.protocol.session import CallContext, Handler
 from ampyre.services.clock import from_ocpp, to_ocpp
 from ampyre.services.provisioning import ProvisioningService
@@ -25,14 +26,7 @@ def handlers(svc: ProvisioningService) -> dict[str, Handler]:
             imsi=modem.get("imsi"),
             reason=p["reason"],
         )
-        decision = await svc.boot(ctx.station_id, ctx.version.value, info)
-        ctx.session.boot_status = decision.status
-        # B01/B02/B03: interval = heartbeat interval when Accepted, else the retry wait.
-        return {
-            "status": decision.status.value,
-            "currentTime": to_ocpp(decision.current_time),
-            "interval": decision.interval,
-        }
+        return await boot_response(svc, ctx, info)
 
     async def heartbeat(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         return {"currentTime": to_ocpp(svc.heartbeat(ctx.station_id))}
@@ -52,35 +46,27 @@ def handlers(svc: ProvisioningService) -> dict[str, Handler]:
         )
         return {}
 
-    async def notify_event(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
-        await svc.device_report(
-            StationReport(
-                station_id=ctx.station_id,
-                action="NotifyEvent",
-                payload=p,
-                received_at=svc.now(),
-                seq_no=p.get("seqNo"),
+    def raw_report(action: str) -> Handler:
+        # Kept as received until the device-management block interprets them.
+        async def store_raw(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+            await svc.device_report(
+                StationReport(
+                    station_id=ctx.station_id,
+                    action=action,
+                    payload=p,
+                    received_at=svc.now(),
+                    request_id=p.get("requestId"),  # NotifyReport only
+                    seq_no=p.get("seqNo"),
+                )
             )
-        )
-        return {}
+            return {}
 
-    async def notify_report(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
-        await svc.device_report(
-            StationReport(
-                station_id=ctx.station_id,
-                action="NotifyReport",
-                payload=p,
-                received_at=svc.now(),
-                request_id=p.get("requestId"),
-                seq_no=p.get("seqNo"),
-            )
-        )
-        return {}
+        return store_raw
 
     return {
         "BootNotification": boot_notification,
         "Heartbeat": heartbeat,
         "StatusNotification": status_notification,
-        "NotifyEvent": notify_event,
-        "NotifyReport": notify_report,
+        "NotifyEvent": raw_report("NotifyEvent"),
+        "NotifyReport": raw_report("NotifyReport"),
     }
