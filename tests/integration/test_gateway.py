@@ -347,6 +347,13 @@ async def test_new_connection_replaces_the_old_one(server: Server) -> None:
     assert len(server.app.registry) <= 1
 
 
+async def test_rejected_station_is_refused_without_booting(server: Server) -> None:
+    await server.create_station("CP-REJ", registration_status="Rejected")
+    async with station(server, "CP-REJ", ["ocpp2.0.1"]) as ws:
+        reply = await rpc(ws, [2, "h", "Heartbeat", {}])
+        assert reply[:3] == [4, "h", "SecurityError"]
+
+
 async def test_deleting_a_connected_station_closes_its_socket(server: Server) -> None:
     await add_station(server, "CP-DEL")
     api = server.api()

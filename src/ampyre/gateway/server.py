@@ -16,7 +16,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ampyre.config import Settings
-from ampyre.domain.models import OcppVersion
+from ampyre.domain.models import OcppVersion, RegistrationStatus
 from ampyre.gateway import handshake
 from ampyre.gateway.registry import ConnectionRegistry, Link
 from ampyre.protocol.schemas import Schemas
@@ -36,6 +36,7 @@ class Admission:
     station_id: str
     remote_address: str
     known: bool  # False: unknown station admitted by AMPYRE_AUTO_REGISTER
+    registration: RegistrationStatus | None = None
 
 
 class StationConnection(ServerConnection):
@@ -157,7 +158,9 @@ class Gateway:
             if user != station_id or not await _password_ok(password, station.password_hash):
                 log.info("refused %s from %s: bad credentials", station_id, remote)
                 return _unauthorized(connection, "Invalid credentials")
-        connection.admission = Admission(station_id, remote, known=True)
+        connection.admission = Admission(
+            station_id, remote, known=True, registration=station.registration_status
+        )
         return None
 
     def _select_subprotocol(
@@ -189,6 +192,10 @@ class Gateway:
             call_timeout=s.call_timeout,
             audit=s.message_log,
         )
+        if admission.registration is RegistrationStatus.REJECTED:
+            # A rejected station that skips BootNotification (e.g. on reconnect) is still
+            # refused until it boots and is accepted (1.6 4.2, 2.0.1 B03.FR.07).
+            session.boot_status = RegistrationStatus.REJECTED
         try:
             await self._store.record_connection(
                 station_id,
