@@ -62,9 +62,18 @@ def _sqlite_engine(database_url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_writer_engine(database_url: str, settings: Settings) -> Engine:
-    """A synchronous (pysqlite) engine with one connection, for the group-commit writer
-    thread: one executor hop per transaction instead of one event-loop hop per statement."""
+def create_writer_engine(database_url: str, settings: Settings) -> Engine | None:
+    """A synchronous engine with one connection for the group-commit writer thread: one
+    executor hop per transaction instead of one event-loop round trip per statement (which,
+    under load, waits behind every ready station task). SQLite only (pysqlite): for
+    PostgreSQL a psycopg 3 writer thread was measured slower than asyncpg on the loop
+    (paced p99 214 ms vs ~100 ms, closed loop -20 %), so None keeps the async engine."""
+    if is_sqlite(database_url):
+        return _sqlite_writer_engine(database_url, settings)
+    return None
+
+
+def _sqlite_writer_engine(database_url: str, settings: Settings) -> Engine:
     path = sqlite_path(database_url)
     if path is None:
         raise ValueError(f"not a SQLite file database: {database_url}")

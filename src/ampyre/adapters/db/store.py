@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
-from ampyre.adapters.db.engine import create_engine, create_sqlite_writer_engine
+from ampyre.adapters.db.engine import create_engine, create_writer_engine
 from ampyre.adapters.db.migrate import head_revision, known_revisions, revision_of
 from ampyre.config import Settings
 from ampyre.domain.models import (
@@ -74,6 +74,9 @@ def _caused_by_data(exc: BaseException) -> bool:
     the database refuses, or a parameter we could not even convert (unserialisable JSON)."""
     if isinstance(exc, _DATA_ERRORS):
         return True
+    if isinstance(exc, TypeError | ValueError):
+        # Raised unwrapped by some drivers' adapters (psycopg's JSON dumper).
+        return True
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 
 
@@ -85,8 +88,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _SqliteWriter:
-    """The SQLite group-commit transaction, run whole in one dedicated thread."""
+class _ThreadWriter:
+    """The group-commit transaction, run whole in one dedicated thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -182,10 +185,12 @@ class SqlStore:
         self.committed_ops = 0
         self.failed_ops = 0
         self._build_statements()
-        self._sync_writer = (
-            _SqliteWriter(create_sqlite_writer_engine(settings.database_url, settings))
-            if self._dialect_name == "sqlite"
-            else None
+        writer_engine = create_writer_engine(settings.database_url, settings)
+        self._sync_writer = _ThreadWriter(writer_engine) if writer_engine is not None else None
+        self._messages_sql = self._driver_insert_sql(
+            writer_engine.dialect.paramstyle
+            if writer_engine is not None
+            else self._engine.dialect.paramstyle
         )
 
     # ------------------------------------------------------------------ life cycle
@@ -363,23 +368,6 @@ class SqlStore:
         self._history_stmt = sa.insert(t.status_history)
         self._reports_stmt = sa.insert(t.station_reports)
         self._messages_stmt = sa.insert(t.message_log)
-        # The audit log gets two rows per OCPP exchange: it bypasses SQLAlchemy's per-row
-        # parameter processing (half of its cost) and goes to the driver as tuples.
-        columns = (
-            *("station_id", "direction", "message_type", "unique_id"),
-            *("action", "payload", "created_at"),
-        )
-        style = self._engine.dialect.paramstyle
-        marks = (
-            ", ".join("?" for _ in columns)
-            if style == "qmark"
-            else ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        )
-        self._messages_sql = (
-            f"INSERT INTO message_log ({', '.join(columns)}) VALUES ({marks})"
-            if style in ("qmark", "numeric_dollar")
-            else None
-        )
 
     # ------------------------------------------------------------------ group commit
 
@@ -540,6 +528,24 @@ class SqlStore:
         if messages:
             plan.append(self._message_rows(messages))
         return plan
+
+    @staticmethod
+    def _driver_insert_sql(paramstyle: str) -> str | None:
+        """The audit log gets two rows per OCPP exchange: it bypasses SQLAlchemy's per-row
+        parameter processing (half of its cost) and goes to the driver as tuples."""
+        columns = (
+            *("station_id", "direction", "message_type", "unique_id"),
+            *("action", "payload", "created_at"),
+        )
+        marks = {
+            "qmark": ", ".join("?" for _ in columns),
+            "numeric_dollar": ", ".join(f"${i}" for i in range(1, len(columns) + 1)),
+            "format": ", ".join("%s" for _ in columns),
+            "pyformat": ", ".join("%s" for _ in columns),
+        }.get(paramstyle)
+        if marks is None:
+            return None
+        return f"INSERT INTO message_log ({', '.join(columns)}) VALUES ({marks})"
 
     def _message_rows(self, messages: list[MessageLogEntry]) -> tuple[Any, list[Any]]:
         if self._messages_sql is None:
