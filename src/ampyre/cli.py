@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         if args.command == "serve":
+            # The schema check uses Alembic, whose INFO lines say nothing useful here.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
             return _run(_serve(settings))
         if args.command == "migrate":
             return _run(_migrate(settings))
