@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeRouter
 
 from ampyre.adapters.memory import MemoryStore
 from ampyre.api import ApiDeps, create_api
@@ -25,32 +26,9 @@ PROBLEM = "application/problem+json"
 URL = "/api/v1/stations/CP1/ocpp/Reset"
 
 
-class FakeRouter:
-    def __init__(self) -> None:
-        self.versions: dict[str, str] = {"CP1": "ocpp2.0.1"}
-        self.answer: CallOutcome | Exception = CallOutcome(ok=True, payload={"status": "Accepted"})
-        self.calls: list[tuple[str, str, dict[str, Any], float | None]] = []
-        self.disconnected: list[str] = []
-
-    def ocpp_version(self, station_id: str) -> str | None:
-        return self.versions.get(station_id)
-
-    async def disconnect(self, station_id: str, reason: str) -> bool:
-        self.disconnected.append(station_id)
-        return self.versions.pop(station_id, None) is not None
-
-    async def call(
-        self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
-    ) -> CallOutcome:
-        self.calls.append((station_id, action, payload, timeout))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
 @pytest.fixture
 async def router() -> FakeRouter:
-    return FakeRouter()
+    return FakeRouter({"CP1": "ocpp2.0.1"}, CallOutcome(ok=True, payload={"status": "Accepted"}))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeRouter
 
 from ampyre.adapters.memory import MemoryStore
 from ampyre.api import ApiDeps, create_api
@@ -28,31 +29,6 @@ from ampyre.services.tokens import TokenService
 
 PROBLEM = "application/problem+json"
 PASSWORD = "correct-horse-battery"  # 21 chars
-
-
-class FakeRouter:
-    """CommandRouter double: which stations are 'live' and what `call` answers."""
-
-    def __init__(self) -> None:
-        self.versions: dict[str, str] = {}
-        self.answer: CallOutcome | Exception = CallOutcome(ok=True, payload={})
-        self.calls: list[tuple[str, str, dict[str, Any], float | None]] = []
-        self.disconnected: list[str] = []
-
-    def ocpp_version(self, station_id: str) -> str | None:
-        return self.versions.get(station_id)
-
-    async def disconnect(self, station_id: str, reason: str) -> bool:
-        self.disconnected.append(station_id)
-        return self.versions.pop(station_id, None) is not None
-
-    async def call(
-        self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
-    ) -> CallOutcome:
-        self.calls.append((station_id, action, payload, timeout))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
 
 
 class Env:
