@@ -550,35 +550,20 @@ class SqlStore:
     def _message_rows(self, messages: list[MessageLogEntry]) -> tuple[Any, list[Any]]:
         if self._messages_sql is None:
             return self._messages_stmt, [_message_row(m) for m in messages]
-        if self._dialect_name == "sqlite":
-            # The text form UtcDateTime stores on SQLite: naive UTC, microseconds.
-            rows: list[tuple[Any, ...]] = [
-                (
-                    m.station_id,
-                    _DIRECTION[m.direction],
-                    m.message_type,
-                    m.unique_id,
-                    m.action,
-                    m.payload,
-                    _sqlite_utc(m.created_at),
-                )
-                for m in messages
-            ]
-        else:
-            rows = [
-                (
-                    m.station_id,
-                    _DIRECTION[m.direction],
-                    m.message_type,
-                    m.unique_id,
-                    m.action,
-                    m.payload,
-                    m.created_at
-                    if m.created_at.tzinfo is not None
-                    else m.created_at.replace(tzinfo=UTC),
-                )
-                for m in messages
-            ]
+        # SQLite gets the text form UtcDateTime stores there (naive UTC, microseconds).
+        stamp = _sqlite_utc if self._dialect_name == "sqlite" else _aware_utc
+        rows = [
+            (
+                m.station_id,
+                _DIRECTION[m.direction],
+                m.message_type,
+                m.unique_id,
+                m.action,
+                m.payload,
+                stamp(m.created_at),
+            )
+            for m in messages
+        ]
         return self._messages_sql, rows
 
     async def record_boot(
@@ -769,25 +754,29 @@ class SqlStore:
         return [Connector(**row._mapping) for row in rows]
 
     async def list_status_history(self, station_id: str, limit: int, offset: int) -> Page:
-        h = t.status_history
-        return await self._page(
-            sa.select(h)
-            .where(h.c.station_id == station_id)
-            .order_by(h.c.received_at.desc(), h.c.id.desc()),
-            sa.select(sa.func.count()).select_from(h).where(h.c.station_id == station_id),
-            _status_report,
-            limit,
-            offset,
+        return await self._received_page(
+            t.status_history, station_id, _status_report, limit, offset
         )
 
     async def list_reports(self, station_id: str, limit: int, offset: int) -> Page:
-        r = t.station_reports
+        return await self._received_page(
+            t.station_reports, station_id, _station_report, limit, offset
+        )
+
+    async def _received_page(
+        self,
+        table: sa.Table,
+        station_id: str,
+        convert: Callable[[Any], Any],
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """One station's rows of a table with `received_at`, newest first."""
+        mine = table.c.station_id == station_id
         return await self._page(
-            sa.select(r)
-            .where(r.c.station_id == station_id)
-            .order_by(r.c.received_at.desc(), r.c.id.desc()),
-            sa.select(sa.func.count()).select_from(r).where(r.c.station_id == station_id),
-            _station_report,
+            sa.select(table).where(mine).order_by(table.c.received_at.desc(), table.c.id.desc()),
+            sa.select(sa.func.count()).select_from(table).where(mine),
+            convert,
             limit,
             offset,
         )
@@ -933,6 +922,10 @@ def _report_row(r: StationReport) -> dict[str, Any]:
 
 
 _DIRECTION = {Direction.IN: "in", Direction.OUT: "out", "in": "in", "out": "out"}
+
+
+def _aware_utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _sqlite_utc(at: datetime) -> str:
