@@ -17,6 +17,7 @@ from ampyre.adapters.db.store import SqlStore
 from ampyre.api.app import create_api
 from ampyre.api.deps import ApiDeps
 from ampyre.config import Settings
+from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import OcppVersion
 from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
@@ -24,11 +25,14 @@ from ampyre.gateway.server import Gateway
 from ampyre.metrics import Metrics
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
+from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
-from ampyre.services.ports import Store
+from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
+from ampyre.services.transactions import TransactionService
+from ampyre.services.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +51,17 @@ class _HttpServer(uvicorn.Server):
 @dataclass(slots=True)
 class App:
     settings: Settings
-    store: Store
+    store: SqlStore
     metrics: Metrics
     registry: ConnectionRegistry
     gateway: Gateway
     api: uvicorn.Server
     stations: StationService
     tokens: TokenService
+    events: EventBus
+    auth: AuthService
+    transactions: TransactionService
+    webhooks: WebhookService
 
     @property
     def http_port(self) -> int:
@@ -64,7 +72,7 @@ class App:
         return self.settings.http_port
 
 
-def build(settings: Settings, store: Store | None = None) -> App:
+def build(settings: Settings, store: SqlStore | None = None) -> App:
     if not settings.node_id:
         settings.node_id = socket.gethostname()
     store = store if store is not None else SqlStore(settings)
@@ -72,18 +80,30 @@ def build(settings: Settings, store: Store | None = None) -> App:
     registry = ConnectionRegistry()
     schemas = Schemas()
     schemas.warm()
-    provisioning = ProvisioningService(store, settings)
+    events = EventBus()
+    provisioning = ProvisioningService(store, settings, events=events)
+    auth = AuthService(store, registry, settings)
+    transactions = TransactionService(store, auth, registry, events, settings)
+    webhooks = WebhookService(store, events, settings)
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
         if connected:
             metrics.station_connected(version.value)
         else:
             metrics.station_disconnected(version.value)
+        events.publish(
+            DomainEvent(
+                EventType.STATION_CONNECTED if connected else EventType.STATION_DISCONNECTED,
+                utcnow(),
+                station_id,
+                {"ocpp_version": version.value},
+            )
+        )
 
     gateway = Gateway(
         settings,
         store,
-        build_tables(provisioning),
+        build_tables(provisioning, auth, transactions),
         schemas,
         GatewayObserver(metrics, store),
         registry,
@@ -105,6 +125,9 @@ def build(settings: Settings, store: Store | None = None) -> App:
             commands=registry,
             metrics=metrics,
             ready_checks=[store.ping],
+            auth=auth,
+            transactions=transactions,
+            webhooks=webhooks,
         )
     )
     config = uvicorn.Config(
@@ -116,7 +139,20 @@ def build(settings: Settings, store: Store | None = None) -> App:
         lifespan="off",
     )
     server = _HttpServer(config)
-    return App(settings, store, metrics, registry, gateway, server, stations, tokens)
+    return App(
+        settings,
+        store,
+        metrics,
+        registry,
+        gateway,
+        server,
+        stations,
+        tokens,
+        events,
+        auth,
+        transactions,
+        webhooks,
+    )
 
 
 async def run(
@@ -134,6 +170,10 @@ async def run(
     try:
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
+        await app.events.start()
+        await app.webhooks.start()
+        await app.auth.start()
+        await app.transactions.start()
         await app.gateway.start()
         api_task = asyncio.create_task(app.api.serve(), name="http")
         pruner = asyncio.create_task(_prune_forever(app), name="prune")
@@ -161,6 +201,10 @@ async def run(
             await pruner
         await api_task
     finally:
+        await app.transactions.close()
+        await app.auth.close()
+        await app.events.close(grace=s.shutdown_grace)
+        await app.webhooks.close()
         await app.store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

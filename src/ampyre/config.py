@@ -41,6 +41,15 @@ class Settings:
     db_pool_size: int = 10
     write_batch_max: int = 500  # ops per group commit
     shutdown_grace: float = 5.0
+    # Transactions: an active transaction without any message for this long while its
+    # station is connected is queried and, if the station says it is over, closed.
+    transaction_silence_timeout: float = 3600.0
+    transaction_check_interval: float = 60.0  # how often to look for such transactions
+    remote_start_wait: float = 10.0  # how long remote-start waits for the transaction id
+    # Webhooks: attempts per delivery (backoff doubles from webhook_retry_base seconds).
+    webhook_max_attempts: int = 8
+    webhook_retry_base: float = 2.0
+    webhook_timeout: float = 10.0  # seconds per HTTP attempt
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -142,6 +151,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_MAX_MESSAGE_SIZE must be at least 1024 bytes")
     if s.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ConfigError("AMPYRE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+    for name in ("transaction_silence_timeout", "transaction_check_interval", "webhook_timeout"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if s.webhook_max_attempts < 1:
+        raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     s.trusted_networks()
 
 

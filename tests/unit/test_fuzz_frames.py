@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fakes import FakeRouter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,10 @@ from ampyre.protocol import rpc
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import OcppSession
 from ampyre.protocol.tables import build_tables
+from ampyre.services.authz import AuthService
+from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
+from ampyre.services.transactions import TransactionService
 
 FUZZ = settings(
     max_examples=300,
@@ -221,7 +225,10 @@ class _Observer:
 async def _feed(version: OcppVersion, raw: bytes | str) -> list[bytes]:
     store = MemoryStore()
     await store.create_station(Station(id="FUZZ-1", created_at=datetime.now(UTC)))
-    tables = build_tables(ProvisioningService(store, Settings()))
+    settings = Settings()
+    auth = AuthService(store, FakeRouter(), settings)  # type: ignore[arg-type]
+    transactions = TransactionService(store, auth, FakeRouter(), EventBus(), settings)  # type: ignore[arg-type]
+    tables = build_tables(ProvisioningService(store, settings), auth, transactions)
     transport = _Transport()
     session = OcppSession(
         "FUZZ-1", version, transport, tables[version], _SCHEMAS[version], _Observer()

@@ -13,11 +13,14 @@ from ampyre.api.auth import Auth
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ampyre.api.routes._common import API_PREFIX
+from ampyre.api.routes.authz import authz_router
 from ampyre.api.routes.commands import commands_router
 from ampyre.api.routes.health import health_router
 from ampyre.api.routes.messages import messages_router
 from ampyre.api.routes.stations import stations_router
 from ampyre.api.routes.tokens import tokens_router
+from ampyre.api.routes.transactions import transactions_router
+from ampyre.api.routes.webhooks import webhooks_router
 
 DESCRIPTION = """\
 Ampyre's REST API. Authenticate with `Authorization: Bearer <token>`.
@@ -44,7 +47,15 @@ def create_api(deps: ApiDeps) -> FastAPI:
     routers = [(health_router(deps, auth), "")]
     routers += [
         (make(deps, auth), API_PREFIX)
-        for make in (stations_router, commands_router, messages_router, tokens_router)
+        for make in (
+            stations_router,
+            commands_router,
+            messages_router,
+            tokens_router,
+            transactions_router,
+            authz_router,
+            webhooks_router,
+        )
     ]
     for router, prefix in routers:
         for route in router.routes:

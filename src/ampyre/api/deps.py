@@ -5,10 +5,13 @@ from dataclasses import dataclass, field
 
 from ampyre.config import Settings
 from ampyre.metrics import Metrics
+from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
 from ampyre.services.ports import Store
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
+from ampyre.services.transactions import TransactionService
+from ampyre.services.webhooks import WebhookService
 
 ReadyCheck = Callable[[], Awaitable[None]]
 
@@ -23,3 +26,8 @@ class ApiDeps:
     metrics: Metrics
     # Each raises when a dependency is unreachable (store.ping, bus ping, ...).
     ready_checks: list[ReadyCheck] = field(default_factory=list)
+    # The authorization, transaction and webhook services (absent in some unit tests:
+    # their routes then answer 503).
+    auth: AuthService | None = None
+    transactions: TransactionService | None = None
+    webhooks: WebhookService | None = None

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from ampyre.domain.authz import IdToken, LocalListState, Reservation
+from ampyre.domain.events import Delivery, Webhook
 from ampyre.domain.models import (
     ApiToken,
     BootInfo,
@@ -16,6 +18,14 @@ from ampyre.domain.models import (
     StationReport,
     StationUpdate,
     StatusReport,
+)
+from ampyre.domain.transactions import (
+    EventRecord,
+    StationMeterValues,
+    StoredEvent,
+    Transaction,
+    TransactionEvent,
+    TransactionFilter,
 )
 
 
@@ -104,3 +114,114 @@ class Store(Protocol):
     async def find_api_token(self, token_hash: str) -> ApiToken | None: ...
     async def list_api_tokens(self) -> list[ApiToken]: ...
     async def revoke_api_token(self, token_id: int) -> bool: ...
+
+
+class TransactionStore(Protocol):
+    """Transactions and meter values.
+
+    `record_transaction_events` and `record_meter_values` are group-committed with the
+    other `record_*` writes (durable before ack). Resent messages are absorbed: an event
+    whose (transaction, event_key) is stored, or a sampled value whose (transaction or
+    station/EVSE/connector, timestamp, measurand, phase, location, context) is stored, is
+    not stored twice; a 1.6 start whose start_key is stored gets the id issued before.
+    A transaction that is not known yet is created from whatever event arrives first and
+    completed by the later ones (merge rules in adapters/db/transactions.py), so arrival
+    order never matters.
+    """
+
+    async def record_transaction_events(
+        self, events: Sequence[TransactionEvent]
+    ) -> list[StoredEvent]:
+        """One StoredEvent per event, in order. Raises StoreUnavailable."""
+        ...
+
+    async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None: ...
+
+    async def next_id(self, counter: str) -> int:
+        """The next value of a named integer sequence ("remote_start")."""
+        ...
+
+    async def get_transaction(self, transaction_pk: int) -> Transaction | None: ...
+    async def find_transaction(
+        self, station_id: str, transaction_id: str
+    ) -> Transaction | None: ...
+
+    async def list_transactions(
+        self, where: TransactionFilter, limit: int, offset: int
+    ) -> Page:  # items: Transaction, newest started first
+        ...
+
+    async def list_transaction_events(self, transaction_pk: int) -> list[EventRecord]:
+        """Oldest first (by seqNo for 2.x, then timestamp)."""
+        ...
+
+    async def list_transaction_meter_values(
+        self, transaction_pk: int, limit: int, offset: int
+    ) -> Page:  # items: StoredMeterValue, by timestamp
+        ...
+
+    async def list_stale_transactions(
+        self, silent_since: datetime, limit: int
+    ) -> list[Transaction]:
+        """Active transactions whose last message is older than `silent_since`."""
+        ...
+
+    async def end_transaction(
+        self, transaction_pk: int, at: datetime, reason: str
+    ) -> Transaction | None:
+        """Close an active transaction on Ampyre's own decision (zombie): status ended,
+        ended_at, stop_reason. Group-committed. None if unknown; unchanged if ended."""
+        ...
+
+
+class AuthStore(Protocol):
+    """Id tokens, local authorization lists and reservations (API-side transactions)."""
+
+    async def create_id_token(self, token: IdToken) -> IdToken:
+        """Raise KeyError if (id_token, type) exists."""
+        ...
+
+    async def get_id_token(self, token_pk: int) -> IdToken | None: ...
+    async def find_id_token(self, id_token: str, type_: str | None) -> IdToken | None:
+        """By value and type; with type None, the first match of any type."""
+        ...
+
+    async def list_id_tokens(self, limit: int, offset: int, search: str | None) -> Page: ...
+    async def update_id_token(self, token: IdToken) -> IdToken | None: ...
+    async def delete_id_token(self, token_pk: int) -> bool: ...
+    async def id_tokens_for_station(self, station_id: str) -> list[IdToken]:
+        """Every token usable at the station (unrestricted or restricted to it)."""
+        ...
+
+    async def get_local_list(self, station_id: str) -> LocalListState | None: ...
+    async def save_local_list(self, state: LocalListState) -> None: ...
+
+    async def create_reservation(self, reservation: Reservation) -> Reservation:
+        """Assigns the id (the reservationId sent to the station)."""
+        ...
+
+    async def get_reservation(self, reservation_id: int) -> Reservation | None: ...
+    async def list_reservations(
+        self, station_id: str | None, status: str | None, limit: int, offset: int
+    ) -> Page: ...
+    async def update_reservation(self, reservation: Reservation) -> Reservation | None: ...
+    async def expire_reservations(self, now: datetime) -> list[Reservation]:
+        """Mark requested/accepted reservations past their expiry as expired; return them."""
+        ...
+
+
+class WebhookStore(Protocol):
+    async def create_webhook(self, hook: Webhook) -> Webhook: ...
+    async def get_webhook(self, hook_id: int) -> Webhook | None: ...
+    async def list_webhooks(self) -> list[Webhook]: ...
+    async def update_webhook(self, hook: Webhook) -> Webhook | None: ...
+    async def delete_webhook(self, hook_id: int) -> bool: ...
+    async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Insert pending deliveries (ids assigned by the database) in one transaction."""
+        ...
+
+    async def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]: ...
+    async def update_delivery(self, delivery: Delivery) -> None: ...
+    async def list_deliveries(
+        self, hook_id: int, status: str | None, limit: int, offset: int
+    ) -> Page: ...

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ampyre.config import Settings
+from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import (
     BootInfo,
     RegistrationStatus,
@@ -14,6 +15,7 @@ from ampyre.domain.models import (
     StatusReport,
 )
 from ampyre.services.clock import utcnow
+from ampyre.services.events import EventBus
 from ampyre.services.ports import Store
 
 
@@ -26,11 +28,16 @@ class BootDecision:
 
 class ProvisioningService:
     def __init__(
-        self, store: Store, settings: Settings, clock: Callable[[], datetime] = utcnow
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        events: EventBus | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self._events = events
 
     async def boot(self, station_id: str, ocpp_version: str, info: BootInfo) -> BootDecision:
         now = self._clock()
@@ -63,6 +70,22 @@ class ProvisioningService:
 
     async def status(self, reports: Sequence[StatusReport]) -> None:
         await self._store.record_status(reports)
+        if self._events is not None:
+            for r in reports:
+                self._events.publish(
+                    DomainEvent(
+                        EventType.STATION_STATUS_CHANGED,
+                        r.received_at,
+                        r.station_id,
+                        {
+                            "evse_id": r.evse_id,
+                            "connector_id": r.connector_id,
+                            "status": r.status,
+                            "error_code": r.error_code,
+                            "timestamp": r.timestamp.isoformat() if r.timestamp else None,
+                        },
+                    )
+                )
 
     async def device_report(self, report: StationReport) -> None:
         await self._store.record_reports([report])

@@ -36,8 +36,22 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.authz import AuthSql
 from ampyre.adapters.db.engine import create_engine, create_writer_engine
 from ampyre.adapters.db.migrate import head_revision, known_revisions, revision_of
+from ampyre.adapters.db.transactions import TransactionSql
+from ampyre.adapters.db.webhooks import WebhookSql
+from ampyre.adapters.db.writes import (
+    BOOT,
+    BUFFERS,
+    CONNECTION,
+    REPORTS,
+    STATUS,
+    Op,
+    Program,
+    Step,
+    outcome,
+)
 from ampyre.config import Settings
 from ampyre.domain.models import (
     ApiToken,
@@ -53,7 +67,14 @@ from ampyre.domain.models import (
     StationUpdate,
     StatusReport,
 )
-from ampyre.services.ports import SchemaNotCurrent, Store, StoreUnavailable
+from ampyre.services.ports import (
+    AuthStore,
+    SchemaNotCurrent,
+    Store,
+    StoreUnavailable,
+    TransactionStore,
+    WebhookStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +101,9 @@ def _caused_by_data(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 
 
-_CONNECTION, _BOOT, _STATUS, _REPORTS, _BUFFERS = range(5)
+_CONNECTION, _BOOT, _STATUS, _REPORTS, _BUFFERS = CONNECTION, BOOT, STATUS, REPORTS, BUFFERS
 _STOP = None
+_outcome = outcome
 
 
 def _utcnow() -> datetime:
@@ -95,13 +117,18 @@ class _ThreadWriter:
         self.engine = engine
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="ampyre-sqlite-writer")
 
-    def run(self, plan: list[tuple[Any, list[Any]]]) -> None:
+    def run(self, program: Program) -> None:
         with self.engine.begin() as conn:
-            for stmt, rows in plan:
-                if isinstance(stmt, str):
-                    conn.exec_driver_sql(stmt, rows)
-                else:
-                    conn.execute(stmt, rows)
+            try:
+                stmt, rows = next(program)
+                while True:
+                    if isinstance(stmt, str):
+                        result = conn.exec_driver_sql(stmt, rows)
+                    else:
+                        result = conn.execute(stmt, rows)
+                    stmt, rows = program.send(_outcome(result))
+            except StopIteration:
+                pass
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -116,11 +143,7 @@ class _Buffers:
     messages: list[MessageLogEntry]
 
 
-@dataclasses.dataclass(slots=True)
-class _Op:
-    kind: int
-    payload: Any
-    future: asyncio.Future[None]
+_Op = Op
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -155,7 +178,7 @@ def _latest(column: sa.Column[Any], param: sa.BindParameter[Any]) -> sa.Case[Any
     )
 
 
-class SqlStore:
+class SqlStore(TransactionSql, AuthSql, WebhookSql):
     """See the module docstring. Construct, `await start()`, use, `await close()`."""
 
     flush_interval: float = 0.25
@@ -185,6 +208,7 @@ class SqlStore:
         self.committed_ops = 0
         self.failed_ops = 0
         self._build_statements()
+        self._build_transaction_statements()
         writer_engine = create_writer_engine(settings.database_url, settings)
         self._sync_writer = _ThreadWriter(writer_engine) if writer_engine is not None else None
         self._messages_sql = self._driver_insert_sql(
@@ -371,15 +395,16 @@ class SqlStore:
 
     # ------------------------------------------------------------------ group commit
 
-    async def _submit(self, kind: int, payload: Any) -> None:
+    async def _submit(self, kind: int, payload: Any) -> Any:
+        """Queue one op for the next group commit; return its result once committed."""
         if self._closed and kind != _BUFFERS:
             raise StoreUnavailable("store is closed")
         self._ensure_tasks()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Op(kind, payload, future))
         if self._writer is None or self._writer.done():
             self._fail_queued()  # closed while we waited for room in the queue
-        await future
+        return await future
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
@@ -420,15 +445,21 @@ class SqlStore:
                 # and under load each round trip waits behind every ready station task.
                 writer = self._sync_writer
                 await asyncio.get_running_loop().run_in_executor(
-                    writer.executor, lambda: writer.run(self._plan(batch))
+                    writer.executor, lambda: writer.run(self._program(batch))
                 )
             else:
                 async with self._engine.begin() as conn:
-                    for stmt, rows in self._plan(batch):
-                        if isinstance(stmt, str):
-                            await conn.exec_driver_sql(stmt, rows)
-                        else:
-                            await conn.execute(stmt, rows)
+                    program = self._program(batch)
+                    try:
+                        stmt, rows = next(program)
+                        while True:
+                            if isinstance(stmt, str):
+                                result = await conn.exec_driver_sql(stmt, rows)
+                            else:
+                                result = await conn.execute(stmt, rows)
+                            stmt, rows = program.send(_outcome(result))
+                    except StopIteration:
+                        pass
         except Exception as exc:
             if len(batch) > 1 and _caused_by_data(exc):
                 # Bisect: the good ops still share few transactions, the culprit ends
@@ -450,12 +481,16 @@ class SqlStore:
         self.committed_ops += len(batch)
         for op in batch:
             if not op.future.done():
-                op.future.set_result(None)
+                op.future.set_result(op.result)
 
-    def _plan(self, batch: list[_Op]) -> list[tuple[Any, list[Any]]]:
+    def _program(self, batch: list[_Op]) -> Program:
         """The statements of a batch with their rows, in statement-kind order (connections
         first so that auto-registered stations exist before their status rows); arrival
-        order is kept within a kind."""
+        order is kept within a kind. A generator: each statement's outcome (rows or row
+        count) is sent back in, so that later statements can use what earlier ones read.
+        Ops that expect an answer get it in `op.result`."""
+        for op in batch:
+            op.result = None
         now = _utcnow()
         registers: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
@@ -465,6 +500,7 @@ class SqlStore:
         reports: list[dict[str, Any]] = []
         touches: dict[str, datetime] = {}
         messages: list[MessageLogEntry] = []
+        transaction_ops: list[_Op] = []
         for op in batch:
             if op.kind == _STATUS:
                 for r in op.payload:
@@ -506,9 +542,11 @@ class SqlStore:
                     b_id=boot.station_id, b_version=boot.ocpp_version, b_at=boot.at, b_now=now
                 )
                 boots.append(row)
-            else:
+            elif op.kind == _REPORTS:
                 reports.extend(_report_row(r) for r in op.payload)
-        plan: list[tuple[Any, list[Any]]] = []
+            else:
+                transaction_ops.append(op)
+        plan: list[Step] = []
         if registers:
             plan.append((self._register_stmt, registers))
         if changes:
@@ -527,7 +565,10 @@ class SqlStore:
             )
         if messages:
             plan.append(self._message_rows(messages))
-        return plan
+        for step in plan:  # noqa: UP028 - `yield from` a list cannot take send()
+            yield step
+        if transaction_ops:
+            yield from self._transaction_steps(transaction_ops, now)
 
     @staticmethod
     def _driver_insert_sql(paramstyle: str) -> str | None:
@@ -979,5 +1020,5 @@ def _api_token(row: Any) -> ApiToken:
     return ApiToken(**values)
 
 
-def _conforms(store: SqlStore) -> Store:  # mypy proves SqlStore implements the port
-    return store
+def _conforms(store: SqlStore) -> tuple[Store, TransactionStore, AuthStore, WebhookStore]:
+    return store, store, store, store  # mypy proves SqlStore implements the ports

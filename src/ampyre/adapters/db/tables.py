@@ -160,6 +160,223 @@ api_tokens = sa.Table(
     sa.UniqueConstraint("token_hash"),
 )
 
+# ---------------------------------------------------------------- transactions (0002)
+
+# Integer sequences kept by Ampyre itself (same on SQLite and PostgreSQL): "transaction"
+# issues 1.6 transaction ids, "remote_start" 2.x remoteStartIds. Seeded by migration 0002.
+id_counters = sa.Table(
+    "id_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    # The station-facing id: the station's string in 2.x, the issued integer in 1.6.
+    sa.Column("transaction_id", sa.String(64), nullable=False),
+    sa.Column("start_key", sa.String(255)),  # 1.6 StartTransaction duplicate detection
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("ocpp_version", sa.String(16)),
+    sa.Column("evse_id", sa.Integer),
+    sa.Column("connector_id", sa.Integer),
+    sa.Column("id_token", sa.String(255)),
+    sa.Column("id_token_type", sa.String(32)),
+    sa.Column("auth_status", sa.String(32)),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Column("start_seen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("stop_reason", sa.String(64)),
+    sa.Column("meter_start_wh", sa.Float),
+    sa.Column("meter_start_at", UtcDateTime),
+    sa.Column("meter_stop_wh", sa.Float),
+    sa.Column("meter_stop_at", UtcDateTime),
+    sa.Column("charging_state", sa.String(32)),
+    sa.Column("charging_state_at", UtcDateTime),
+    sa.Column("remote_start_id", sa.Integer),
+    sa.Column("reservation_id", sa.Integer),
+    sa.Column("offline", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_message_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("station_id", "transaction_id"),
+    sa.UniqueConstraint("station_id", "start_key"),
+    sa.Index("ix_transactions_status_last_message_at", "status", "last_message_at"),
+    sa.Index("ix_transactions_started_at", "started_at"),
+    sa.Index("ix_transactions_id_token", "id_token"),
+)
+
+transaction_events = sa.Table(
+    "transaction_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "transaction_pk",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.ForeignKey("transactions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_key", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("seq_no", sa.Integer),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("trigger_reason", sa.String(64)),
+    sa.Column("charging_state", sa.String(32)),
+    sa.Column("offline", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("transaction_pk", "event_key"),
+)
+
+# One row per sampled value. Duplicates (a resent message) are dropped by the two partial
+# unique indexes: per transaction, and per station/EVSE/connector for values outside one.
+# Absent optional fields are stored as the spec defaults ('' for no phase) so that the
+# unique indexes see them as equal.
+meter_values = sa.Table(
+    "meter_values",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "transaction_pk",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.ForeignKey("transactions.id", ondelete="CASCADE"),
+    ),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("evse_id", sa.Integer, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("measurand", sa.String(64), nullable=False),
+    sa.Column("phase", sa.String(8), nullable=False),
+    sa.Column("location", sa.String(16), nullable=False),
+    sa.Column("context", sa.String(32), nullable=False),
+    sa.Column("unit", sa.String(32), nullable=False),
+    sa.Column("multiplier", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(16)),
+    sa.Column("value", sa.Float),
+    sa.Column("raw_value", sa.Text, nullable=False),
+    sa.Column("si_value", sa.Float),
+    sa.Column("si_unit", sa.String(16)),
+    sa.Column("signed", Json),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Index(
+        "uq_meter_values_transaction",
+        "transaction_pk",
+        "timestamp",
+        "measurand",
+        "phase",
+        "location",
+        "context",
+        unique=True,
+        sqlite_where=sa.text("transaction_pk IS NOT NULL"),
+        postgresql_where=sa.text("transaction_pk IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_meter_values_station",
+        "station_id",
+        "evse_id",
+        "connector_id",
+        "timestamp",
+        "measurand",
+        "phase",
+        "location",
+        "context",
+        unique=True,
+        sqlite_where=sa.text("transaction_pk IS NULL"),
+        postgresql_where=sa.text("transaction_pk IS NULL"),
+    ),
+)
+
+# ---------------------------------------------------------------- authorization (0002)
+
+id_tokens = sa.Table(
+    "id_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id_token", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("group_id", sa.String(255)),
+    # [{"station_id": ..., "evse_id": ...|null}, ...]; empty = valid everywhere.
+    sa.Column("restrictions", Json, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("id_token", "type"),
+)
+
+local_lists = sa.Table(
+    "local_lists",
+    metadata,
+    sa.Column("station_id", sa.String(255), _station_fk(), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    # {id_token: [type, status]} as last sent: the base of a differential update.
+    sa.Column("entries", Json, nullable=False),
+    sa.Column("last_status", sa.String(32)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("evse_id", sa.Integer),
+    sa.Column("connector_type", sa.String(32)),
+    sa.Column("id_token", sa.String(255), nullable=False),
+    sa.Column("id_token_type", sa.String(32), nullable=False),
+    sa.Column("group_id", sa.String(255)),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("station_answer", sa.String(32)),
+    sa.Column("transaction_id", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_reservations_status_expires_at", "status", "expires_at"),
+    sa.Index("ix_reservations_station_id", "station_id"),
+)
+
+# ---------------------------------------------------------------- webhooks (0002)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(255), nullable=False),
+    sa.Column("event_types", Json, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "webhook_id",
+        sa.Integer,
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
+)
+
 # Columns an operator may set through StationUpdate.extra (identity and bookkeeping
 # columns are excluded).
 STATION_EDITABLE: frozenset[str] = frozenset(
