@@ -1,16 +1,532 @@
-"""SqlStore part: transactions, their events and meter values (the TransactionStore port)."""
+"""SqlStore part: transactions, their events and meter values (the TransactionStore port).
+
+Writes go through the group commit (adapters/db/writes.py). A batch of transaction
+events becomes, whatever the number of stations in it, at most five statements:
+
+1. (1.6 starts only) look up start keys already stored: a resent StartTransaction gets
+   the id issued the first time;
+2. (1.6 starts only) take a block of ids from the `transaction` counter;
+3. upsert every transaction the batch touches and get their primary keys back
+   (INSERT ... ON CONFLICT (station_id, transaction_id) DO UPDATE ... RETURNING);
+4. insert the events into the history, ignoring ones already stored;
+5. insert the sampled values, ignoring ones already stored.
+
+The upsert merges each event into the row with rules that do not depend on arrival
+order, so offline replays and out-of-order events reconstruct the same transaction:
+the earliest energy-register reading (by meter timestamp) is the start meter, the latest
+the stop meter; an Ended event ends it for good; first-known values (id token, EVSE) are
+kept; flags (start seen, offline) only ever turn on.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
+
+from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.parts import StorePart
-from ampyre.adapters.db.writes import Op, Program
+from ampyre.adapters.db.writes import END_TRANSACTION, METER_VALUES, TX_EVENTS, Op, Program
+from ampyre.domain.models import Page
+from ampyre.domain.transactions import (
+    ENERGY_REGISTER,
+    EventKind,
+    EventRecord,
+    MeterReading,
+    SampledValue,
+    StationMeterValues,
+    StoredEvent,
+    StoredMeterValue,
+    Transaction,
+    TransactionEvent,
+    TransactionFilter,
+    TransactionStatus,
+)
+
+_ACTIVE = TransactionStatus.ACTIVE.value
+_ENDED = TransactionStatus.ENDED.value
+TRANSACTION_COUNTER = "transaction"
 
 
 class TransactionSql(StorePart):
     def _build_transaction_statements(self) -> None:
-        pass
+        tx = t.transactions
+        upsert = self._insert(tx)
+        new = upsert.excluded
+
+        def earlier(at: str, value: str) -> Any:
+            """The new reading replaces the stored one if it is older (ties: smaller)."""
+            return sa.and_(
+                new[at].is_not(None),
+                sa.or_(
+                    tx.c[at].is_(None),
+                    new[at] < tx.c[at],
+                    sa.and_(new[at] == tx.c[at], new[value] < tx.c[value]),
+                ),
+            )
+
+        def later(at: str, value: str) -> Any:
+            return sa.and_(
+                new[at].is_not(None),
+                sa.or_(
+                    tx.c[at].is_(None),
+                    new[at] > tx.c[at],
+                    sa.and_(new[at] == tx.c[at], new[value] > tx.c[value]),
+                ),
+            )
+
+        def pick(condition: Any, column: str) -> Any:
+            return sa.case((condition, new[column]), else_=tx.c[column])
+
+        def first_known(column: str) -> Any:
+            return sa.func.coalesce(tx.c[column], new[column])
+
+        start_earlier = earlier("meter_start_at", "meter_start_wh")
+        stop_later = later("meter_stop_at", "meter_stop_wh")
+        state_newer = sa.and_(
+            new.charging_state.is_not(None),
+            sa.or_(
+                tx.c.charging_state_at.is_(None),
+                new.charging_state_at >= tx.c.charging_state_at,
+            ),
+        )
+        self._tx_upsert_stmt = upsert.on_conflict_do_update(
+            index_elements=[tx.c.station_id, tx.c.transaction_id],
+            set_={
+                "start_key": first_known("start_key"),
+                # An Ended event ends it for good; a late Updated does not reopen it.
+                "status": sa.case((new.status == _ENDED, new.status), else_=tx.c.status),
+                "ocpp_version": sa.func.coalesce(new.ocpp_version, tx.c.ocpp_version),
+                "evse_id": first_known("evse_id"),
+                "connector_id": first_known("connector_id"),
+                "id_token": first_known("id_token"),
+                "id_token_type": first_known("id_token_type"),
+                "auth_status": first_known("auth_status"),
+                # The Started event's time is the start; without it, the earliest known.
+                "started_at": sa.case(
+                    (new.start_seen, new.started_at),
+                    (tx.c.start_seen, tx.c.started_at),
+                    (tx.c.started_at.is_(None), new.started_at),
+                    (new.started_at < tx.c.started_at, new.started_at),
+                    else_=tx.c.started_at,
+                ),
+                "ended_at": sa.func.coalesce(new.ended_at, tx.c.ended_at),
+                "start_seen": sa.or_(tx.c.start_seen, new.start_seen),
+                "stop_reason": sa.func.coalesce(new.stop_reason, tx.c.stop_reason),
+                "meter_start_wh": pick(start_earlier, "meter_start_wh"),
+                "meter_start_at": pick(start_earlier, "meter_start_at"),
+                "meter_stop_wh": pick(stop_later, "meter_stop_wh"),
+                "meter_stop_at": pick(stop_later, "meter_stop_at"),
+                "charging_state": pick(state_newer, "charging_state"),
+                "charging_state_at": pick(state_newer, "charging_state_at"),
+                "remote_start_id": first_known("remote_start_id"),
+                "reservation_id": first_known("reservation_id"),
+                "offline": sa.or_(tx.c.offline, new.offline),
+                "last_message_at": sa.case(
+                    (tx.c.last_message_at.is_(None), new.last_message_at),
+                    (new.last_message_at > tx.c.last_message_at, new.last_message_at),
+                    else_=tx.c.last_message_at,
+                ),
+                "updated_at": new.updated_at,
+            },
+        ).returning(tx.c.id, tx.c.station_id, tx.c.transaction_id)
+        self._event_insert_stmt = self._insert(t.transaction_events).on_conflict_do_nothing()
+        self._meter_insert_stmt = self._insert(t.meter_values).on_conflict_do_nothing()
+        c = t.id_counters
+        self._counter_stmt = (
+            sa.update(c)
+            .where(c.c.name == sa.bindparam("b_name"))
+            .values(value=c.c.value + sa.bindparam("b_n", type_=sa.BigInteger()))
+            .returning(c.c.value)
+        )
+        self._end_stmt = (
+            sa.update(tx)
+            .where(tx.c.id == sa.bindparam("b_id"), tx.c.status == _ACTIVE)
+            .values(
+                status=_ENDED,
+                ended_at=sa.bindparam("b_at", type_=t.UtcDateTime()),
+                stop_reason=sa.func.coalesce(tx.c.stop_reason, sa.bindparam("b_reason")),
+                updated_at=sa.bindparam("b_now", type_=t.UtcDateTime()),
+            )
+        )
+
+    # ------------------------------------------------------------------ writes (port)
+
+    async def record_transaction_events(
+        self, events: Sequence[TransactionEvent]
+    ) -> list[StoredEvent]:
+        if not events:
+            return []
+        for ev in events:
+            if ev.transaction_id is None and ev.start_key is None:
+                raise ValueError("a transaction event needs a transaction_id or a start_key")
+        result: list[StoredEvent] = await self._submit(TX_EVENTS, tuple(events))
+        return result
+
+    async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None:
+        if values:
+            await self._submit(METER_VALUES, tuple(values))
+
+    async def end_transaction(
+        self, transaction_pk: int, at: datetime, reason: str
+    ) -> Transaction | None:
+        await self._submit(END_TRANSACTION, (transaction_pk, at, reason))
+        return await self.get_transaction(transaction_pk)
+
+    async def next_id(self, counter: str) -> int:
+        async with self._tx() as conn:
+            row = (await conn.execute(self._counter_stmt, {"b_name": counter, "b_n": 1})).first()
+        if row is None:
+            raise KeyError(f"no counter named {counter!r}")
+        return int(row[0])
+
+    # ------------------------------------------------------------------ group commit
 
     def _transaction_steps(self, ops: list[Op], now: datetime) -> Program:
-        yield from ()
+        """The statements for the transaction ops of one batch (module docstring)."""
+        events: list[tuple[Op, int, TransactionEvent]] = []
+        loose: list[StationMeterValues] = []
+        ends: list[dict[str, Any]] = []
+        for op in ops:
+            if op.kind == TX_EVENTS:
+                op.result = [None] * len(op.payload)
+                events.extend((op, i, ev) for i, ev in enumerate(op.payload))
+            elif op.kind == METER_VALUES:
+                loose.extend(op.payload)
+            elif op.kind == END_TRANSACTION:
+                pk, at, reason = op.payload
+                ends.append({"b_id": pk, "b_at": at, "b_reason": reason, "b_now": now})
+        if ends:
+            yield self._end_stmt, ends
+        if loose:
+            rows = [
+                _meter_row(None, mv.station_id, mv.evse_id, mv.connector_id, r, s, mv.received_at)
+                for mv in loose
+                for r in mv.readings
+                for s in r.values
+            ]
+            if rows:
+                yield self._meter_insert_stmt, rows
+        # One statement may not upsert the same transaction twice (PostgreSQL refuses):
+        # a repeated key goes to the next round (only a misbehaving station does that).
+        while events:
+            this_round, later_rounds, seen = [], [], set()
+            for item in events:
+                ev = item[2]
+                key = (ev.station_id, ev.transaction_id or f"start:{ev.start_key}")
+                (later_rounds if key in seen else this_round).append(item)
+                seen.add(key)
+            yield from self._event_round(this_round, now)
+            events = later_rounds
+
+    def _event_round(self, items: list[tuple[Op, int, TransactionEvent]], now: datetime) -> Program:
+        ids: list[str | None] = [ev.transaction_id for _, _, ev in items]
+        starts = [i for i, (_, _, ev) in enumerate(items) if ev.transaction_id is None]
+        if starts:
+            # 1. Resent 1.6 starts keep their id.
+            tx = t.transactions
+            stations = sorted({items[i][2].station_id for i in starts})
+            keys = sorted({str(items[i][2].start_key) for i in starts})
+            found = yield (
+                sa.select(tx.c.station_id, tx.c.start_key, tx.c.transaction_id).where(
+                    tx.c.station_id.in_(stations), tx.c.start_key.in_(keys)
+                ),
+                {},
+            )
+            known = {(row[0], row[1]): row[2] for row in found}
+            fresh: list[int] = []
+            for i in starts:
+                ev = items[i][2]
+                existing = known.get((ev.station_id, ev.start_key))
+                if existing is not None:
+                    ids[i] = existing
+                else:
+                    fresh.append(i)
+            if fresh:
+                # 2. A block of new 1.6 transaction ids.
+                rows = yield self._counter_stmt, {"b_name": TRANSACTION_COUNTER, "b_n": len(fresh)}
+                last = int(rows[0][0])
+                for n, i in enumerate(fresh):
+                    ids[i] = str(last - len(fresh) + 1 + n)
+        # 3. Upsert the transactions; their primary keys come back.
+        returned = yield (
+            self._tx_upsert_stmt,
+            [_transaction_row(ev, str(ids[i]), now) for i, (_, _, ev) in enumerate(items)],
+        )
+        pks = {(row[1], row[2]): int(row[0]) for row in returned}
+        event_rows: list[dict[str, Any]] = []
+        meter_rows: list[dict[str, Any]] = []
+        for i, (op, index, ev) in enumerate(items):
+            tid = str(ids[i])
+            pk = pks[(ev.station_id, tid)]
+            op.result[index] = StoredEvent(pk, tid)
+            if ev.event_key is not None:
+                event_rows.append(_event_row(pk, ev))
+            evse = ev.evse_id if ev.evse_id is not None else 0
+            connector = ev.connector_id if ev.connector_id is not None else 0
+            meter_rows.extend(
+                _meter_row(pk, ev.station_id, evse, connector, r, s, ev.received_at)
+                for r in ev.meter_values
+                for s in r.values
+            )
+        # 4. and 5. History and sampled values; what is stored already is skipped.
+        if event_rows:
+            yield self._event_insert_stmt, event_rows
+        if meter_rows:
+            yield self._meter_insert_stmt, meter_rows
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_transaction(self, transaction_pk: int) -> Transaction | None:
+        tx = t.transactions
+        return await self._one_transaction(tx.c.id == transaction_pk)
+
+    async def find_transaction(self, station_id: str, transaction_id: str) -> Transaction | None:
+        tx = t.transactions
+        return await self._one_transaction(
+            sa.and_(tx.c.station_id == station_id, tx.c.transaction_id == transaction_id)
+        )
+
+    async def _one_transaction(self, where: Any) -> Transaction | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(sa.select(t.transactions).where(where))).first()
+            if row is None:
+                return None
+            found = _transaction(row)
+            gaps = await _missing_seq_nos(conn, [found.id])
+        found.missing_seq_nos = gaps.get(found.id, [])
+        return found
+
+    async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
+        tx = t.transactions
+        conditions: list[Any] = []
+        if where.station_id is not None:
+            conditions.append(tx.c.station_id == where.station_id)
+        if where.id_token is not None:
+            conditions.append(tx.c.id_token == where.id_token)
+        if where.status is not None:
+            conditions.append(tx.c.status == TransactionStatus(where.status).value)
+        if where.started_from is not None:
+            conditions.append(tx.c.started_at >= where.started_from)
+        if where.started_to is not None:
+            conditions.append(tx.c.started_at < where.started_to)
+        if where.remote_start_id is not None:
+            conditions.append(tx.c.remote_start_id == where.remote_start_id)
+        query = sa.select(tx).where(*conditions).order_by(tx.c.id.desc())
+        count = sa.select(sa.func.count()).select_from(tx).where(*conditions)
+        page = await self._page(query, count, _transaction, limit, offset)
+        if page.items:
+            async with self._tx() as conn:
+                gaps = await _missing_seq_nos(conn, [x.id for x in page.items])
+            for item in page.items:
+                item.missing_seq_nos = gaps.get(item.id, [])
+        return page
+
+    async def list_transaction_events(self, transaction_pk: int) -> list[EventRecord]:
+        e = t.transaction_events
+        query = (
+            sa.select(e)
+            .where(e.c.transaction_pk == transaction_pk)
+            .order_by(e.c.seq_no, e.c.timestamp, e.c.id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            EventRecord(
+                kind=r.kind,
+                event_key=r.event_key,
+                seq_no=r.seq_no,
+                timestamp=r.timestamp,
+                trigger_reason=r.trigger_reason,
+                charging_state=r.charging_state,
+                offline=bool(r.offline),
+                payload=r.payload,
+                received_at=r.received_at,
+            )
+            for r in rows
+        ]
+
+    async def list_transaction_meter_values(
+        self, transaction_pk: int, limit: int, offset: int
+    ) -> Page:
+        m = t.meter_values
+        mine = m.c.transaction_pk == transaction_pk
+        # The order of the unique index: served by it, no sort.
+        query = (
+            sa.select(m)
+            .where(mine)
+            .order_by(m.c.timestamp, m.c.measurand, m.c.phase, m.c.location, m.c.context)
+        )
+        count = sa.select(sa.func.count()).select_from(m).where(mine)
+        return await self._page(query, count, _stored_meter_value, limit, offset)
+
+    async def list_stale_transactions(
+        self, silent_since: datetime, limit: int
+    ) -> list[Transaction]:
+        tx = t.transactions
+        query = (
+            sa.select(tx)
+            .where(tx.c.status == _ACTIVE, tx.c.last_message_at < silent_since)
+            .order_by(tx.c.last_message_at)
+            .limit(max(0, limit))
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_transaction(r) for r in rows]
+
+
+# ---------------------------------------------------------------------- rows
+
+
+def _register_readings(readings: Iterable[MeterReading]) -> list[tuple[datetime, float]]:
+    """(timestamp, Wh) of every total energy-register reading, in meter-time order."""
+    found = [
+        (r.timestamp, s.si_value)
+        for r in readings
+        for s in r.values
+        if s.measurand == ENERGY_REGISTER and s.phase is None and s.si_value is not None
+    ]
+    found.sort()
+    return found
+
+
+def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -> dict[str, Any]:
+    registers = _register_readings(ev.meter_values)
+    first = registers[0] if registers else (None, None)
+    last = registers[-1] if registers else (None, None)
+    ended = ev.kind is EventKind.ENDED
+    return {
+        "station_id": ev.station_id,
+        "transaction_id": transaction_id,
+        "start_key": ev.start_key,
+        "status": _ENDED if ended else _ACTIVE,
+        "ocpp_version": ev.ocpp_version,
+        "evse_id": ev.evse_id,
+        "connector_id": ev.connector_id,
+        "id_token": ev.id_token,
+        "id_token_type": ev.id_token_type,
+        "auth_status": ev.auth_status if ev.id_token is not None else None,
+        "started_at": ev.timestamp,
+        "ended_at": ev.timestamp if ended else None,
+        "start_seen": ev.kind is EventKind.STARTED,
+        "stop_reason": ev.stop_reason,
+        "meter_start_wh": first[1],
+        "meter_start_at": first[0],
+        "meter_stop_wh": last[1],
+        "meter_stop_at": last[0],
+        "charging_state": ev.charging_state,
+        "charging_state_at": ev.timestamp if ev.charging_state is not None else None,
+        "remote_start_id": ev.remote_start_id,
+        "reservation_id": ev.reservation_id,
+        "offline": ev.offline,
+        "last_message_at": ev.received_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _event_row(pk: int, ev: TransactionEvent) -> dict[str, Any]:
+    return {
+        "transaction_pk": pk,
+        "event_key": ev.event_key,
+        "kind": ev.kind.value,
+        "seq_no": ev.seq_no,
+        "timestamp": ev.timestamp,
+        "trigger_reason": ev.trigger_reason,
+        "charging_state": ev.charging_state,
+        "offline": ev.offline,
+        "payload": ev.payload,
+        "received_at": ev.received_at,
+    }
+
+
+def _meter_row(
+    pk: int | None,
+    station_id: str,
+    evse_id: int,
+    connector_id: int | None,
+    reading: MeterReading,
+    s: SampledValue,
+    received_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "transaction_pk": pk,
+        "station_id": station_id,
+        "evse_id": evse_id,
+        "connector_id": connector_id if connector_id is not None else 0,
+        "timestamp": reading.timestamp,
+        "measurand": s.measurand,
+        "phase": s.phase or "",
+        "location": s.location,
+        "context": s.context,
+        "unit": s.unit,
+        "multiplier": s.multiplier,
+        "format": s.format,
+        "value": s.value,
+        "raw_value": s.raw_value,
+        "si_value": s.si_value,
+        "si_unit": s.si_unit,
+        "signed": s.signed,
+        "received_at": received_at,
+    }
+
+
+_TRANSACTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Transaction))
+
+
+def _transaction(row: Any) -> Transaction:
+    values = {k: v for k, v in row._mapping.items() if k in _TRANSACTION_FIELDS}
+    values["status"] = TransactionStatus(values["status"])
+    values["start_seen"] = bool(values["start_seen"])
+    values["offline"] = bool(values["offline"])
+    return Transaction(**values)
+
+
+def _stored_meter_value(row: Any) -> StoredMeterValue:
+    return StoredMeterValue(
+        timestamp=row.timestamp,
+        sample=SampledValue(
+            value=row.value,
+            raw_value=row.raw_value,
+            measurand=row.measurand,
+            phase=row.phase or None,
+            location=row.location,
+            context=row.context,
+            unit=row.unit,
+            multiplier=row.multiplier,
+            format=row.format,
+            signed=row.signed,
+            si_value=row.si_value,
+            si_unit=row.si_unit,
+        ),
+        evse_id=row.evse_id,
+        connector_id=row.connector_id,
+        received_at=row.received_at,
+    )
+
+
+async def _missing_seq_nos(conn: Any, pks: list[int]) -> dict[int, list[int]]:
+    """2.x seqNo values missing between the lowest and the highest received, per
+    transaction (an offline station's queue that has not fully arrived, or lost messages).
+    Missing numbers below the lowest received count too: the first event of a 2.x
+    transaction has seqNo 0."""
+    e = t.transaction_events
+    rows = (
+        await conn.execute(
+            sa.select(e.c.transaction_pk, e.c.seq_no).where(
+                e.c.transaction_pk.in_(pks), e.c.seq_no.is_not(None)
+            )
+        )
+    ).all()
+    seen: dict[int, set[int]] = {}
+    for pk, seq in rows:
+        seen.setdefault(int(pk), set()).add(int(seq))
+    gaps: dict[int, list[int]] = {}
+    for pk, seqs in seen.items():
+        top = max(seqs)
+        if top - len(seqs) + 1 > 0:  # something is missing in 0..top
+            gaps[pk] = [n for n in range(0, top + 1) if n not in seqs][:1000]
+    return gaps
