@@ -213,7 +213,9 @@ class TransactionSql(StorePart):
         # One statement may not upsert the same transaction twice (PostgreSQL refuses):
         # a repeated key goes to the next round (only a misbehaving station does that).
         while events:
-            this_round, later_rounds, seen = [], [], set()
+            this_round: list[tuple[Op, int, TransactionEvent]] = []
+            later_rounds: list[tuple[Op, int, TransactionEvent]] = []
+            seen: set[tuple[str, str]] = set()
             for item in events:
                 ev = item[2]
                 key = (ev.station_id, ev.transaction_id or f"start:{ev.start_key}")
