@@ -1,10 +1,89 @@
-"""Authorization messages of this OCPP version."""
+"""OCPP 1.6J authorization: Authorize; the IdTagInfo every answer about an idTag carries
+(Authorize, StartTransaction, StopTransaction, SendLocalList entries); the payloads of
+the authorization CALLs Ampyre sends (SendLocalList, ReserveNow).
+Thin: decode -> AuthService -> encode."""
 
 from __future__ import annotations
 
-from ampyre.protocol.session import Handler
-from ampyre.services.authz import AuthService
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ampyre.domain.authz import AuthDecision, AuthStatus, Reservation
+from ampyre.protocol.session import CallContext, Handler
+from ampyre.services.clock import to_ocpp
+
+if TYPE_CHECKING:
+    from ampyre.services.authz import AuthService
+    from ampyre.services.local_lists import ListEntry
+
+# 1.6 IdToken is CiString20Type (section 7.28): longer tokens cannot be used with 1.6.
+ID_TAG_MAX: Final = 20
+
+# 1.6 AuthorizationStatus has only Accepted, Blocked, Expired, Invalid, ConcurrentTx
+# (section 7.2); every 2.0.1-only refusal is "Invalid" ("Identifier is unknown. Not
+# allowed for charging"), which is what an unknown token gets too.
+_STATUS_16: Final = {
+    AuthStatus.ACCEPTED: "Accepted",
+    AuthStatus.BLOCKED: "Blocked",
+    AuthStatus.EXPIRED: "Expired",
+    AuthStatus.CONCURRENT_TX: "ConcurrentTx",
+}
+
+
+def status_16(status: AuthStatus) -> str:
+    return _STATUS_16.get(status, "Invalid")
+
+
+def id_tag_info(decision: AuthDecision) -> dict[str, Any]:
+    """1.6 IdTagInfo (section 7.29): status, expiryDate (when the station should drop the
+    idTag from its Authorization Cache), parentIdTag (the token's group)."""
+    info: dict[str, Any] = {"status": status_16(decision.status)}
+    if decision.expires_at is not None:
+        info["expiryDate"] = to_ocpp(decision.expires_at)
+    group = decision.group_id
+    # parentIdTag is an IdToken (CiString20Type): a longer group id cannot be sent.
+    if group and len(group) <= ID_TAG_MAX:
+        info["parentIdTag"] = group
+    return info
+
+
+def send_local_list(version: int, full: bool, entries: Sequence[ListEntry]) -> dict[str, Any]:
+    """SendLocalList.req (section 6.41). An entry without a decision is a removal (no
+    idTagInfo: "the idTag is removed" in a differential update, section 5.15). An empty
+    Full update clears the list; the list is left out rather than sent empty."""
+    payload: dict[str, Any] = {
+        "listVersion": version,
+        "updateType": "Full" if full else "Differential",
+    }
+    items: list[dict[str, Any]] = []
+    for e in entries:
+        item: dict[str, Any] = {"idTag": e.id_token}
+        if e.decision is not None:
+            item["idTagInfo"] = id_tag_info(e.decision)
+        items.append(item)
+    if items:
+        payload["localAuthorizationList"] = items
+    return payload
+
+
+def reserve_now(r: Reservation) -> dict[str, Any]:
+    """ReserveNow.req (section 6.39). connectorId 0 = any connector (the station answers
+    Rejected unless it supports ReserveConnectorZeroSupported)."""
+    payload: dict[str, Any] = {
+        "connectorId": r.evse_id or 0,
+        "expiryDate": to_ocpp(r.expires_at),
+        "idTag": r.id_token,
+        "reservationId": r.id,
+    }
+    if r.group_id and len(r.group_id) <= ID_TAG_MAX:
+        payload["parentIdTag"] = r.group_id
+    return payload
 
 
 def handlers(svc: AuthService) -> dict[str, Handler]:
-    return {}
+    async def authorize(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        # 1.6 idTags carry no type: any stored type matches the value.
+        decision = await svc.authorize(ctx.station_id, p["idTag"], None)
+        return {"idTagInfo": id_tag_info(decision)}
+
+    return {"Authorize": authorize}
