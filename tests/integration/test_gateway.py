@@ -450,6 +450,11 @@ async def test_call_errors_through_the_api(server: Server) -> None:
     assert (await api.post("/stations/CP-NOPE/ocpp/Reset", json={})).status_code == 404
 
     async with station(server, "CP-CMD", ["ocpp2.0.1"]) as ws:
+        # The handshake completes before the server registers the session.
+        async def live() -> bool:
+            return server.app.registry.ocpp_version("CP-CMD") is not None
+
+        await wait_until(live)
         # invalid payload: refused before sending (422)
         response = await api.post(path, json={"type": "Sideways"})
         assert response.status_code == 422

@@ -15,6 +15,7 @@ import pytest
 from fakes import FakeRouter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tx_fakes import FakeAuth, FakeTxStore
 
 from ampyre.adapters.memory import MemoryStore
 from ampyre.config import Settings
@@ -23,7 +24,6 @@ from ampyre.protocol import rpc
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import OcppSession
 from ampyre.protocol.tables import build_tables
-from ampyre.services.authz import AuthService
 from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
@@ -88,6 +88,7 @@ json_values = st.recursive(
 ACTIONS = sorted(
     {"BootNotification", "Heartbeat", "StatusNotification", "NotifyEvent", "NotifyReport"}
     | {"Authorize", "MeterValues", "Reset", "DataTransfer", "TransactionEvent"}
+    | {"StartTransaction", "StopTransaction"}
 )
 message_ids = (
     st.text(max_size=40)
@@ -111,6 +112,25 @@ def _near_valid_payloads() -> st.SearchStrategy[dict[str, Any]]:
             "connectorStatus": "Available",
             "evseId": 1,
             "connectorId": 1,
+        },
+        {"connectorId": 1, "idTag": "TAG", "meterStart": 10, "timestamp": "2025-01-01T00:00:00Z"},
+        {"transactionId": 1, "meterStop": 20, "timestamp": "2025-01-01T01:00:00Z"},
+        {
+            "connectorId": 1,
+            "transactionId": 1,
+            "meterValue": [
+                {"timestamp": "2025-01-01T00:30:00Z", "sampledValue": [{"value": "15"}]}
+            ],
+        },
+        {
+            "eventType": "Started",
+            "timestamp": "2025-01-01T00:00:00Z",
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "T1"},
+            "evse": {"id": 1, "connectorId": 1},
+            "idToken": {"idToken": "TAG", "type": "ISO14443"},
+            "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": 1}]}],
         },
         {},
     ]
@@ -226,9 +246,15 @@ async def _feed(version: OcppVersion, raw: bytes | str) -> list[bytes]:
     store = MemoryStore()
     await store.create_station(Station(id="FUZZ-1", created_at=datetime.now(UTC)))
     settings = Settings()
-    auth = AuthService(store, FakeRouter(), settings)  # type: ignore[arg-type]
-    transactions = TransactionService(store, auth, FakeRouter(), EventBus(), settings)  # type: ignore[arg-type]
-    tables = build_tables(ProvisioningService(store, settings), auth, transactions)
+    auth = FakeAuth()
+    transactions = TransactionService(
+        FakeTxStore(),
+        auth,  # type: ignore[arg-type]
+        FakeRouter(),
+        EventBus(),
+        settings,
+    )
+    tables = build_tables(ProvisioningService(store, settings), auth, transactions)  # type: ignore[arg-type]
     transport = _Transport()
     session = OcppSession(
         "FUZZ-1", version, transport, tables[version], _SCHEMAS[version], _Observer()

@@ -1,16 +1,150 @@
-"""Transactions, version-neutral: recording, remote start/stop, silent transactions."""
+"""Transactions, version-neutral: recording, remote start/stop, silent transactions.
+
+Handlers of every OCPP version reduce their messages to `TransactionEvent`s and call
+`record`, which authorizes the id token (if any), writes the event (durable before ack:
+the call returns only after the commit; StoreUnavailable propagates so the station gets
+an InternalError and retries) and then, without waiting on anyone, publishes a domain
+event. Resent messages are absorbed by the store and get the same answer.
+
+Stop reasons Ampyre itself sets when it closes a transaction nobody closed (none of them
+is an OCPP reason, so they cannot be mistaken for what a station reported):
+
+- `NotOngoing`: 2.x GetTransactionStatus said the transaction is not ongoing and nothing
+  about it is queued at the station (OCPP 2.0.1 E14).
+- `ConnectorIdle`: a silent 1.6 transaction whose connector reports Available,
+  Unavailable or Faulted: nothing is charging there any more.
+- `Superseded`: a 1.6 StartTransaction arrived for a connector that still had an
+  active transaction that started earlier; one connector carries one transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from ampyre.config import Settings
+from ampyre.domain.authz import AuthDecision, AuthStatus
+from ampyre.domain.events import DomainEvent, EventType
+from ampyre.domain.models import OcppVersion, Page
+from ampyre.domain.transactions import (
+    ENERGY_REGISTER,
+    EventKind,
+    EventRecord,
+    MeterReading,
+    StationMeterValues,
+    StoredEvent,
+    Transaction,
+    TransactionEvent,
+    TransactionFilter,
+    TransactionStatus,
+)
 from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
-from ampyre.services.commands import CommandRouter
+from ampyre.services.commands import CallOutcome, CommandError, CommandRouter, StationNotConnected
 from ampyre.services.events import EventBus
 from ampyre.services.ports import TransactionStore
+
+log = logging.getLogger(__name__)
+
+REASON_NOT_ONGOING = "NotOngoing"
+REASON_CONNECTOR_IDLE = "ConnectorIdle"
+REASON_SUPERSEDED = "Superseded"
+
+# 1.6 connector states in which no transaction can be running (1.6 4.9 / 7.7).
+IDLE_CONNECTOR_STATES = frozenset({"Available", "Unavailable", "Faulted"})
+# A remote start waits this long for its 1.6 StartTransaction to be tagged with the
+# remoteStartId even after the REST call returned (drivers take a while to plug in).
+PENDING_START_TTL = 900.0
+PENDING_START_MAX = 10_000
+STALE_BATCH = 100  # silent transactions examined per round
+PROBE_CONCURRENCY = 10
+STATUS_WAIT = 5.0  # seconds to wait for a triggered StatusNotification (1.6)
+_NO_CONCURRENCY_TYPES = frozenset({"NoAuthorization", "Central"})
+
+
+class TransactionNotFound(LookupError):
+    pass
+
+
+class TransactionNotActive(Exception):
+    """The transaction has ended (or cannot be addressed at its station)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Recorded:
+    """What `record` answers: the stored ids and the authorization of the event's token."""
+
+    stored: StoredEvent
+    decision: AuthDecision | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RemoteStartResult:
+    outcome: CallOutcome
+    remote_start_id: int
+    transaction: Transaction | None = None
+
+
+@dataclass(slots=True)
+class _PendingStart:
+    station_id: str
+    remote_start_id: int
+    evse_id: int | None
+    id_token: str
+    v16: bool
+    created: float
+    future: asyncio.Future[StoredEvent] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def transaction_data(tx: Transaction) -> dict[str, Any]:
+    """JSON-ready description of a transaction for domain events (webhooks)."""
+    return {
+        "id": tx.id,
+        "station_id": tx.station_id,
+        "transaction_id": tx.transaction_id,
+        "status": tx.status.value,
+        "evse_id": tx.evse_id,
+        "connector_id": tx.connector_id,
+        "id_token": tx.id_token,
+        "id_token_type": tx.id_token_type,
+        "started_at": _iso(tx.started_at),
+        "ended_at": _iso(tx.ended_at),
+        "meter_start_wh": tx.meter_start_wh,
+        "meter_stop_wh": tx.meter_stop_wh,
+        "energy_wh": tx.energy_wh,
+        "stop_reason": tx.stop_reason,
+        "charging_state": tx.charging_state,
+        "remote_start_id": tx.remote_start_id,
+        "start_seen": tx.start_seen,
+        "offline": tx.offline,
+    }
+
+
+def _latest_register_wh(readings: Sequence[MeterReading]) -> float | None:
+    best: tuple[datetime, float] | None = None
+    for reading in readings:
+        for s in reading.values:
+            if (
+                s.measurand == ENERGY_REGISTER
+                and s.si_unit == "Wh"
+                and s.si_value is not None
+                and (best is None or reading.timestamp >= best[0])
+            ):
+                best = (reading.timestamp, s.si_value)
+    return None if best is None else best[1]
 
 
 class TransactionService:
@@ -29,9 +163,472 @@ class TransactionService:
         self._events = events
         self._settings = settings
         self._clock = clock
+        self._pending: list[_PendingStart] = []
+        self._watcher: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        pass
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(), name="transactions-watch")
 
     async def close(self) -> None:
-        pass
+        task, self._watcher = self._watcher, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for pending in self._pending:
+            if not pending.future.done():
+                pending.future.cancel()
+        self._pending.clear()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # ------------------------------------------------------------------ OCPP path
+
+    async def record(self, event: TransactionEvent) -> Recorded:
+        """Authorize the event's id token (if it has one), store the event (durable before
+        ack) and publish what happened. Raises StoreUnavailable."""
+        decision: AuthDecision | None = None
+        if event.id_token is not None:
+            decision = await self._authorize(event)
+            event = dataclasses.replace(event, auth_status=decision.status.value)
+        matched: _PendingStart | None = None
+        if event.kind is EventKind.STARTED and event.transaction_id is None:
+            matched = self._match_16_start(event)
+            if matched is not None and event.remote_start_id is None:
+                event = dataclasses.replace(event, remote_start_id=matched.remote_start_id)
+        stored = (await self._store.record_transaction_events([event]))[0]
+        self._resolve_pending(event, stored, matched)
+        if event.reservation_id is not None and event.kind is not EventKind.ENDED:
+            # Rare (starts on a reservation): done inline, bounded, never failing the ack.
+            await self._reservation_used(event.station_id, event.reservation_id, stored.id)
+        if event.kind is EventKind.STARTED and event.transaction_id is None:
+            await self._close_superseded(event, stored)
+        await self._publish(event, stored)
+        return Recorded(stored, decision)
+
+    async def record_station_meter_values(self, values: StationMeterValues) -> None:
+        """Meter values outside any transaction (durable before ack)."""
+        await self._store.record_meter_values([values])
+
+    async def _authorize(self, event: TransactionEvent) -> AuthDecision:
+        assert event.id_token is not None
+        decision = await self._auth.authorize(
+            event.station_id, event.id_token, event.id_token_type, event.evse_id
+        )
+        # A token may drive one transaction at a time (1.6 ConcurrentTx, 2.0.1
+        # AuthorizationStatusEnumType ConcurrentTx); the stop itself is never refused.
+        if (
+            decision.status is AuthStatus.ACCEPTED
+            and event.kind is not EventKind.ENDED
+            and event.id_token
+            and (event.id_token_type or "") not in _NO_CONCURRENCY_TYPES
+            and await self._in_other_transaction(event)
+        ):
+            decision = dataclasses.replace(decision, status=AuthStatus.CONCURRENT_TX)
+        return decision
+
+    async def _in_other_transaction(self, event: TransactionEvent) -> bool:
+        page = await self._store.list_transactions(
+            TransactionFilter(id_token=event.id_token, status=TransactionStatus.ACTIVE), 50, 0
+        )
+        for tx in page.items:
+            assert isinstance(tx, Transaction)
+            if tx.station_id != event.station_id:
+                return True
+            if event.transaction_id is not None and tx.transaction_id == event.transaction_id:
+                continue
+            # The same EVSE/connector: a retransmitted 1.6 start, or an older transaction
+            # there that this one replaces (closed as Superseded) - not a concurrent one.
+            slot = event.connector_id if event.transaction_id is None else event.evse_id
+            tx_slot = tx.connector_id if event.transaction_id is None else tx.evse_id
+            if slot is not None and tx_slot == slot:
+                continue
+            return True
+        return False
+
+    async def _close_superseded(self, event: TransactionEvent, stored: StoredEvent) -> None:
+        """1.6: a start on a connector closes an older transaction still open there (its
+        StopTransaction was lost). Best effort: the new start is already stored."""
+        try:
+            page = await self._store.list_transactions(
+                TransactionFilter(station_id=event.station_id, status=TransactionStatus.ACTIVE),
+                200,
+                0,
+            )
+            for tx in page.items:
+                assert isinstance(tx, Transaction)
+                if (
+                    tx.id == stored.id
+                    or tx.connector_id != event.connector_id
+                    or tx.started_at is None
+                    or tx.started_at >= event.timestamp
+                ):
+                    continue
+                log.warning(
+                    "%s: transaction %s on connector %s never stopped; closing it (%s)",
+                    event.station_id,
+                    tx.transaction_id,
+                    tx.connector_id,
+                    REASON_SUPERSEDED,
+                )
+                await self._close(tx, event.timestamp, REASON_SUPERSEDED)
+        except Exception:
+            log.exception("%s: could not close superseded transactions", event.station_id)
+
+    async def _close(self, tx: Transaction, at: datetime, reason: str) -> Transaction | None:
+        closed = await self._store.end_transaction(tx.id, at, reason)
+        if closed is not None:
+            self._events.publish(
+                DomainEvent(
+                    EventType.TRANSACTION_ENDED,
+                    self._clock(),
+                    closed.station_id,
+                    transaction_data(closed),
+                )
+            )
+        return closed
+
+    async def _reservation_used(self, station_id: str, reservation_id: int, pk: int) -> None:
+        try:
+            async with asyncio.timeout(5):
+                await self._auth.reservation_used(station_id, reservation_id, pk)
+        except Exception:
+            log.warning(
+                "%s: could not mark reservation %s used by transaction %s",
+                station_id,
+                reservation_id,
+                pk,
+                exc_info=True,
+            )
+
+    async def _publish(self, event: TransactionEvent, stored: StoredEvent) -> None:
+        kind = {
+            EventKind.STARTED: EventType.TRANSACTION_STARTED,
+            EventKind.UPDATED: EventType.TRANSACTION_UPDATED,
+            EventKind.ENDED: EventType.TRANSACTION_ENDED,
+        }[event.kind]
+        data: dict[str, Any]
+        if event.kind is EventKind.UPDATED:
+            # Frequent (every meter value): described from the message, no extra read.
+            data = {
+                "id": stored.id,
+                "station_id": event.station_id,
+                "transaction_id": stored.transaction_id,
+                "evse_id": event.evse_id,
+                "connector_id": event.connector_id,
+                "id_token": event.id_token,
+                "timestamp": _iso(event.timestamp),
+                "seq_no": event.seq_no,
+                "trigger_reason": event.trigger_reason,
+                "charging_state": event.charging_state,
+                "meter_wh": _latest_register_wh(event.meter_values),
+            }
+        else:
+            try:
+                tx = await self._store.get_transaction(stored.id)
+            except Exception:
+                log.warning("could not read transaction %s to publish it", stored.id)
+                tx = None
+            if tx is None:
+                data = {
+                    "id": stored.id,
+                    "station_id": event.station_id,
+                    "transaction_id": stored.transaction_id,
+                }
+            else:
+                data = transaction_data(tx)
+                energy = tx.energy_wh
+                if energy is not None and energy < 0:
+                    # Stored anyway (a stop is never lost); someone has to look at it.
+                    log.warning(
+                        "%s: transaction %s: stop meter %s Wh is below start meter %s Wh",
+                        event.station_id,
+                        tx.transaction_id,
+                        tx.meter_stop_wh,
+                        tx.meter_start_wh,
+                    )
+            data["timestamp"] = _iso(event.timestamp)
+            data["seq_no"] = event.seq_no
+            data["trigger_reason"] = event.trigger_reason
+        data["event_key"] = event.event_key
+        self._events.publish(DomainEvent(kind, self._clock(), event.station_id, data))
+
+    # ------------------------------------------------------------------ remote start/stop
+
+    def _prune_pending(self) -> None:
+        horizon = time.monotonic() - PENDING_START_TTL
+        keep = [p for p in self._pending if p.created >= horizon and not p.future.cancelled()]
+        self._pending = keep[-PENDING_START_MAX:]
+
+    def _match_16_start(self, event: TransactionEvent) -> _PendingStart | None:
+        """1.6 has no remoteStartId: the next StartTransaction at the station with the
+        remote start's idTag (and connector, if one was named) is the one it caused."""
+        self._prune_pending()
+        for pending in self._pending:
+            if (
+                pending.v16
+                and pending.station_id == event.station_id
+                and pending.id_token == event.id_token
+                and (pending.evse_id is None or pending.evse_id == event.connector_id)
+            ):
+                return pending
+        return None
+
+    def _resolve_pending(
+        self, event: TransactionEvent, stored: StoredEvent, matched: _PendingStart | None
+    ) -> None:
+        if matched is None and event.remote_start_id is not None:
+            for pending in self._pending:
+                if (
+                    pending.remote_start_id == event.remote_start_id
+                    and pending.station_id == event.station_id
+                ):
+                    matched = pending
+                    break
+        if matched is None:
+            return
+        if not matched.future.done():
+            matched.future.set_result(stored)
+        with contextlib.suppress(ValueError):
+            self._pending.remove(matched)
+
+    async def remote_start(
+        self,
+        station_id: str,
+        id_token: str,
+        evse_id: int | None = None,
+        id_token_type: str | None = None,
+        charging_profile: dict[str, Any] | None = None,
+        wait: float | None = None,
+    ) -> RemoteStartResult:
+        """1.6 RemoteStartTransaction / 2.x RequestStartTransaction (OCPP 2.0.1 F01/F02:
+        the remoteStartId correlates the TransactionEvent). Raises CommandError."""
+        version = self._router.ocpp_version(station_id)
+        if version is None:
+            raise StationNotConnected(station_id)
+        v16 = version == OcppVersion.V16.value
+        remote_start_id = await self._store.next_id("remote_start")
+        payload: dict[str, Any]
+        if v16:
+            action = "RemoteStartTransaction"
+            payload = {"idTag": id_token}
+            if evse_id is not None:
+                payload["connectorId"] = evse_id
+        else:
+            action = "RequestStartTransaction"
+            payload = {
+                "idToken": {"idToken": id_token, "type": id_token_type or "Central"},
+                "remoteStartId": remote_start_id,
+            }
+            if evse_id is not None:
+                payload["evseId"] = evse_id
+        if charging_profile is not None:
+            payload["chargingProfile"] = charging_profile
+        # Registered before sending: the station may report the start before it answers.
+        pending = _PendingStart(
+            station_id, remote_start_id, evse_id, id_token, v16, time.monotonic()
+        )
+        self._prune_pending()
+        self._pending.append(pending)
+        try:
+            outcome = await self._router.call(station_id, action, payload)
+        except BaseException:
+            self._forget(pending)
+            raise
+        if outcome.status != "accepted":
+            self._forget(pending)
+            return RemoteStartResult(outcome, remote_start_id)
+        limit = self._settings.remote_start_wait if wait is None else wait
+        stored: StoredEvent | None = None
+        if pending.future.done() and not pending.future.cancelled():
+            stored = pending.future.result()
+        elif limit > 0:
+            # asyncio.wait neither raises on timeout nor cancels the future.
+            await asyncio.wait({pending.future}, timeout=limit)
+            if pending.future.done() and not pending.future.cancelled():
+                stored = pending.future.result()
+        tx: Transaction | None = None
+        if stored is not None:
+            tx = await self._store.get_transaction(stored.id)
+        elif not v16 and isinstance(outcome.payload.get("transactionId"), str):
+            # F01: a transaction was already running (cable plugged in first).
+            tx = await self._store.find_transaction(station_id, outcome.payload["transactionId"])
+        return RemoteStartResult(outcome, remote_start_id, tx)
+
+    def _forget(self, pending: _PendingStart) -> None:
+        with contextlib.suppress(ValueError):
+            self._pending.remove(pending)
+        if not pending.future.done():
+            pending.future.cancel()
+
+    async def remote_stop(self, transaction_pk: int) -> tuple[Transaction, CallOutcome]:
+        """1.6 RemoteStopTransaction / 2.x RequestStopTransaction (OCPP 2.0.1 F03).
+        Raises TransactionNotFound, TransactionNotActive, CommandError."""
+        tx = await self._store.get_transaction(transaction_pk)
+        if tx is None:
+            raise TransactionNotFound(transaction_pk)
+        if tx.status is TransactionStatus.ENDED:
+            raise TransactionNotActive(f"transaction {transaction_pk} has already ended")
+        version = self._router.ocpp_version(tx.station_id)
+        if version is None:
+            raise StationNotConnected(tx.station_id)
+        if version == OcppVersion.V16.value:
+            try:
+                number = int(tx.transaction_id)
+            except ValueError:
+                raise TransactionNotActive(
+                    f"transaction id {tx.transaction_id!r} cannot be addressed over OCPP 1.6"
+                ) from None
+            outcome = await self._router.call(
+                tx.station_id, "RemoteStopTransaction", {"transactionId": number}
+            )
+        else:
+            outcome = await self._router.call(
+                tx.station_id, "RequestStopTransaction", {"transactionId": tx.transaction_id}
+            )
+        return tx, outcome
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, transaction_pk: int) -> Transaction | None:
+        return await self._store.get_transaction(transaction_pk)
+
+    async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
+        return await self._store.list_transactions(where, limit, offset)
+
+    async def events(self, transaction_pk: int) -> list[EventRecord]:
+        return await self._store.list_transaction_events(transaction_pk)
+
+    async def meter_values(self, transaction_pk: int, limit: int, offset: int) -> Page:
+        return await self._store.list_transaction_meter_values(transaction_pk, limit, offset)
+
+    # ------------------------------------------------------------------ silent transactions
+
+    async def _watch(self) -> None:
+        interval = self._settings.transaction_check_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_silent()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("checking silent transactions failed; will retry", exc_info=True)
+
+    async def check_silent(self) -> int:
+        """Query the stations of active transactions that have been silent for longer
+        than the silence timeout; close those the station says are over. Returns how
+        many were closed."""
+        now = self._clock()
+        silent_since = now - timedelta(seconds=self._settings.transaction_silence_timeout)
+        stale = await self._store.list_stale_transactions(silent_since, STALE_BATCH)
+        live = [
+            (tx, v) for tx in stale if (v := self._router.ocpp_version(tx.station_id)) is not None
+        ]
+        if not live:
+            return 0
+        gate = asyncio.Semaphore(PROBE_CONCURRENCY)
+        closed = 0
+
+        async def probe(tx: Transaction, version: str) -> None:
+            nonlocal closed
+            async with gate:
+                try:
+                    if await self._probe(tx, version, silent_since):
+                        closed += 1
+                except CommandError as exc:
+                    log.info("%s: could not query transaction %s: %r", tx.station_id, tx.id, exc)
+                except Exception:
+                    log.warning(
+                        "%s: probing transaction %s failed", tx.station_id, tx.id, exc_info=True
+                    )
+
+        async with asyncio.TaskGroup() as group:
+            for tx, version in live:
+                group.create_task(probe(tx, version))
+        return closed
+
+    async def _probe(self, tx: Transaction, version: str, silent_since: datetime) -> bool:
+        if version == OcppVersion.V16.value:
+            reason = await self._probe_16(tx)
+        else:
+            reason = await self._probe_2x(tx)
+        if reason is None:
+            return False
+        # Something may have arrived while we asked: only close what is still silent.
+        current = await self._store.get_transaction(tx.id)
+        if (
+            current is None
+            or current.status is not TransactionStatus.ACTIVE
+            or (current.last_message_at is not None and current.last_message_at > silent_since)
+        ):
+            return False
+        log.warning(
+            "%s: closing silent transaction %s (%s)", tx.station_id, tx.transaction_id, reason
+        )
+        return await self._close(current, self._clock(), reason) is not None
+
+    async def _probe_2x(self, tx: Transaction) -> str | None:
+        outcome = await self._router.call(
+            tx.station_id, "GetTransactionStatus", {"transactionId": tx.transaction_id}
+        )
+        if not outcome.ok:
+            log.info("%s: GetTransactionStatus answered %s", tx.station_id, outcome.error_code)
+            return None
+        ongoing = outcome.payload.get("ongoingIndicator")
+        queued = outcome.payload.get("messagesInQueue")
+        if ongoing is False and queued is False:
+            return REASON_NOT_ONGOING
+        if ongoing is True:
+            # Still running but silent: ask for a TransactionEvent (F06 TriggerMessage) so
+            # that it reports its meter (and is not probed again until silent again).
+            request: dict[str, Any] = {"requestedMessage": "TransactionEvent"}
+            if tx.evse_id:
+                request["evse"] = {"id": tx.evse_id}
+            await self._router.call(tx.station_id, "TriggerMessage", request)
+        # messagesInQueue true: the station will deliver the rest itself.
+        return None
+
+    async def _probe_16(self, tx: Transaction) -> str | None:
+        connector = tx.connector_id
+        if not connector:
+            return None
+        # Ask for the meter (a running transaction answers with a MeterValues carrying its
+        # transactionId, which refreshes it) and for the connector's current status.
+        await self._router.call(
+            tx.station_id,
+            "TriggerMessage",
+            {"requestedMessage": "MeterValues", "connectorId": connector},
+        )
+        asked_at = self._clock()
+        outcome = await self._router.call(
+            tx.station_id,
+            "TriggerMessage",
+            {"requestedMessage": "StatusNotification", "connectorId": connector},
+        )
+        fresh = outcome.status == "accepted"
+        deadline = time.monotonic() + min(STATUS_WAIT, self._settings.call_timeout)
+        while True:
+            status, updated = await self._connector_status(tx.station_id, connector)
+            if status is not None and updated is not None:
+                # A status sent after we asked or, if the trigger was refused, one newer
+                # than the transaction's last message tells whether it still charges.
+                last = tx.last_message_at
+                newer = updated >= asked_at or (not fresh and last is not None and updated > last)
+                if newer:
+                    return REASON_CONNECTOR_IDLE if status in IDLE_CONNECTOR_STATES else None
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.1)
+
+    async def _connector_status(
+        self, station_id: str, connector_id: int
+    ) -> tuple[str | None, datetime | None]:
+        for c in await self._store.list_connectors(station_id):
+            if c.connector_id == connector_id and c.evse_id == connector_id:
+                return c.status, c.updated_at
+        return None, None

@@ -5,18 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from ampyre.api.auth import Auth
+from ampyre.api.command_errors import check_outcome, command_failed
 from ampyre.api.deps import ApiDeps
-from ampyre.api.problems import ApiProblem
 from ampyre.api.routes._common import problems
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas import CommandResult
 from ampyre.domain.models import Role
 from ampyre.services.commands import (
     CommandError,
-    CommandTimeout,
-    InvalidPayload,
-    StationNotConnected,
-    UnknownAction,
 )
 
 MAX_TIMEOUT = 300.0
@@ -72,60 +68,9 @@ def commands_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         wait = timeout_s if timeout_s is not None else deps.settings.call_timeout
         try:
             outcome = await deps.commands.call(station_id, action, payload or {}, timeout=wait)
-        except StationNotConnected:
-            raise ApiProblem(
-                409,
-                f"station {station_id!r} is not connected",
-                slug="station-not-connected",
-            ) from None
-        except CommandTimeout:
-            raise ApiProblem(
-                504,
-                f"station {station_id!r} did not answer {action} within {wait:g} s",
-                slug="station-timeout",
-                title="Station timeout",
-            ) from None
-        except UnknownAction as exc:
-            version = deps.commands.ocpp_version(station_id)
-            raise ApiProblem(
-                400,
-                f"{action} is not an action Ampyre can send to a {version or 'this'} station"
-                + (f": {exc}" if str(exc) else ""),
-                slug="unknown-action",
-                action=action,
-                ocpp_version=version,
-            ) from None
-        except InvalidPayload as exc:
-            raise ApiProblem(
-                422,
-                f"the {action} payload does not match the OCPP schema: {exc}",
-                slug="invalid-payload",
-                title="Invalid OCPP payload",
-                error_code=exc.error_code,
-                path=exc.path,
-                errors=[
-                    {
-                        "loc": ["body", *(p for p in (exc.path or "").split(".") if p)],
-                        "msg": str(exc),
-                        "type": exc.error_code,
-                    }
-                ],
-            ) from None
         except CommandError as exc:
-            raise ApiProblem(
-                502, f"the command could not be delivered: {exc}", slug="command-failed"
-            ) from None
-        if not outcome.ok:
-            raise ApiProblem(
-                502,
-                f"station {station_id!r} answered {action} with "
-                f"{outcome.error_code}: {outcome.error_description or ''}".rstrip(": "),
-                slug="call-error",
-                title="Station returned a CALLERROR",
-                error_code=outcome.error_code,
-                error_description=outcome.error_description,
-                error_details=outcome.error_details or {},
-            )
+            command_failed(station_id, action, exc, wait, deps.commands.ocpp_version(station_id))
+        check_outcome(station_id, action, outcome)
         return CommandResult(status=outcome.status, response=outcome.payload)
 
     return router

@@ -1,10 +1,197 @@
-"""REST routes: transactions."""
+"""REST routes: transactions (reads), remote start and remote stop."""
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
 
 from ampyre.api.auth import Auth
+from ampyre.api.command_errors import check_outcome, command_failed
 from ampyre.api.deps import ApiDeps
+from ampyre.api.problems import ApiProblem
+from ampyre.api.routes._common import Limit, Offset, problems
+from ampyre.api.routes.stations import StationId
+from ampyre.api.schemas_transactions import (
+    MeterValueOut,
+    MeterValuePage,
+    RemoteStartIn,
+    RemoteStartOut,
+    RemoteStopIn,
+    RemoteStopOut,
+    TransactionEventList,
+    TransactionEventOut,
+    TransactionOut,
+    TransactionPage,
+)
+from ampyre.domain.models import Role
+from ampyre.domain.transactions import Transaction, TransactionFilter, TransactionStatus
+from ampyre.services.commands import (
+    CommandError,
+)
+from ampyre.services.transactions import (
+    TransactionNotActive,
+    TransactionNotFound,
+    TransactionService,
+)
+
+TransactionPk = Annotated[int, Path(ge=1, description="Ampyre's transaction id")]
 
 
 def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
-    return APIRouter()
+    router = APIRouter(tags=["transactions"])
+    viewer = [Depends(auth.require(Role.VIEWER))]
+    operator = [Depends(auth.require(Role.OPERATOR))]
+
+    def service() -> TransactionService:
+        if deps.transactions is None:
+            raise ApiProblem(
+                503, "transactions are not available in this process", slug="not-available"
+            )
+        return deps.transactions
+
+    async def require(pk: int) -> Transaction:
+        tx = await service().get(pk)
+        if tx is None:
+            raise ApiProblem(404, f"transaction {pk} does not exist", slug="transaction-not-found")
+        return tx
+
+    @router.get("/transactions", dependencies=viewer, responses=problems(422, 503))
+    async def list_transactions(
+        station_id: Annotated[str | None, Query(max_length=255)] = None,
+        id_token: Annotated[str | None, Query(max_length=255)] = None,
+        status: Literal["active", "ended"] | None = None,
+        started_from: Annotated[
+            datetime | None, Query(description="started at or after (ISO 8601)")
+        ] = None,
+        started_to: Annotated[datetime | None, Query(description="started before")] = None,
+        remote_start_id: int | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> TransactionPage:
+        """Transactions, newest started first."""
+        where = TransactionFilter(
+            station_id=station_id,
+            id_token=id_token,
+            status=TransactionStatus(status) if status else None,
+            started_from=started_from,
+            started_to=started_to,
+            remote_start_id=remote_start_id,
+        )
+        page = await service().list_transactions(where, limit, offset)
+        return TransactionPage(
+            items=[TransactionOut.build(t) for t in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get("/transactions/{pk}", dependencies=viewer, responses=problems(404, 503))
+    async def get_transaction(pk: TransactionPk) -> TransactionOut:
+        return TransactionOut.build(await require(pk))
+
+    @router.get(
+        "/transactions/{pk}/meter-values", dependencies=viewer, responses=problems(404, 422, 503)
+    )
+    async def meter_values(
+        pk: TransactionPk, limit: Limit = 50, offset: Offset = 0
+    ) -> MeterValuePage:
+        """Sampled values by meter timestamp: every measurand, phase and unit as sent,
+        with the value in SI units beside it."""
+        await require(pk)
+        page = await service().meter_values(pk, limit, offset)
+        return MeterValuePage(
+            items=[MeterValueOut.build(m) for m in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get("/transactions/{pk}/events", dependencies=viewer, responses=problems(404, 503))
+    async def events(pk: TransactionPk) -> TransactionEventList:
+        """The transaction's messages (2.x TransactionEvents with seqNo, triggerReason,
+        chargingState; 1.6 start and stop) as received, oldest first."""
+        tx = await require(pk)
+        records = await service().events(pk)
+        return TransactionEventList(
+            items=[TransactionEventOut.build(r) for r in records],
+            total=len(records),
+            missing_seq_nos=list(tx.missing_seq_nos),
+        )
+
+    @router.post(
+        "/stations/{station_id}/remote-start",
+        dependencies=operator,
+        responses=problems(404, 409, 422, 502, 503, 504),
+    )
+    async def remote_start(station_id: StationId, body: RemoteStartIn) -> RemoteStartOut:
+        """Ask the station to start charging (1.6 RemoteStartTransaction, 2.x
+        RequestStartTransaction) and return its answer. If it accepts and reports the
+        transaction within `wait` seconds, the transaction is included; otherwise poll
+        `GET /transactions?remote_start_id=N`."""
+        svc = service()
+        await deps.stations.require(station_id)
+        action = "RemoteStartTransaction/RequestStartTransaction"
+        try:
+            result = await svc.remote_start(
+                station_id,
+                body.id_token,
+                evse_id=body.evse_id,
+                id_token_type=body.id_token_type.value if body.id_token_type else None,
+                charging_profile=body.charging_profile,
+                wait=body.wait,
+            )
+        except CommandError as exc:
+            command_failed(station_id, action, exc)
+        check_outcome(station_id, action, result.outcome)
+        return RemoteStartOut(
+            status=result.outcome.status,
+            remote_start_id=result.remote_start_id,
+            response=result.outcome.payload,
+            transaction=TransactionOut.build(result.transaction) if result.transaction else None,
+        )
+
+    async def stop(pk: int, station_id: str | None) -> RemoteStopOut:
+        svc = service()
+        tx = await require(pk)
+        if station_id is not None and tx.station_id != station_id:
+            raise ApiProblem(
+                404,
+                f"transaction {pk} is not at station {station_id!r}",
+                slug="transaction-not-found",
+            )
+        action = "RemoteStopTransaction/RequestStopTransaction"
+        try:
+            tx, outcome = await svc.remote_stop(pk)
+        except TransactionNotFound:
+            raise ApiProblem(
+                404, f"transaction {pk} does not exist", slug="transaction-not-found"
+            ) from None
+        except TransactionNotActive as exc:
+            raise ApiProblem(409, str(exc), slug="transaction-not-active") from None
+        except CommandError as exc:
+            command_failed(tx.station_id, action, exc)
+        check_outcome(tx.station_id, action, outcome)
+        return RemoteStopOut(status=outcome.status, transaction_id=tx.id, response=outcome.payload)
+
+    @router.post(
+        "/stations/{station_id}/remote-stop",
+        dependencies=operator,
+        responses=problems(404, 409, 422, 502, 503, 504),
+    )
+    async def remote_stop(station_id: StationId, body: RemoteStopIn) -> RemoteStopOut:
+        """Ask the station to stop a transaction (1.6 RemoteStopTransaction, 2.x
+        RequestStopTransaction) and return its answer; the transaction ends when the
+        station reports it."""
+        await deps.stations.require(station_id)
+        return await stop(body.transaction_id, station_id)
+
+    @router.post(
+        "/transactions/{pk}/stop",
+        dependencies=operator,
+        responses=problems(404, 409, 502, 503, 504),
+    )
+    async def stop_transaction(pk: TransactionPk) -> RemoteStopOut:
+        """Same as `POST /stations/{station_id}/remote-stop` for this transaction."""
+        return await stop(pk, None)
+
+    return router

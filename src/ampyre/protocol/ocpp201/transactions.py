@@ -1,10 +1,98 @@
-"""Transaction messages of this OCPP version."""
+"""OCPP 2.0.1 (and 2.1) transactions: TransactionEvent (block E) and MeterValues (J01).
+Thin: decode -> TransactionService -> encode.
+
+Every write is awaited before the answer (durable before ack); a failed write raises
+StoreUnavailable, which the session turns into an InternalError so the station retries
+(2.0.1 E13: transaction-related messages are retried until acknowledged). A resent
+TransactionEvent (same transactionId and seqNo) is absorbed by the store.
+"""
 
 from __future__ import annotations
 
-from ampyre.protocol.session import Handler
+import logging
+from typing import Any
+
+from ampyre.domain.transactions import EventKind, StationMeterValues, TransactionEvent
+from ampyre.protocol import meter
+from ampyre.protocol.errors import ErrorKind, OcppError
+from ampyre.protocol.ocpp201.authorization import id_token_info
+from ampyre.protocol.session import CallContext, Handler
+from ampyre.services.clock import from_ocpp
 from ampyre.services.transactions import TransactionService
+
+log = logging.getLogger(__name__)
+
+# TransactionType.stoppedReason: "MAY only be omitted when Reason is Local".
+DEFAULT_STOP_REASON = "Local"
+_KINDS = {k.value: k for k in EventKind}
+
+
+def _bad(ctx: CallContext, action: str, description: str) -> OcppError:
+    log.warning("%s: refused %s: %s", ctx.station_id, action, description)
+    return OcppError(ErrorKind.PROPERTY, description)
 
 
 def handlers(svc: TransactionService) -> dict[str, Handler]:
-    return {}
+    async def transaction_event(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        action = "TransactionEvent"
+        kind = _KINDS[p["eventType"]]
+        at = from_ocpp(p["timestamp"])
+        if at is None:
+            raise _bad(ctx, action, f"timestamp {p['timestamp'][:40]!r} is not a date-time")
+        try:
+            readings = meter.parse_2x(p.get("meterValue") or ())
+            meter.check_registers(readings)
+        except meter.MeterValueError as exc:
+            raise _bad(ctx, action, str(exc)) from None
+        info = p["transactionInfo"]
+        evse = p.get("evse") or {}
+        evse_id = evse.get("id")
+        if evse_id is not None and evse_id <= 0:
+            # EVSE 0 is the whole station; a transaction runs on an EVSE.
+            raise _bad(ctx, action, f"evse id {evse_id} cannot have a transaction")
+        token = p.get("idToken")
+        stop_reason = info.get("stoppedReason")
+        if stop_reason is None and kind is EventKind.ENDED:
+            stop_reason = DEFAULT_STOP_REASON
+        event = TransactionEvent(
+            station_id=ctx.station_id,
+            kind=kind,
+            timestamp=at,
+            received_at=svc.now(),
+            transaction_id=info["transactionId"],
+            event_key=f"seq:{p['seqNo']}",
+            seq_no=p["seqNo"],
+            evse_id=evse_id,
+            connector_id=evse.get("connectorId"),
+            id_token=token["idToken"] if token else None,
+            id_token_type=token["type"] if token else None,
+            trigger_reason=p["triggerReason"],
+            charging_state=info.get("chargingState"),
+            stop_reason=stop_reason,
+            remote_start_id=info.get("remoteStartId"),
+            reservation_id=p.get("reservationId"),
+            offline=bool(p.get("offline", False)),
+            meter_values=readings,
+            payload=p,
+            ocpp_version=ctx.version.value,
+        )
+        recorded = await svc.record(event)
+        # An idToken in the request gets its IdTokenInfo in the response (E01/E03: the
+        # CSMS authorizes the token the transaction was started or stopped with).
+        if recorded.decision is None:
+            return {}
+        return {"idTokenInfo": id_token_info(recorded.decision)}
+
+    async def meter_values(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
+        # J01: meter values outside a transaction (evseId 0 = the main meter).
+        try:
+            readings = meter.parse_2x(p["meterValue"])
+            meter.check_registers(readings)
+        except meter.MeterValueError as exc:
+            raise _bad(ctx, "MeterValues", str(exc)) from None
+        await svc.record_station_meter_values(
+            StationMeterValues(ctx.station_id, p["evseId"], None, readings, svc.now())
+        )
+        return {}
+
+    return {"TransactionEvent": transaction_event, "MeterValues": meter_values}

@@ -1,0 +1,208 @@
+"""Meter values from the wire into domain readings, for both protocol families.
+
+Everything the station sent is kept (measurand, phase, location, context, unit, format,
+signed data, the value's text); the spec defaults are filled in only where a field is
+absent (OCPP 1.6 section 7.43 SampledValue, OCPP 2.0.1 SampledValueType and
+UnitOfMeasureType), and an SI value/unit is computed beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ampyre.domain.transactions import ENERGY_REGISTER, MeterReading, SampledValue
+from ampyre.services.clock import from_ocpp
+
+DEFAULT_CONTEXT = "Sample.Periodic"
+DEFAULT_LOCATION = "Outlet"
+DEFAULT_FORMAT_16 = "Raw"
+
+# unit as sent -> (SI unit, factor). Temperatures are affine: see _si().
+_SCALE: dict[str, tuple[str, float]] = {
+    "Wh": ("Wh", 1.0),
+    "kWh": ("Wh", 1e3),
+    "MWh": ("Wh", 1e6),
+    "varh": ("varh", 1.0),
+    "kvarh": ("varh", 1e3),
+    "VAh": ("VAh", 1.0),
+    "kVAh": ("VAh", 1e3),
+    "W": ("W", 1.0),
+    "kW": ("W", 1e3),
+    "MW": ("W", 1e6),
+    "var": ("var", 1.0),
+    "kvar": ("var", 1e3),
+    "VA": ("VA", 1.0),
+    "kVA": ("VA", 1e3),
+    "A": ("A", 1.0),
+    "V": ("V", 1.0),
+    "Hz": ("Hz", 1.0),
+    "K": ("K", 1.0),
+    "Percent": ("Percent", 1.0),
+    "s": ("s", 1.0),
+    "ASU": ("ASU", 1.0),
+    "B": ("B", 1.0),
+    "dB": ("dB", 1.0),
+    "dBm": ("dBm", 1.0),
+    "Deg": ("Deg", 1.0),
+    "Lx": ("Lx", 1.0),
+    "m": ("m", 1.0),
+    "ms": ("s", 1e-3),
+    "RH": ("RH", 1.0),
+}
+# A measurand sent without a unit: what its value is conventionally expressed in.
+_MEASURAND_UNIT = (
+    ("Energy.Reactive.", "varh"),
+    ("Energy.Apparent.", "VAh"),
+    ("Energy.", "Wh"),
+    ("Power.Reactive.", "var"),
+    ("Power.Factor", ""),
+    ("Power.", "W"),
+    ("Current.", "A"),
+    ("Voltage", "V"),
+    ("Frequency", "Hz"),
+    ("SoC", "Percent"),
+)
+
+
+class MeterValueError(ValueError):
+    """A meter value the station must not send (e.g. a negative energy register)."""
+
+
+def _default_unit(measurand: str) -> str:
+    """OCPP 1.6 / 2.0.1: unit "Wh" when absent and the measurand is an Energy type; for
+    other measurands the spec gives no default, so the conventional unit is assumed."""
+    for prefix, unit in _MEASURAND_UNIT:
+        if measurand.startswith(prefix):
+            return unit
+    return ""
+
+
+def si(value: float | None, unit: str, multiplier: int = 0) -> tuple[float | None, str | None]:
+    """`value * 10**multiplier` in `unit`, converted to the SI (base) unit."""
+    if value is None:
+        return None, None
+    scaled = value * (10.0**multiplier) if multiplier else value
+    if unit in ("Celsius", "Celcius"):  # 1.6 spells it both ways
+        return scaled + 273.15, "K"
+    if unit == "Fahrenheit":
+        return (scaled - 32.0) * 5.0 / 9.0 + 273.15, "K"
+    known = _SCALE.get(unit)
+    if known is None:
+        return scaled, unit or None
+    base, factor = known
+    return scaled * factor if factor != 1.0 else scaled, base
+
+
+def _timestamp(text: Any) -> datetime:
+    at = from_ocpp(text) if isinstance(text, str) else None
+    if at is None:
+        raise MeterValueError(f"meterValue timestamp {str(text)[:40]!r} is not a date-time")
+    return at
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_16(meter_values: Iterable[dict[str, Any]]) -> tuple[MeterReading, ...]:
+    """OCPP 1.6 MeterValue[] (MeterValues.req, StopTransaction.req transactionData)."""
+    readings: list[MeterReading] = []
+    for mv in meter_values:
+        at = _timestamp(mv.get("timestamp"))
+        values: list[SampledValue] = []
+        for sv in mv.get("sampledValue", ()):
+            raw = str(sv.get("value", ""))
+            fmt = sv.get("format", DEFAULT_FORMAT_16)
+            measurand = sv.get("measurand", ENERGY_REGISTER)
+            unit = sv.get("unit") or _default_unit(measurand)
+            # SignedData: the value is a signed blob, not a number (1.6 7.43 ValueFormat).
+            value = None if fmt == "SignedData" else _number(raw)
+            si_value, si_unit = si(value, unit)
+            values.append(
+                SampledValue(
+                    value=value,
+                    raw_value=raw,
+                    measurand=measurand,
+                    phase=sv.get("phase"),
+                    location=sv.get("location", DEFAULT_LOCATION),
+                    context=sv.get("context", DEFAULT_CONTEXT),
+                    unit=unit,
+                    multiplier=0,
+                    format=fmt,
+                    signed=None,
+                    si_value=si_value,
+                    si_unit=si_unit,
+                )
+            )
+        readings.append(MeterReading(at, tuple(values)))
+    return tuple(readings)
+
+
+def _raw_number(value: Any) -> str:
+    """The JSON number's text as sent (2.x sends numbers; 1.6 sends strings)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse_2x(meter_values: Iterable[dict[str, Any]]) -> tuple[MeterReading, ...]:
+    """OCPP 2.0.1 / 2.1 MeterValueType[] (TransactionEvent, MeterValues)."""
+    readings: list[MeterReading] = []
+    for mv in meter_values:
+        at = _timestamp(mv.get("timestamp"))
+        values: list[SampledValue] = []
+        for sv in mv.get("sampledValue", ()):
+            number = sv.get("value")
+            value = (
+                float(number)
+                if isinstance(number, int | float) and not isinstance(number, bool)
+                else None
+            )
+            if value is not None and not math.isfinite(value):
+                value = None
+            measurand = sv.get("measurand", ENERGY_REGISTER)
+            uom = sv.get("unitOfMeasure") or {}
+            unit = uom.get("unit") or _default_unit(measurand)
+            multiplier = int(uom.get("multiplier", 0))
+            si_value, si_unit = si(value, unit, multiplier)
+            signed = sv.get("signedMeterValue")
+            values.append(
+                SampledValue(
+                    value=value,
+                    raw_value=_raw_number(number),
+                    measurand=measurand,
+                    phase=sv.get("phase"),
+                    location=sv.get("location", DEFAULT_LOCATION),
+                    context=sv.get("context", DEFAULT_CONTEXT),
+                    unit=unit,
+                    multiplier=multiplier,
+                    format=None,
+                    signed=dict(signed) if isinstance(signed, dict) else None,
+                    si_value=si_value,
+                    si_unit=si_unit,
+                )
+            )
+        readings.append(MeterReading(at, tuple(values)))
+    return tuple(readings)
+
+
+def is_register(sample: SampledValue) -> bool:
+    """A cumulative energy register (what start/stop meter and energy come from)."""
+    return sample.measurand.startswith("Energy.") and sample.measurand.endswith(".Register")
+
+
+def check_registers(readings: Sequence[MeterReading]) -> None:
+    """Energy registers count up from zero: a negative reading is a station fault and is
+    refused rather than stored (it would corrupt the transaction's energy)."""
+    for reading in readings:
+        for sample in reading.values:
+            if is_register(sample) and sample.si_value is not None and sample.si_value < 0:
+                raise MeterValueError(
+                    f"negative {sample.measurand} reading {sample.raw_value!r} "
+                    f"{sample.unit} at {reading.timestamp.isoformat()}"
+                )

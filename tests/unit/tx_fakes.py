@@ -1,0 +1,278 @@
+"""In-memory doubles of the TransactionStore port and of AuthService for unit tests
+(imported as a plain module). The fake store follows the port's rules: duplicates are
+absorbed, a transaction is created by whatever event comes first, start meter = earliest
+register reading by timestamp, stop meter = latest."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ampyre.domain.authz import AuthDecision, AuthStatus
+from ampyre.domain.models import Connector, Page
+from ampyre.domain.transactions import (
+    ENERGY_REGISTER,
+    EventKind,
+    EventRecord,
+    StationMeterValues,
+    StoredEvent,
+    StoredMeterValue,
+    Transaction,
+    TransactionEvent,
+    TransactionFilter,
+    TransactionStatus,
+)
+from ampyre.services.ports import StoreUnavailable
+
+
+class FakeTxStore:
+    def __init__(self) -> None:
+        self.transactions: dict[int, Transaction] = {}
+        self.by_key: dict[tuple[str, str], int] = {}
+        self.start_keys: dict[tuple[str, str], int] = {}
+        self.events: dict[int, dict[str, EventRecord]] = {}
+        self.meter: dict[int | None, dict[tuple[Any, ...], StoredMeterValue]] = {}
+        self.station_meter: dict[tuple[Any, ...], StoredMeterValue] = {}
+        self.counters: dict[str, int] = {}
+        self.connectors: dict[str, list[Connector]] = {}
+        self.fail: bool = False  # every write raises StoreUnavailable
+        self.writes = 0
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------------ writes
+
+    async def record_transaction_events(
+        self, events: Sequence[TransactionEvent]
+    ) -> list[StoredEvent]:
+        if self.fail:
+            raise StoreUnavailable("write not stored (fake outage)")
+        self.writes += 1
+        return [self._record(e) for e in events]
+
+    def _record(self, e: TransactionEvent) -> StoredEvent:
+        pk: int | None = None
+        if e.transaction_id is None:
+            assert e.start_key is not None
+            pk = self.start_keys.get((e.station_id, e.start_key))
+            if pk is None:
+                tx_id = str(self.counters.get("transaction", 0) + 1)
+                self.counters["transaction"] = int(tx_id)
+        else:
+            tx_id = e.transaction_id
+            pk = self.by_key.get((e.station_id, tx_id))
+        if pk is None:
+            pk = next(self._ids)
+            tx = Transaction(
+                id=pk,
+                station_id=e.station_id,
+                transaction_id=tx_id,
+                status=TransactionStatus.ACTIVE,
+                ocpp_version=e.ocpp_version,
+                created_at=e.received_at,
+            )
+            self.transactions[pk] = tx
+            self.by_key[(e.station_id, tx_id)] = pk
+            if e.start_key is not None:
+                self.start_keys[(e.station_id, e.start_key)] = pk
+        tx = self.transactions[pk]
+        self._merge(tx, e)
+        if e.event_key is not None:
+            self.events.setdefault(pk, {}).setdefault(
+                e.event_key,
+                EventRecord(
+                    e.kind.value,
+                    e.event_key,
+                    e.seq_no,
+                    e.timestamp,
+                    e.trigger_reason,
+                    e.charging_state,
+                    e.offline,
+                    e.payload,
+                    e.received_at,
+                ),
+            )
+        rows = self.meter.setdefault(pk, {})
+        for reading in e.meter_values:
+            for s in reading.values:
+                key = (reading.timestamp, s.measurand, s.phase or "", s.location, s.context)
+                rows.setdefault(
+                    key,
+                    StoredMeterValue(
+                        reading.timestamp, s, e.evse_id, e.connector_id, e.received_at
+                    ),
+                )
+        self._meters(tx)
+        return StoredEvent(pk, tx.transaction_id)
+
+    def _merge(self, tx: Transaction, e: TransactionEvent) -> None:
+        for name in (
+            "evse_id",
+            "connector_id",
+            "id_token",
+            "id_token_type",
+            "auth_status",
+            "remote_start_id",
+            "reservation_id",
+        ):
+            if getattr(tx, name) is None and getattr(e, name) is not None:
+                setattr(tx, name, getattr(e, name))
+        if tx.started_at is None or e.timestamp < tx.started_at:
+            tx.started_at = e.timestamp
+        if e.kind is EventKind.STARTED:
+            tx.start_seen = True
+            tx.started_at = min(tx.started_at, e.timestamp)
+        if e.kind is EventKind.ENDED:
+            tx.status = TransactionStatus.ENDED
+            tx.ended_at = e.timestamp
+            tx.stop_reason = e.stop_reason
+        if e.charging_state is not None:
+            tx.charging_state = e.charging_state
+        tx.offline = tx.offline or e.offline
+        if tx.last_message_at is None or e.received_at > tx.last_message_at:
+            tx.last_message_at = e.received_at
+        tx.updated_at = e.received_at
+
+    def _meters(self, tx: Transaction) -> None:
+        registers = [
+            (v.timestamp, v.sample.si_value)
+            for v in self.meter.get(tx.id, {}).values()
+            if v.sample.measurand == ENERGY_REGISTER and v.sample.si_value is not None
+        ]
+        if registers:
+            first, last = min(registers), max(registers)
+            tx.meter_start_at, tx.meter_start_wh = first
+            tx.meter_stop_at, tx.meter_stop_wh = last
+
+    async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None:
+        if self.fail:
+            raise StoreUnavailable("write not stored (fake outage)")
+        self.writes += 1
+        for v in values:
+            for reading in v.readings:
+                for s in reading.values:
+                    key = (
+                        v.station_id,
+                        v.evse_id,
+                        v.connector_id or 0,
+                        reading.timestamp,
+                        s.measurand,
+                        s.phase or "",
+                        s.location,
+                        s.context,
+                    )
+                    self.station_meter.setdefault(
+                        key,
+                        StoredMeterValue(
+                            reading.timestamp, s, v.evse_id, v.connector_id, v.received_at
+                        ),
+                    )
+
+    async def next_id(self, counter: str) -> int:
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
+
+    async def end_transaction(
+        self, transaction_pk: int, at: datetime, reason: str
+    ) -> Transaction | None:
+        if self.fail:
+            raise StoreUnavailable("write not stored (fake outage)")
+        tx = self.transactions.get(transaction_pk)
+        if tx is None:
+            return None
+        if tx.status is TransactionStatus.ACTIVE:
+            tx.status = TransactionStatus.ENDED
+            tx.ended_at = at
+            tx.stop_reason = reason
+        return replace(tx)
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_transaction(self, transaction_pk: int) -> Transaction | None:
+        tx = self.transactions.get(transaction_pk)
+        if tx is None:
+            return None
+        seqs = sorted(r.seq_no for r in self.events.get(tx.id, {}).values() if r.seq_no is not None)
+        missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs)) if seqs else []
+        return replace(tx, missing_seq_nos=missing)
+
+    async def find_transaction(self, station_id: str, transaction_id: str) -> Transaction | None:
+        pk = self.by_key.get((station_id, transaction_id))
+        return None if pk is None else await self.get_transaction(pk)
+
+    async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
+        items = [
+            replace(t)
+            for t in self.transactions.values()
+            if (where.station_id is None or t.station_id == where.station_id)
+            and (where.id_token is None or t.id_token == where.id_token)
+            and (where.status is None or t.status is where.status)
+            and (where.remote_start_id is None or t.remote_start_id == where.remote_start_id)
+            and (
+                where.started_from is None
+                or (t.started_at is not None and t.started_at >= where.started_from)
+            )
+            and (
+                where.started_to is None
+                or (t.started_at is not None and t.started_at < where.started_to)
+            )
+        ]
+        items.sort(key=lambda t: t.started_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return Page(items[offset : offset + limit], len(items), limit, offset)
+
+    async def list_transaction_events(self, transaction_pk: int) -> list[EventRecord]:
+        return sorted(
+            self.events.get(transaction_pk, {}).values(),
+            key=lambda r: (r.seq_no if r.seq_no is not None else -1, r.timestamp),
+        )
+
+    async def list_transaction_meter_values(
+        self, transaction_pk: int, limit: int, offset: int
+    ) -> Page:
+        items = sorted(self.meter.get(transaction_pk, {}).values(), key=lambda v: v.timestamp)
+        return Page(items[offset : offset + limit], len(items), limit, offset)
+
+    async def list_stale_transactions(
+        self, silent_since: datetime, limit: int
+    ) -> list[Transaction]:
+        return [
+            replace(t)
+            for t in self.transactions.values()
+            if t.status is TransactionStatus.ACTIVE
+            and t.last_message_at is not None
+            and t.last_message_at < silent_since
+        ][:limit]
+
+    async def list_connectors(self, station_id: str) -> list[Connector]:
+        return list(self.connectors.get(station_id, []))
+
+
+class FakeAuth:
+    """AuthService double: a fixed status per token (default Accepted)."""
+
+    def __init__(self, statuses: dict[str, AuthStatus] | None = None) -> None:
+        self.statuses = dict(statuses or {})
+        self.asked: list[tuple[str, str, str | None, int | None]] = []
+        self.reservations: list[tuple[str, int, int]] = []
+        self.reservation_error: Exception | None = None
+
+    async def authorize(
+        self, station_id: str, id_token: str, type_: str | None, evse_id: int | None = None
+    ) -> AuthDecision:
+        self.asked.append((station_id, id_token, type_, evse_id))
+        return AuthDecision(self.statuses.get(id_token, AuthStatus.ACCEPTED))
+
+    async def reservation_used(
+        self, station_id: str, reservation_id: int, transaction_pk: int
+    ) -> None:
+        self.reservations.append((station_id, reservation_id, transaction_pk))
+        if self.reservation_error is not None:
+            raise self.reservation_error
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
