@@ -1,20 +1,605 @@
-"""Webhooks: domain events delivered to operators' URLs, signed, retried, recorded."""
+"""Webhooks: domain events delivered to operators' URLs, signed, retried, recorded.
+
+Flow (nothing here ever runs on the OCPP path):
+
+1. The event bus hands this service batches of DomainEvents. The callback only matches
+   them against the enabled webhooks (kept in memory: reloaded after every change made
+   through this service and every REFRESH_EVERY seconds) and inserts one *pending*
+   delivery per (event, webhook) in a single transaction: the outbox. Then it wakes the
+   delivery loop.
+2. The delivery loop takes due deliveries from the outbox and POSTs them, at most
+   MAX_IN_FLIGHT at a time. A 2xx answer marks a delivery delivered; anything else (other
+   status, redirect, timeout, refused connection) counts an attempt and schedules the next
+   one after an exponential backoff with jitter; after `webhook_max_attempts` attempts it
+   is failed (an operator may re-queue it). Since the outbox is in the database, a crash
+   or restart loses nothing: pending deliveries are sent after the next start. Delivery
+   is *at least once*: an attempt interrupted by a shutdown is made again later, so a
+   receiver should ignore a delivery id it has already processed.
+
+What a receiver gets: `POST <url>` with the JSON body
+`{"id": <delivery id>, "type": "station.connected", "created_at": "<RFC 3339>",
+"station_id": "CP-1", "data": {...}}` and the headers
+
+    Content-Type: application/json
+    X-Ampyre-Event: station.connected
+    X-Ampyre-Delivery: 42
+    X-Ampyre-Timestamp: 1735732800            (unix seconds of this attempt)
+    X-Ampyre-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+
+How a receiver verifies a request (see `verify_signature`):
+
+1. Read the raw body bytes (before any JSON parsing: re-encoding changes them).
+2. Compute HMAC-SHA256 with the webhook's secret as key over the bytes of
+   `X-Ampyre-Timestamp`, a ".", then the raw body; hex-encode it; compare it with the
+   part of X-Ampyre-Signature after "sha256=" in constant time (hmac.compare_digest).
+3. Reject the request if the timestamp is further than a tolerance (5 minutes is a
+   good default) from the receiver's clock: a captured request cannot be replayed later.
+   Within the tolerance, remember the X-Ampyre-Delivery ids already processed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import enum
+import hashlib
+import heapq
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ampyre import __version__
 from ampyre.config import Settings
+from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
+from ampyre.domain.models import Page
+from ampyre.services.clock import to_ocpp, utcnow
 from ampyre.services.events import EventBus
-from ampyre.services.ports import WebhookStore
+from ampyre.services.ports import StoreUnavailable, WebhookStore
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 8  # concurrent HTTP attempts
+REFRESH_EVERY = 30.0  # seconds between reloads of the webhook list (changes on other nodes)
+# Seconds between looks at the outbox when nothing woke the loop: finds deliveries that
+# fell due without a timer of this process (left by a previous run or another node). One
+# indexed query per second is cheap.
+POLL_EVERY = 1.0
+BACKOFF_CAP = 3600.0  # longest wait between two attempts, seconds
+JITTER = 0.2  # +-20 % on every backoff, so failing receivers are not hit in lockstep
+SIGNATURE_TOLERANCE = 300  # seconds; what receivers should accept (documentation/helper)
+PING = "webhook.ping"  # the test event of POST /webhooks/{id}/ping
+URL_MAX = 2048
+SECRET_MIN, SECRET_MAX = 16, 255
+DESCRIPTION_MAX = 500
+ERROR_MAX = 500
+EVENT_TYPES: frozenset[str] = frozenset(e.value for e in EventType)
+# Attempts to store matched deliveries when the database hiccups, then they are dropped.
+_QUEUE_TRIES = 3
+
+
+class InvalidWebhookInput(ValueError):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class WebhookNotFound(LookupError):
+    pass
+
+
+class DeliveryNotFound(LookupError):
+    pass
+
+
+class DeliveryConflict(Exception):
+    """The delivery (or its webhook) is not in a state that allows the operation."""
+
+
+class _Keep(enum.Enum):
+    KEEP = 0
+
+
+KEEP = _Keep.KEEP
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The X-Ampyre-Signature value of one attempt."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance: float = SIGNATURE_TOLERANCE,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does: a valid signature over a recent timestamp."""
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - sent) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def backoff_delay(
+    attempts: int,
+    base: float,
+    cap: float = BACKOFF_CAP,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt: base * 2**(attempts-1),
+    +-JITTER, at most `cap`."""
+    exponent = min(max(attempts, 1) - 1, 62)  # 2**62 * base exceeds any cap
+    delay = base * 2.0**exponent * (1.0 + JITTER * (2.0 * rand() - 1.0))
+    return max(0.0, min(cap, delay))
+
+
+def matches(hook: Webhook, event_type: str) -> bool:
+    return hook.enabled and (not hook.event_types or event_type in hook.event_types)
+
+
+def event_payload(event: DomainEvent) -> dict[str, Any]:
+    """What a delivery stores; the body adds the delivery id (assigned by the database).
+    `data` is made JSON-safe (a stray datetime or Decimal becomes text) so that one odd
+    value cannot make the whole batch unstorable."""
+    return {
+        "type": str(event.type),
+        "created_at": to_ocpp(event.at),
+        "station_id": event.station_id,
+        "data": json.loads(json.dumps(event.data, default=str)),
+    }
+
+
+def delivery_body(delivery: Delivery) -> dict[str, Any]:
+    p = delivery.payload
+    return {
+        "id": delivery.id,
+        "type": delivery.event_type,
+        "created_at": p.get("created_at"),
+        "station_id": p.get("station_id"),
+        "data": p.get("data") or {},
+    }
+
+
+def encode_body(delivery: Delivery) -> bytes:
+    return json.dumps(delivery_body(delivery), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def validate_url(url: str) -> str:
+    url = url.strip()
+    if not url or len(url) > URL_MAX:
+        raise InvalidWebhookInput(f"url must be 1..{URL_MAX} characters", "url")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when not a number in 0..65535
+    except ValueError as exc:
+        raise InvalidWebhookInput(f"url is not valid: {exc}", "url") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidWebhookInput("url must be http:// or https://", "url")
+    if not parts.hostname:
+        raise InvalidWebhookInput("url must name a host", "url")
+    if port == 0:
+        raise InvalidWebhookInput("url has port 0", "url")
+    if any(c.isspace() for c in url):
+        raise InvalidWebhookInput("url must not contain whitespace", "url")
+    return url
+
+
+def validate_event_types(types: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for value in types:
+        text = str(value)
+        if text not in EVENT_TYPES:
+            allowed = ", ".join(sorted(EVENT_TYPES))
+            raise InvalidWebhookInput(
+                f"unknown event type {text!r}; known: {allowed}", "event_types"
+            )
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def validate_secret(secret: str) -> str:
+    if not SECRET_MIN <= len(secret) <= SECRET_MAX:
+        raise InvalidWebhookInput(f"secret must be {SECRET_MIN}..{SECRET_MAX} characters", "secret")
+    if not secret.isprintable() or any(c.isspace() for c in secret):
+        raise InvalidWebhookInput("secret must be printable, without whitespace", "secret")
+    return secret
+
+
+def validate_description(description: str | None) -> str | None:
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise InvalidWebhookInput(
+            f"description must be at most {DESCRIPTION_MAX} characters", "description"
+        )
+    return description
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 3] + "..."
+
+
+# ---------------------------------------------------------------------- the service
 
 
 class WebhookService:
-    def __init__(self, store: WebhookStore, events: EventBus, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        events: EventBus,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
+    ) -> None:
         self._store = store
         self._events = events
         self._settings = settings
+        self._transport = transport
+        self._hooks: dict[int, Webhook] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._wake = asyncio.Event()
+        self._timers: list[float] = []  # loop times at which a scheduled retry is due
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        # Deliveries whose outcome could not be stored: not picked again before this loop
+        # time, so a database that refuses writes does not make us resend in a tight loop.
+        self._held: dict[int, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = False
+        self.dropped = 0  # matched deliveries lost because the database refused them
+
+    # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        pass
+        if self._tasks:
+            return
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(self._settings.webhook_timeout),
+            follow_redirects=False,
+            # Deliveries go where the operator said, not through an environment proxy.
+            trust_env=False,
+            headers={"User-Agent": f"Ampyre-Webhooks/{__version__}"},
+        )
+        try:
+            await self.reload()
+        except Exception:
+            log.warning("could not load webhooks; will retry", exc_info=True)
+        if not self._subscribed:
+            self._events.subscribe("webhooks", self._on_events)
+            self._subscribed = True
+        self._wake.set()  # look at the outbox at once: deliveries left by the last run
+        self._tasks = [
+            asyncio.create_task(self._deliver_forever(), name="webhooks-deliver"),
+            asyncio.create_task(self._refresh_forever(), name="webhooks-refresh"),
+        ]
 
     async def close(self) -> None:
-        pass
+        """Stop taking deliveries; give in-flight attempts a moment, then cancel them (an
+        interrupted attempt is not counted and is made again after the next start)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        flying = list(self._in_flight.values())
+        if flying:
+            await asyncio.wait(flying, timeout=min(1.0, self._settings.shutdown_grace))
+            for task in flying:
+                task.cancel()
+            await asyncio.gather(*flying, return_exceptions=True)
+        self._in_flight.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ------------------------------------------------------------------ API side
+
+    async def reload(self) -> None:
+        hooks = await self._store.list_webhooks()
+        self._hooks = {h.id: h for h in hooks if h.id is not None}
+
+    async def _reload_quietly(self) -> None:
+        try:
+            await self.reload()
+        except Exception:
+            log.warning("could not reload webhooks; the periodic reload will", exc_info=True)
+
+    async def create(
+        self,
+        url: str,
+        event_types: Sequence[str] = (),
+        *,
+        secret: str | None = None,
+        enabled: bool = True,
+        description: str | None = None,
+    ) -> tuple[str | None, Webhook]:
+        """Create a webhook. Without a secret one is generated and returned (once)."""
+        generated = new_secret() if secret is None else None
+        now = utcnow()
+        hook = await self._store.create_webhook(
+            Webhook(
+                url=validate_url(url),
+                secret=validate_secret(secret) if secret is not None else str(generated),
+                event_types=validate_event_types(event_types),
+                enabled=enabled,
+                description=validate_description(description),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self._reload_quietly()
+        return generated, hook
+
+    async def all(self) -> list[Webhook]:
+        return await self._store.list_webhooks()
+
+    async def get(self, hook_id: int) -> Webhook:
+        hook = await self._store.get_webhook(hook_id)
+        if hook is None:
+            raise WebhookNotFound(f"no webhook with id {hook_id}")
+        return hook
+
+    async def update(
+        self,
+        hook_id: int,
+        *,
+        url: str | _Keep = KEEP,
+        secret: str | _Keep = KEEP,
+        event_types: Sequence[str] | _Keep = KEEP,
+        enabled: bool | _Keep = KEEP,
+        description: str | _Keep | None = KEEP,
+    ) -> Webhook:
+        hook = await self.get(hook_id)
+        if not isinstance(url, _Keep):
+            hook.url = validate_url(url)
+        if not isinstance(secret, _Keep):
+            hook.secret = validate_secret(secret)
+        if not isinstance(event_types, _Keep):
+            hook.event_types = validate_event_types(event_types)
+        if not isinstance(enabled, _Keep):
+            hook.enabled = enabled
+        if not isinstance(description, _Keep):
+            hook.description = validate_description(description)
+        hook.updated_at = utcnow()
+        updated = await self._store.update_webhook(hook)
+        if updated is None:
+            raise WebhookNotFound(f"no webhook with id {hook_id}")
+        await self._reload_quietly()
+        return updated
+
+    async def delete(self, hook_id: int) -> bool:
+        """Delete a webhook and its deliveries (queued ones are not sent)."""
+        deleted = await self._store.delete_webhook(hook_id)
+        await self._reload_quietly()
+        return deleted
+
+    async def deliveries(
+        self, hook_id: int, status: DeliveryStatus | None, limit: int, offset: int
+    ) -> Page:
+        await self.get(hook_id)
+        return await self._store.list_deliveries(
+            hook_id, None if status is None else status.value, limit, offset
+        )
+
+    async def retry(self, hook_id: int, delivery_id: int) -> Delivery:
+        """Re-queue a failed delivery with a fresh set of attempts."""
+        hook = await self.get(hook_id)
+        delivery = await self._store.get_delivery(delivery_id)
+        if delivery is None or delivery.webhook_id != hook_id:
+            raise DeliveryNotFound(f"webhook {hook_id} has no delivery {delivery_id}")
+        if delivery.status is not DeliveryStatus.FAILED:
+            raise DeliveryConflict(
+                f"delivery {delivery_id} is {delivery.status.value}; only failed ones are retried"
+            )
+        if not hook.enabled:
+            raise DeliveryConflict(f"webhook {hook_id} is disabled; enable it first")
+        delivery.status = DeliveryStatus.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = utcnow()
+        await self._store.update_delivery(delivery)
+        self._wake.set()
+        return delivery
+
+    async def ping(self, hook_id: int) -> None:
+        """Queue a `webhook.ping` delivery to this webhook, whatever its event types."""
+        hook = await self.get(hook_id)
+        if not hook.enabled:
+            raise DeliveryConflict(f"webhook {hook_id} is disabled; enable it first")
+        now = utcnow()
+        payload = {
+            "type": PING,
+            "created_at": to_ocpp(now),
+            "station_id": None,
+            "data": {"webhook_id": hook_id},
+        }
+        await self._store.add_deliveries(
+            [_pending(hook_id, PING, payload, now)],
+        )
+        self._wake.set()
+
+    # ------------------------------------------------------------------ event side
+
+    async def _on_events(self, events: Sequence[DomainEvent]) -> None:
+        hooks = [h for h in self._hooks.values() if h.enabled and h.id is not None]
+        if not hooks:
+            return
+        now = utcnow()
+        deliveries = [
+            _pending(h.id, str(e.type), event_payload(e), now)
+            for e in events
+            for h in hooks
+            if h.id is not None and matches(h, e.type)
+        ]
+        if deliveries:
+            await self._queue(deliveries)
+
+    async def _queue(self, deliveries: list[Delivery]) -> None:
+        for attempt in range(_QUEUE_TRIES):
+            try:
+                await self._store.add_deliveries(deliveries)
+            except StoreUnavailable:
+                if attempt + 1 == _QUEUE_TRIES:
+                    self.dropped += len(deliveries)
+                    log.error("could not queue %d webhook deliveries: dropped", len(deliveries))
+                    return
+                await asyncio.sleep(0.5 * 2**attempt)
+            else:
+                self._wake.set()
+                return
+
+    # ------------------------------------------------------------------ delivery side
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            await self._reload_quietly()
+
+    async def _deliver_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            timeout = POLL_EVERY
+            if self._timers:
+                timeout = max(0.0, min(timeout, self._timers[0] - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            self._wake.clear()
+            now = loop.time()
+            while self._timers and self._timers[0] <= now:
+                heapq.heappop(self._timers)
+            try:
+                await self._start_due()
+            except Exception:
+                log.warning("could not read the webhook outbox; will retry", exc_info=True)
+
+    async def _start_due(self) -> None:
+        free = MAX_IN_FLIGHT - len(self._in_flight)
+        if free <= 0:
+            return  # a finishing attempt wakes the loop
+        # In-flight and held deliveries are still pending in the outbox: ask for enough
+        # to skip them.
+        now = asyncio.get_running_loop().time()
+        self._held = {k: until for k, until in self._held.items() if until > now}
+        skip = len(self._in_flight) + len(self._held)
+        due = await self._store.due_deliveries(utcnow(), free + skip)
+        for delivery in due:
+            if free <= 0:
+                break
+            if delivery.id in self._in_flight or delivery.id in self._held:
+                continue
+            self._in_flight[delivery.id] = asyncio.create_task(
+                self._attempt(delivery), name=f"webhook-delivery-{delivery.id}"
+            )
+            free -= 1
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        try:
+            hook = self._hooks.get(delivery.webhook_id)
+            if hook is None:
+                hook = await self._store.get_webhook(delivery.webhook_id)
+            if hook is None:
+                return  # deleted meanwhile; its deliveries went with it
+            if not hook.enabled:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+                delivery.last_error = "webhook disabled"
+            else:
+                code, error = await self._post(hook, delivery)
+                self._record(delivery, code, error, utcnow())
+            await self._store.update_delivery(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("webhook delivery %d: outcome not stored", delivery.id, exc_info=True)
+            pause = max(1.0, self._settings.webhook_retry_base)
+            self._held[delivery.id] = asyncio.get_running_loop().time() + pause
+            heapq.heappush(self._timers, asyncio.get_running_loop().time() + pause + 0.005)
+        finally:
+            self._in_flight.pop(delivery.id, None)
+            self._wake.set()
+
+    def _record(
+        self, delivery: Delivery, code: int | None, error: str | None, at: datetime
+    ) -> None:
+        delivery.attempts += 1
+        delivery.last_status_code = code
+        delivery.last_error = error
+        if error is None:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = at
+            delivery.next_attempt_at = None
+        elif delivery.attempts >= self._settings.webhook_max_attempts:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delay = backoff_delay(delivery.attempts, self._settings.webhook_retry_base)
+            delivery.next_attempt_at = at + timedelta(seconds=delay)
+            # Wake a little after it is due so the outbox query surely sees it due.
+            heapq.heappush(self._timers, asyncio.get_running_loop().time() + delay + 0.005)
+
+    async def _post(self, hook: Webhook, delivery: Delivery) -> tuple[int | None, str | None]:
+        """One attempt: (status code, None) on 2xx, else (status code or None, error)."""
+        assert self._client is not None
+        body = encode_body(delivery)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Ampyre-Event": delivery.event_type,
+            "X-Ampyre-Delivery": str(delivery.id),
+            "X-Ampyre-Timestamp": timestamp,
+            "X-Ampyre-Signature": sign(hook.secret, timestamp, body),
+        }
+        limit = self._settings.webhook_timeout
+        try:
+            # httpx's timeout is per read/write; this one bounds the whole attempt.
+            async with asyncio.timeout(limit):
+                async with self._client.stream(
+                    "POST", hook.url, content=body, headers=headers
+                ) as response:
+                    code = response.status_code
+        except (TimeoutError, httpx.TimeoutException):
+            return None, f"no answer within {limit:g} s"
+        except httpx.HTTPError as exc:
+            return None, _clip(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        except Exception as exc:  # invalid URL at send time and the like
+            return None, _clip(f"{type(exc).__name__}: {exc}")
+        if 200 <= code < 300:
+            return code, None
+        return code, f"HTTP {code}"
+
+
+def _pending(hook_id: int, event_type: str, payload: dict[str, Any], now: datetime) -> Delivery:
+    return Delivery(
+        id=0,  # assigned by the database
+        webhook_id=hook_id,
+        event_type=event_type,
+        payload=payload,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
