@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ampyre.api.routes._common import API_PREFIX
 from ampyre.domain.authz import IdTokenType
 from ampyre.domain.transactions import (
     EventRecord,
@@ -44,7 +45,9 @@ class TransactionOut(BaseModel):
     meter_start_at: datetime | None = None
     meter_stop_wh: float | None = Field(None, description="latest energy register reading")
     meter_stop_at: datetime | None = None
-    energy_wh: float | None = Field(None, description="meter_stop_wh - meter_start_wh")
+    energy_wh: float | None = Field(
+        None, description="meter_stop_wh - meter_start_wh (by meter time, not arrival order)"
+    )
     charging_state: str | None = None
     remote_start_id: int | None = None
     reservation_id: int | None = None
@@ -54,8 +57,9 @@ class TransactionOut(BaseModel):
     updated_at: datetime | None = None
     missing_seq_nos: list[int] = Field(
         default_factory=list,
-        description="2.x seqNo values missing between the lowest and highest received",
+        description="2.x seqNo values missing between 0 and the highest received",
     )
+    meter_values_url: str = Field(description="where this transaction's meter values are")
 
     @classmethod
     def build(cls, t: Transaction) -> "TransactionOut":
@@ -87,6 +91,7 @@ class TransactionOut(BaseModel):
             created_at=t.created_at,
             updated_at=t.updated_at,
             missing_seq_nos=list(t.missing_seq_nos),
+            meter_values_url=f"{API_PREFIX}/transactions/{t.id}/meter-values",
         )
 
 
