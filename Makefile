@@ -31,7 +31,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-BENCH_ARGS ?= --scenario throughput,paced,idle --db sqlite,postgres
+BENCH_ARGS ?= --scenario throughput,paced,idle,transactions --db sqlite,postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

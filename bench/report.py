@@ -38,6 +38,14 @@ Scenarios:
 - **idle**: many stations (default 19,900: one process may hold at most
   20,000 open files and the server needs a few of its own) connect, boot and
   heartbeat every 60 s; reports connect rate and server memory.
+- **transactions** (ampyre only): 1,000 stations run charging sessions back to
+  back (Authorize, StartTransaction / TransactionEvent Started, 12 meter-value
+  messages of 9 sampled values each, StopTransaction / Ended), the meter values
+  paced so that all stations together offer `--mv-rate` sampled values per
+  second (default 3,600: one message every 2.5 s per station). Reports the
+  values persisted per second (rows added to `meter_values`, counted with SQL),
+  the values acknowledged, meter-value messages per second and the ack latency
+  of transaction messages.
 
 Columns: *msgs/s* = completed request/response round trips per second;
 *per CPU-s* = round trips per second of server CPU time (utime + stime from
@@ -59,6 +67,18 @@ def _f(value: Any, digits: int = 0, scale: float = 1.0) -> str:
 
 
 def one_line(row: dict[str, Any]) -> str:
+    if row.get("mode") == "transactions":
+        return (
+            f"{row['connected']}/{row['stations']} connected, offered "
+            f"{_f(row.get('offered_values_per_s'))} values/s, persisted "
+            f"{_f(row.get('persisted_per_s'))}/s, acked {_f(row.get('acked_values_per_s'))}/s "
+            f"({_f(row.get('meter_msgs_per_s'))} meter msgs/s x "
+            f"{_f(row.get('values_per_msg'), 1)}), tx ack p50 {_f(row['p50_ms'], 2)} ms, "
+            f"p99 {_f(row['p99_ms'], 2)} ms, sessions {row.get('sessions_ended')}, "
+            f"server CPU {_f(row['server_cpu_util'], 0, 100)} %, generator CPU "
+            f"{_f(row['generator_cpu_util'], 0, 100)} %, errors {row['errors']} "
+            f"{row.get('error_kinds') or ''}"
+        )
     return (
         f"{row['connected']}/{row['stations']} connected at {_f(row['connect_rate'])}/s, "
         f"{_f(row['msgs_per_s'])} msgs/s, {_f(row['msgs_per_server_cpu_s'])} per server CPU-s, "
@@ -145,39 +165,67 @@ def _idle_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def results_section(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    rows = result["rows"]
-    lines = [
-        "## Results",
-        "",
-        f"- date: {result['date']}",
-        f"- command: `{result['command']}`",
-        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, Linux {m['kernel']}, "
-        f"Python {m['python']}, open-file limit {m['nofile_limit']:,}",
+def _transactions_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| version | db | stations | offered values/s | persisted values/s | acked values/s "
+        "| meter msgs/s | values/msg | sessions | tx ack p50 ms | tx ack p99 ms | max ms "
+        "| srv CPU | gen CPU | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"- note: {n}" for n in result["notes"]]
-    for scenario, table in (
-        ("throughput", _throughput_table),
-        ("paced", _throughput_table),
-        ("idle", _idle_table),
-    ):
-        chosen = [r for r in rows if r["scenario"] == scenario]
-        if not chosen:
+    for r in rows:
+        if "failed" in r:
+            out.append(
+                f"| {r['version']} | {r['db']} | failed: {r['failed'][:80]} "
+                "| | | | | | | | | | | | |"
+            )
             continue
-        first = next((r for r in chosen if "failed" not in r), chosen[0])
-        if scenario in ("throughput", "paced"):
-            how = (
-                f"closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
-                if first["mode"] == "closed"
-                else f"paced at {first['rate']:g} msgs/s total, {first['duration']:g} s measured"
-            )
-        else:
-            how = (
-                f"heartbeat every {first.get('heartbeat_interval', 60):g} s per station, "
-                f"held {first['duration']:g} s"
-            )
-        lines += ["", f"### {scenario} ({how})", "", *table(chosen)]
+        gen = _f(r["generator_cpu_util"], 0, 100) + " %"
+        if r["generator_cpu_util"] >= BUSY:
+            gen += " (bound)"
+        out.append(
+            f"| {r['version']} | {r['db']} | {r['connected']:,} "
+            f"| {_f(r.get('offered_values_per_s'))} | {_f(r.get('persisted_per_s'))} "
+            f"| {_f(r.get('acked_values_per_s'))} | {_f(r.get('meter_msgs_per_s'))} "
+            f"| {_f(r.get('values_per_msg'), 1)} | {r.get('sessions_ended', 0):,} "
+            f"| {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} "
+            f"| {_f(r['server_cpu_util'], 0, 100)} % | {gen} | {r['errors']} |"
+        )
+    return out
+
+
+SCENARIOS = ("throughput", "paced", "idle", "transactions")
+
+
+def _how(scenario: str, first: dict[str, Any]) -> str:
+    if scenario in ("throughput", "paced"):
+        if first["mode"] == "closed":
+            return f"closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
+        return f"paced at {first['rate']:g} msgs/s total, {first['duration']:g} s measured"
+    if scenario == "transactions":
+        return (
+            f"charging sessions of {first.get('session_samples', '?')} meter-value messages, "
+            f"paced at {first['rate']:g} meter-value msgs/s total, {first['warmup']:g} s "
+            f"warm-up, {first['duration']:g} s measured"
+        )
+    return (
+        f"heartbeat every {first.get('heartbeat_interval', 60):g} s per station, "
+        f"held {first['duration']:g} s"
+    )
+
+
+def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) -> list[str]:
+    table = {
+        "idle": _idle_table,
+        "transactions": _transactions_table,
+    }.get(scenario, _throughput_table)
+    first = next((r for r in rows if "failed" not in r), rows[0])
+    lines = [
+        f"### {scenario} ({_how(scenario, first)})",
+        "",
+        f"_run {result['date']}: `{result['command']}`_",
+        "",
+        *table(rows),
+    ]
     noisy = [
         r
         for r in rows
@@ -187,17 +235,69 @@ def results_section(result: dict[str, Any]) -> str:
         lines += [
             "",
             "Other processes used more than 10 % of CPU 0 or 1 during "
-            + ", ".join(f"{r['scenario']} {r['target']} {r['version']}" for r in noisy)
-            + " (shared machine; see `other_cpu_load` in the raw JSON): those rows may "
-            "understate what the server can do.",
+            + ", ".join(f"{r['target']} {r['version']} {r['db']}" for r in noisy)
+            + " (shared machine; see `other_cpu_load` in the raw JSON; PostgreSQL itself "
+            "is not pinned): those rows may understate what the server can do.",
         ]
-    bound = [r for r in rows if "failed" not in r and r["generator_cpu_util"] >= BUSY]
-    if bound:
+    if any("failed" not in r and r["generator_cpu_util"] >= BUSY for r in rows):
         lines += [
             "",
             "Rows marked *(bound)* had the load generator at >= 90 % of its core: the "
             "server could go faster than shown there.",
         ]
+    if scenario == "transactions":
+        lines += [
+            "",
+            "*persisted values/s*: rows added to the `meter_values` table during the "
+            "measured window, counted with SQL on the bench database; *acked*: sampled "
+            "values in meter-value messages the server acknowledged in the window; "
+            "*tx ack*: round trip of StartTransaction / MeterValues / StopTransaction "
+            "(2.x: TransactionEvent), meter values from their intended send time.",
+        ]
+    return lines
+
+
+def _previous_blocks(section: str) -> dict[str, str]:
+    """The per-scenario blocks of an earlier results section, keyed by scenario; blocks
+    written before the per-block run line get the earlier run's date and command."""
+    date = command = None
+    for line in section.splitlines():
+        if line.startswith("- date: "):
+            date = line[len("- date: ") :].strip()
+        elif line.startswith("- command: "):
+            command = line[len("- command: ") :].strip()
+    blocks: dict[str, str] = {}
+    parts = section.split("\n### ")
+    for part in parts[1:]:
+        name = part.split(None, 1)[0]
+        body = "### " + part.rstrip()
+        if "\n_run " not in body and date is not None:
+            head, _, rest = body.partition("\n")
+            body = f"{head}\n\n_run {date}: {command or ''}_\n{rest}"
+        blocks[name] = body
+    return blocks
+
+
+def results_section(result: dict[str, Any], previous: str = "") -> str:
+    """This run's scenarios, and the blocks of scenarios it did not run from
+    ``previous`` (the section as it was), so a partial run keeps the other results."""
+    m = result["machine"]
+    rows = result["rows"]
+    lines = [
+        "## Results",
+        "",
+        f"- latest run: {result['date']}, `{result['command']}`",
+        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, Linux {m['kernel']}, "
+        f"Python {m['python']}, open-file limit {m['nofile_limit']:,}",
+    ]
+    lines += [f"- note: {n}" for n in result["notes"]]
+    old = _previous_blocks(previous)
+    for scenario in SCENARIOS:
+        chosen = [r for r in rows if r["scenario"] == scenario]
+        if chosen:
+            lines += ["", *_block(scenario, chosen, result)]
+        elif scenario in old:
+            lines += ["", old[scenario]]
     return "\n".join(lines) + "\n"
 
 
@@ -206,6 +306,6 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
     if START not in text or END not in text:
         text = text.rstrip() + f"\n\n{START}\n{END}\n"
     head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
+    previous, tail = rest.split(END, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{START}\n{results_section(result)}{END}{tail}")
+    path.write_text(f"{head}{START}\n{results_section(result, previous)}{END}{tail}")

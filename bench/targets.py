@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +48,9 @@ class Server:
     log_path: Path
     cleanup: list[str] = field(default_factory=list)  # postgres databases to drop
     tmpdir: tempfile.TemporaryDirectory[str] | None = None
+    http_url: str | None = None  # ampyre: REST API base (http://127.0.0.1:PORT)
+    api_token: str | None = None  # ampyre: admin bearer token (AMPYRE_BOOTSTRAP_TOKEN)
+    database_url: str | None = None  # ampyre: the bench database
 
     @property
     def pid(self) -> int:
@@ -160,9 +168,11 @@ def _start_ampyre(
         database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
     else:
         raise ValueError(f"unknown db {db!r}")
+    api_token = "bench_" + secrets.token_urlsafe(24)
     env = child_env(
         {
             "AMPYRE_DATABASE_URL": database_url,
+            "AMPYRE_BOOTSTRAP_TOKEN": api_token,
             "AMPYRE_AUTO_REGISTER": "true",
             "AMPYRE_HOST": "127.0.0.1",
             "AMPYRE_OCPP_PORT": str(ocpp_port),
@@ -187,7 +197,18 @@ def _start_ampyre(
             tmpdir.cleanup()
         raise
     p = _spawn([exe, "serve"], env, log_path)
-    server = Server("ampyre", db, f"ws://127.0.0.1:{ocpp_port}/ocpp", p, log_path, cleanup, tmpdir)
+    server = Server(
+        "ampyre",
+        db,
+        f"ws://127.0.0.1:{ocpp_port}/ocpp",
+        p,
+        log_path,
+        cleanup,
+        tmpdir,
+        http_url=f"http://127.0.0.1:{http_port}",
+        api_token=api_token,
+        database_url=database_url,
+    )
     try:
         proc.wait_http_ok(f"http://127.0.0.1:{http_port}/healthz", ready_timeout, p)
         proc.wait_tcp(ocpp_port, ready_timeout, p)
@@ -195,3 +216,60 @@ def _start_ampyre(
         server.stop()
         raise
     return server
+
+
+def count_rows(server: Server, table: str) -> int | None:
+    """Rows of ``table`` in an ampyre target's database (None when it cannot be read).
+
+    SQLite is read with the standard library (WAL: readers do not block the server's
+    writer); PostgreSQL through psql, so the work happens in PostgreSQL, not here.
+    """
+    url = server.database_url
+    if url is None or not table.isidentifier():
+        return None
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1]
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+                return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        psql = shutil.which("psql")
+        if psql is None:
+            return None
+        dsn = "postgresql://" + url.split("://", 1)[1]
+        out = subprocess.run(
+            [psql, dsn, "-At", "-c", f"SELECT count(*) FROM {table}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return int(out.stdout.decode().strip())
+    except (OSError, sqlite3.Error, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def seed_id_tokens(server: Server, tokens: list[str]) -> list[str]:
+    """Create accepted id tokens through the REST API; returns problems (empty: done).
+    A token that exists already (409) is fine."""
+    problems: list[str] = []
+    if server.http_url is None or server.api_token is None:
+        return ["not an ampyre target"]
+    for token in tokens:
+        body = json.dumps({"id_token": token, "type": "ISO14443", "status": "accepted"})
+        req = urllib.request.Request(
+            f"{server.http_url}/api/v1/id-tokens",
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {server.api_token}",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                problems.append(f"POST /api/v1/id-tokens {token}: HTTP {exc.code}")
+        except (urllib.error.URLError, OSError) as exc:
+            problems.append(f"POST /api/v1/id-tokens {token}: {exc}")
+    return problems

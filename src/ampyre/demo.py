@@ -14,13 +14,31 @@ from pathlib import Path
 from ampyre import bootstrap
 from ampyre.adapters.db.migrate import migrate
 from ampyre.config import load_settings
+from ampyre.domain.authz import IdToken, IdTokenType, TokenStatus
 from ampyre.domain.models import RegistrationStatus
 from ampyre.services.stations import StationExists
 from ampyre.simulator.runner import run_simulation
+from ampyre.simulator.session import SessionConfig
 
 VAR = Path("var")
 TOKEN_FILE = VAR / "demo-token"
 DEMO_PASSWORD = "demo-station-password-1"  # security profile 1 for the 2.0.1 stations
+
+# RFID cards the demo EVs present, one per connector; seeded as accepted id tokens.
+DEMO_ID_TOKENS = tuple(f"DEMO-RFID-{i:04d}" for i in range(1, 13))
+
+
+def demo_sessions(first_token: int, count: int) -> SessionConfig:
+    """Sessions of one to three minutes with meter values every 5 s, so the API shows
+    transactions with growing energy within a minute of `make run`. Each fleet gets its
+    own cards (two connectors per station)."""
+    return SessionConfig(
+        id_tokens=DEMO_ID_TOKENS[first_token : first_token + 2 * count],
+        meter_interval=5.0,
+        session_duration=120.0,
+        idle_time=20.0,
+    )
+
 
 # (simulator prefix, protocol, count, password)
 FLEET = (
@@ -28,6 +46,14 @@ FLEET = (
     ("DEMO201-", "ocpp2.0.1", 2, DEMO_PASSWORD),
     ("DEMO21-", "ocpp2.1", 1, None),
 )
+
+
+def _token_offsets() -> list[int]:
+    offsets, n = [], 0
+    for _prefix, _protocol, count, _password in FLEET:
+        offsets.append(n)
+        n += 2 * count
+    return offsets
 
 
 def _demo_token() -> str:
@@ -64,6 +90,16 @@ async def main(token: str) -> int:
                     registration_status=RegistrationStatus.ACCEPTED,
                     description=f"demo station ({_protocol})",
                 )
+    for value in DEMO_ID_TOKENS:
+        with contextlib.suppress(KeyError):  # seeded by an earlier run
+            await app.store.create_id_token(
+                IdToken(
+                    id_token=value,
+                    type=IdTokenType.ISO14443,
+                    status=TokenStatus.ACCEPTED,
+                    description="demo RFID card",
+                )
+            )
     base = f"http://{settings.host}:{app.http_port}"
     ws = f"ws://{settings.host}:{app.gateway.port}/ocpp"
     print(
@@ -76,6 +112,8 @@ async def main(token: str) -> int:
                 f"  Health        : {base}/healthz  {base}/readyz",
                 f"  API token     : {token}",
                 f'  Try           : curl -H "Authorization: Bearer {token}" {base}/api/v1/stations',
+                f'  Transactions  : curl -H "Authorization: Bearer {token}" '
+                f"{base}/api/v1/transactions",
                 "",
             ]
         ),
@@ -92,9 +130,12 @@ async def main(token: str) -> int:
                 heartbeat_interval=30,
                 status_change_interval=20,
                 stop=stop,
+                sessions=demo_sessions(first_token, count),
             )
         )
-        for prefix, protocol, count, password in FLEET
+        for (prefix, protocol, count, password), first_token in zip(
+            FLEET, _token_offsets(), strict=True
+        )
     ]
     await server
     for sim in sims:

@@ -12,6 +12,13 @@ Run as a worker process by bench/run.py::
     python -m ampyre.simulator.loadgen --url ws://127.0.0.1:9000/ocpp --stations 1000 \
         --protocol ocpp1.6 --control --latency-file /tmp/lat.bin
 
+``--mode transactions`` runs charging sessions instead (the `ampyre.simulator.session`
+messages, schema-checked by the unit tests): per station Authorize, StartTransaction /
+TransactionEvent Started, ``--session-samples`` meter-value messages paced so all
+stations together send ``--rate`` of them per second, then StopTransaction /
+TransactionEvent Ended, and again. Latencies of transaction messages are recorded
+(meter values from their intended send time).
+
 With ``--control`` it prints one JSON line ``{"event": "ready", ...}`` after all
 stations connected and booted, waits for ``go <monotonic start time>`` on stdin,
 runs, then prints ``{"event": "done", ...}``. Times are CLOCK_MONOTONIC, which
@@ -24,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import resource
 import sys
 import time
@@ -39,10 +47,15 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ampyre.simulator import messages as m
+from ampyre.simulator import txmessages as tx
+from ampyre.simulator.power import Charge
+from ampyre.simulator.session import Session, SessionConfig, new_ev, new_transaction_id
 
 HEARTBEAT_SUFFIX = b'","Heartbeat",{}]'
 END_GRACE = 5.0  # seconds after the window an outstanding CALL may still take
 STATUS_EVERY = 5  # every 5th CALL is a StatusNotification: 80 % Heartbeat, 20 % Status
+MODES = ("closed", "paced", "idle", "transactions")
+BENCH_ID_TOKEN = "BENCHTAG1"
 
 
 @dataclass(slots=True)
@@ -50,8 +63,10 @@ class LoadConfig:
     url: str
     protocol: str
     stations: int
-    mode: str = "closed"  # closed | paced | idle
-    rate: float = 0.0  # paced: msgs/s for all stations of this generator
+    mode: str = "closed"  # closed | paced | idle | transactions
+    # paced: msgs/s for all stations of this generator; transactions: meter-value
+    # messages/s for all of them
+    rate: float = 0.0
     heartbeat_interval: float = 30.0  # idle: seconds between heartbeats of one station
     warmup: float = 2.0
     duration: float = 10.0
@@ -61,6 +76,9 @@ class LoadConfig:
     connect_concurrency: int = 100
     connect_attempts: int = 3
     connect_timeout: float = 30.0
+    session_samples: int = 12  # transactions: meter-value messages per session
+    id_token: str = BENCH_ID_TOKEN
+    max_power_kw: float = 22.0
 
 
 @dataclass(slots=True)
@@ -82,6 +100,16 @@ class LoadResult:
     csms_calls: int = 0
     cpu_seconds: float = 0.0  # this process, measured window only
     latencies: array[float] = field(default_factory=lambda: array("d"))
+    # transactions mode (inside the window): meter-value messages and their sampled
+    # values acked, other transaction messages acked, sessions started/ended, Authorize
+    # answers that were not Accepted, meter latencies alone
+    meter_msgs: int = 0
+    sampled_values: int = 0
+    tx_other: int = 0
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    auth_rejected: int = 0
+    meter_latencies: array[float] = field(default_factory=lambda: array("d"))
 
     @property
     def connect_seconds(self) -> float:
@@ -121,6 +149,13 @@ class LoadResult:
             "csms_calls": self.csms_calls,
             "cpu_seconds": self.cpu_seconds,
             "cpu_utilisation": self.cpu_seconds / self.window,
+            "meter_msgs": self.meter_msgs,
+            "sampled_values": self.sampled_values,
+            "tx_other": self.tx_other,
+            "sessions_started": self.sessions_started,
+            "sessions_ended": self.sessions_ended,
+            "auth_rejected": self.auth_rejected,
+            "meter_p99_ms": percentiles(self.meter_latencies)["p99_ms"],
             **pct,
         }
 
@@ -192,10 +227,12 @@ class _Frames:
 class LoadGenerator:
     def __init__(self, config: LoadConfig) -> None:
         m.check_protocol(config.protocol)
-        if config.mode not in ("closed", "paced", "idle"):
+        if config.mode not in MODES:
             raise ValueError(f"unknown mode {config.mode!r}")
-        if config.mode == "paced" and config.rate <= 0:
-            raise ValueError("paced mode needs rate > 0")
+        if config.mode in ("paced", "transactions") and config.rate <= 0:
+            raise ValueError(f"{config.mode} mode needs rate > 0")
+        if config.session_samples < 1:
+            raise ValueError("session_samples must be >= 1")
         self.config = config
         self.frames = _Frames(config.protocol)
         self.result = LoadResult(stations=config.stations)
@@ -373,6 +410,120 @@ class LoadGenerator:
         await self._answer_csms(ws, index, msg)
         return False
 
+    # ---- transactions ---------------------------------------------------------------
+
+    async def _rpc(
+        self, ws: ClientConnection, index: int, action: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """One CALL; its answer's payload, or None for a CALLERROR."""
+        self._counter += 1
+        uid = b"%d" % self._counter
+        await ws.send(orjson.dumps([m.CALL, uid.decode(), action, payload]), text=True)
+        prefix = b'[3,"' + uid + b'"'
+        while True:
+            raw = await ws.recv(decode=False)
+            if raw.startswith(prefix):
+                reply = orjson.loads(raw)
+                return reply[2] if isinstance(reply[2], dict) else {}
+            if await self._slow_path(ws, index, uid, raw):
+                return None
+
+    async def _tx_loop(
+        self, ws: ClientConnection, index: int, win_start: float, end: float, interval: float
+    ) -> None:
+        """Charging sessions back to back; meter values paced every ``interval`` s."""
+        cfg = self.config
+        res = self.result
+        mono = time.monotonic
+        rng = random.Random(cfg.first_index + index)
+        v16 = m.is_v16(cfg.protocol)
+        session_cfg = SessionConfig(max_power_kw=cfg.max_power_kw)
+        register = float(rng.randrange(1_000_000, 50_000_000))
+        # First meter value one interval after the station's first session starts, at
+        # a per-station phase (golden-ratio spread) so that stations do not fire together.
+        scheduled = mono() + (1.0 + index * 0.6180339887 % 1.0) * interval
+        first_done = False
+
+        async def timed(action: str, payload: dict[str, Any], t0: float) -> dict[str, Any] | None:
+            reply = await self._rpc(ws, index, action, payload)
+            t1 = mono()
+            res.msgs_total += 1
+            if reply is None:
+                res.errors += 1
+                res.error_kinds[f"reply:{action}"] += 1
+            elif t0 >= win_start and t1 <= end:
+                res.msgs += 1
+                res.tx_other += 1
+                res.latencies.append(t1 - t0)
+            return reply
+
+        try:
+            # Stations begin their first session at their own phase, not all at once.
+            delay = scheduled - interval - mono()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while scheduled < end:
+                charge = Charge(new_ev(session_cfg, rng), register_wh=register)
+                s = Session(cfg.protocol, 1, cfg.id_token, charge)
+                reply = await self._rpc(
+                    ws, index, "Authorize", tx.authorize(cfg.protocol, s.id_token)
+                )
+                info = (reply or {}).get("idTagInfo" if v16 else "idTokenInfo") or {}
+                if info.get("status") != "Accepted":
+                    res.auth_rejected += 1  # a load generator charges anyway
+                t_start = mono()
+                if not v16:
+                    s.transaction_id = new_transaction_id(rng)
+                action, payload = s.start(m.now_iso(), "Authorized", offline=False, authorized=True)
+                reply = await timed(action, payload, t_start)
+                if v16:
+                    tid = (reply or {}).get("transactionId")
+                    s.transaction_id = tid if isinstance(tid, int) else None
+                if win_start <= t_start < end:
+                    res.sessions_started += 1
+                last = mono()
+                # The first session has a random length, so that session boundaries
+                # (Authorize + start + stop) spread evenly instead of coming in waves.
+                samples = cfg.session_samples if first_done else rng.randint(1, cfg.session_samples)
+                first_done = True
+                for _ in range(samples):
+                    if scheduled >= end:
+                        break
+                    delay = scheduled - mono()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    t0 = scheduled  # measured from the intended send time
+                    scheduled += interval
+                    now = mono()
+                    charge.advance(now - last)
+                    last = now
+                    action, payload = s.periodic(m.now_iso(), offline=False)
+                    reply = await self._rpc(ws, index, action, payload)
+                    t1 = mono()
+                    res.msgs_total += 1
+                    if reply is None:
+                        res.errors += 1
+                        res.error_kinds[f"reply:{action}"] += 1
+                    elif t0 >= win_start and t1 <= end:
+                        res.msgs += 1
+                        res.meter_msgs += 1
+                        res.sampled_values += sum(
+                            len(mv["sampledValue"]) for mv in payload["meterValue"]
+                        )
+                        res.latencies.append(t1 - t0)
+                        res.meter_latencies.append(t1 - t0)
+                t_stop = mono()
+                charge.advance(t_stop - last)
+                action, payload = s.stop(m.now_iso(), "Local", offline=False, now=t_stop)
+                ok = await timed(action, payload, t_stop) is not None
+                if ok and win_start <= t_stop < end:
+                    res.sessions_ended += 1
+                register = charge.register_wh
+        except ConnectionClosed:
+            res.dropped += 1
+            res.errors += 1
+            res.error_kinds["connection-closed"] += 1
+
     async def run_load(self, start: float) -> None:
         """Run the load from ``start`` (monotonic) for warmup + duration seconds."""
         cfg = self.config
@@ -382,7 +533,7 @@ class LoadGenerator:
         res.window_start, res.window_end = win_start, end
         if cfg.mode == "closed":
             interval = 0.0
-        elif cfg.mode == "paced":
+        elif cfg.mode in ("paced", "transactions"):
             interval = max(len(self.connections), 1) / cfg.rate
         else:
             interval = cfg.heartbeat_interval
@@ -398,8 +549,9 @@ class LoadGenerator:
             res.cpu_seconds = time.process_time() - cpu0
 
         probe = asyncio.create_task(cpu_probe())
+        station_loop = self._tx_loop if cfg.mode == "transactions" else self._station_loop
         loops = [
-            asyncio.create_task(self._station_loop(ws, i, win_start, end, interval))
+            asyncio.create_task(station_loop(ws, i, win_start, end, interval))
             for i, ws in enumerate(self.connections)
         ]
         try:
@@ -460,6 +612,9 @@ async def _worker(args: argparse.Namespace) -> LoadResult | None:
         first_index=args.first_index,
         password=args.password,
         connect_concurrency=args.connect_concurrency,
+        session_samples=args.session_samples,
+        id_token=args.id_token,
+        max_power_kw=args.max_power_kw,
     )
     gen = LoadGenerator(config)
     try:
@@ -492,8 +647,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", required=True)
     p.add_argument("--protocol", choices=m.PROTOCOLS, default="ocpp1.6")
     p.add_argument("--stations", type=int, default=100)
-    p.add_argument("--mode", choices=("closed", "paced", "idle"), default="closed")
-    p.add_argument("--rate", type=float, default=0.0, help="paced: total msgs/s")
+    p.add_argument("--mode", choices=MODES, default="closed")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="paced: total msgs/s; transactions: total meter-value messages/s",
+    )
+    p.add_argument(
+        "--session-samples",
+        type=int,
+        default=12,
+        help="transactions: meter-value messages per charging session",
+    )
+    p.add_argument("--id-token", default=BENCH_ID_TOKEN, help="transactions: RFID id token")
+    p.add_argument("--max-power-kw", type=float, default=22.0, help="transactions: station limit")
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--duration", type=float, default=10.0)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from ampyre.simulator import messages as m
+from ampyre.simulator.session import DEFAULT_ID_TOKENS, SessionConfig
 from ampyre.simulator.station import Counters, SimulatedStation
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,24 @@ class SimulationReport:
     csms_calls: int
     csms_not_implemented: int
     resets: int
+    sessions_started: int = 0
+    sessions_completed: int = 0
+    sessions_rejected: int = 0
+    remote_starts: int = 0
+    remote_stops: int = 0
+    authorizations: int = 0
+    tx_messages_acked: int = 0
+    meter_values_acked: int = 0
+    sampled_values_acked: int = 0
+    tx_messages_discarded: int = 0
+    replayed: int = 0
+    queue_dropped: int = 0
+    queue_peak: int = 0
+    duplicates_sent: int = 0
+    duplicate_mismatches: int = 0
+    offline_windows: int = 0
+    energy_wh: int = 0
+    queued_at_end: int = 0  # transaction messages still unacknowledged at shutdown
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -57,6 +76,16 @@ class SimulationReport:
             f"{self.status_notifications} status notifications; "
             f"{self.csms_calls} CSMS calls answered ({self.csms_not_implemented} NotImplemented); "
             f"{self.connect_failures} failed connects, {self.disconnects} disconnects"
+            + (
+                f"; sessions: {self.sessions_started} started, {self.sessions_completed} "
+                f"completed, {self.sessions_rejected} rejected, {self.remote_starts} remote "
+                f"starts, {self.remote_stops} remote stops, {self.energy_wh / 1000:.1f} kWh; "
+                f"{self.tx_messages_acked} transaction messages acked "
+                f"({self.meter_values_acked} with meter values, {self.replayed} replayed "
+                f"after offline, {self.queued_at_end} still queued)"
+                if self.sessions_started or self.remote_starts
+                else ""
+            )
         )
 
 
@@ -79,11 +108,17 @@ async def run_simulation(
     first_index: int = 1,
     stop: asyncio.Event | None = None,
     seed: int | None = None,
+    sessions: SessionConfig | None = None,
+    offline_windows: tuple[tuple[float, float], ...] = (),
+    stations_out: list[SimulatedStation] | None = None,
 ) -> SimulationReport:
     """Simulate ``stations`` charging stations until ``duration`` passes or ``stop`` is set.
 
     Stations start at ``connect_rate`` per second. Cancelling the call closes every
-    connection before the cancellation propagates.
+    connection before the cancellation propagates. With ``sessions`` the stations charge
+    EVs (RFID sessions); remote starts are answered either way. ``offline_windows``
+    ((after, duration) seconds) take every station offline for a while. The station
+    objects are appended to ``stations_out`` when given (tests inspect them).
     """
     m.check_protocol(protocol)
     if stations < 0:
@@ -101,9 +136,14 @@ async def run_simulation(
             status_change_interval=status_change_interval,
             call_timeout=call_timeout,
             rng=random.Random(rng.random()),
+            sessions=sessions,
+            offline_windows=offline_windows,
+            token_index=first_index + i - 1,
         )
         for i in range(stations)
     ]
+    if stations_out is not None:
+        stations_out.extend(sims)
     tasks: list[asyncio.Task[None]] = []
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -136,11 +176,83 @@ async def run_simulation(
         elapsed=loop.time() - started,
         connected_at_end=connected_at_end,
         booted=sum(1 for s in sims if s.booted),
+        queued_at_end=sum(sum(1 for q in s.outbox if q.transactional) for s in sims),
         **dataclasses.asdict(counters),
     )
 
 
+def parse_offline_window(text: str) -> tuple[float, float]:
+    """``AFTER:DURATION`` in seconds, e.g. ``30:20``."""
+    after, sep, duration = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        window = (float(after), float(duration))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"offline window {text!r} must be AFTER:DURATION in seconds, e.g. 30:20"
+        ) from None
+    if window[0] < 0 or window[1] <= 0:
+        raise argparse.ArgumentTypeError(
+            f"offline window {text!r}: AFTER must be >= 0 and DURATION > 0"
+        )
+    return window
+
+
+def parse_id_tokens(text: str) -> tuple[str, ...]:
+    tokens = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tokens:
+        raise argparse.ArgumentTypeError("--id-tokens needs at least one token")
+    for token in tokens:
+        if len(token) > 20:
+            raise argparse.ArgumentTypeError(
+                f"id token {token!r} is longer than 20 characters (OCPP 1.6 idTag)"
+            )
+    return tokens
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be within 0..1")
+    return value
+
+
+def session_config_from_args(args: argparse.Namespace) -> SessionConfig | None:
+    """The SessionConfig the options describe; None with --no-sessions."""
+    if not args.sessions:
+        return None
+    return SessionConfig(
+        id_tokens=args.id_tokens,
+        meter_interval=args.meter_interval,
+        session_duration=args.session_duration,
+        idle_time=args.idle_time,
+        target_soc=args.target_soc,
+        max_power_kw=args.max_power_kw,
+        duplicate_rate=args.duplicate_rate,
+    )
+
+
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Simulated charging stations: boot, heartbeats, status, answers to CSMS calls, "
+        "and charging sessions (plug in, RFID Authorize or remote start, meter values "
+        "with a ramp-up / plateau / taper power curve, stop). Transaction messages are "
+        "queued while a station is offline and replayed in order on reconnect."
+    )
     parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="CSMS base URL")
     parser.add_argument("--stations", type=int, default=10, help="number of stations")
     parser.add_argument("--protocol", choices=m.PROTOCOLS, default="ocpp1.6")
@@ -166,11 +278,82 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--connect-rate", type=float, default=200.0, help="new stations started per second"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
+    group = parser.add_argument_group("charging sessions")
+    group.add_argument(
+        "--sessions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="EVs arrive at every connector, authorize with an RFID id token and charge "
+        "(default on; remote starts are answered either way)",
+    )
+    group.add_argument(
+        "--id-tokens",
+        type=parse_id_tokens,
+        default=DEFAULT_ID_TOKENS,
+        metavar="A,B,C",
+        help="RFID id tokens the EVs present (the CSMS must accept them); connector j of "
+        "station k uses token number (k * connectors + j) mod count, so give one per "
+        "connector to keep a token out of two transactions at once; default "
+        + ",".join(DEFAULT_ID_TOKENS),
+    )
+    group.add_argument(
+        "--meter-interval",
+        type=_positive,
+        default=60.0,
+        help="seconds between periodic meter values of a session (1.6 MeterValues, "
+        "2.x TransactionEvent Updated); default 60",
+    )
+    group.add_argument(
+        "--session-duration",
+        type=_positive,
+        default=300.0,
+        help="mean seconds of charging before the driver stops (0.5x..1.5x); default 300",
+    )
+    group.add_argument(
+        "--idle-time",
+        type=float,
+        default=60.0,
+        help="mean seconds a connector stays free between sessions; default 60",
+    )
+    group.add_argument(
+        "--target-soc",
+        type=float,
+        default=None,
+        help="stop when the EV reaches this state of charge (percent); default off",
+    )
+    group.add_argument(
+        "--max-power-kw",
+        type=_positive,
+        default=22.0,
+        help="station power limit; up to 22 kW is 3-phase AC, above DC; default 22",
+    )
+    group.add_argument(
+        "--offline-window",
+        type=parse_offline_window,
+        action="append",
+        default=[],
+        metavar="AFTER:DURATION",
+        help="take every station offline AFTER seconds from its start for DURATION "
+        "seconds (repeatable); sessions go on and their messages are replayed on "
+        "reconnect (2.x with offline=true)",
+    )
+    group.add_argument(
+        "--duplicate-rate",
+        type=_rate,
+        default=0.0,
+        help="share (0..1) of acknowledged transaction messages sent a second time with "
+        "the same unique id and payload (idempotency check); default 0",
+    )
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
 
 
 async def main_from_args(args: argparse.Namespace) -> int:
     """Run a simulation from parsed CLI arguments; Ctrl-C / SIGTERM stop it cleanly."""
+    try:
+        sessions = session_config_from_args(args)
+    except ValueError as exc:
+        print(f"ampyre simulate: {exc}", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -197,6 +380,8 @@ async def main_from_args(args: argparse.Namespace) -> int:
             first_index=args.first_index,
             stop=stop,
             seed=args.seed,
+            sessions=sessions,
+            offline_windows=tuple(args.offline_window),
         )
     finally:
         for sig in installed:

@@ -1,7 +1,10 @@
-"""One simulated charging station: connect, boot, report status, heartbeat, answer the CSMS.
+"""One simulated charging station: connect, boot, report status, heartbeat, answer the CSMS,
+and run charging sessions that survive losing the connection.
 
-Each station costs two tasks while connected (its behaviour loop and a reader)
-plus the WebSocket connection, so thousands fit in one process.
+Tasks per station: the connection loop (run), and while connected a reader, the
+behaviour loop (heartbeats) and the outbox sender; one task per running charging
+session and one per connector that plugs EVs in (with sessions on). They sleep nearly
+all the time, so thousands of stations fit in one process.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import contextlib
 import logging
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +24,22 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ampyre.simulator import messages as m
+from ampyre.simulator import txmessages as tx
+from ampyre.simulator.power import Charge
+from ampyre.simulator.session import (
+    Outbox,
+    Queued,
+    Session,
+    SessionConfig,
+    new_ev,
+    new_transaction_id,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
 REBOOT_DELAY = 1.0
+_CLOSED: list[Any] = [-1]  # resolves the pending CALLs of a lost connection
 
 
 @dataclass(slots=True)
@@ -46,6 +61,28 @@ class Counters:
     csms_calls: int = 0
     csms_not_implemented: int = 0
     resets: int = 0
+    # charging sessions
+    sessions_started: int = 0
+    sessions_completed: int = 0  # stop message queued
+    sessions_rejected: int = 0  # id token not accepted
+    remote_starts: int = 0
+    remote_stops: int = 0
+    authorizations: int = 0
+    tx_messages_acked: int = 0  # Start/Stop/MeterValues/TransactionEvent answered
+    meter_values_acked: int = 0  # periodic/triggered meter value messages answered
+    sampled_values_acked: int = 0  # sampled values in all acked transaction messages
+    tx_messages_discarded: int = 0  # gave up after repeated CALLERRORs
+    replayed: int = 0  # acked messages that had been queued while offline
+    queue_dropped: int = 0  # meter values dropped because the outbox was full
+    queue_peak: int = 0
+    duplicates_sent: int = 0
+    duplicate_mismatches: int = 0  # a resent message got a different answer
+    offline_windows: int = 0
+    energy_wh: int = 0  # delivered in completed sessions
+
+
+def _sampled_count(payload: dict[str, Any]) -> int:
+    return sum(len(mv.get("sampledValue", ())) for mv in payload.get("meterValue", ()))
 
 
 class SimulatedStation:
@@ -61,11 +98,15 @@ class SimulatedStation:
         status_change_interval: float = 30.0,
         call_timeout: float = 30.0,
         rng: random.Random | None = None,
+        sessions: SessionConfig | None = None,
+        offline_windows: Sequence[tuple[float, float]] = (),
+        token_index: int = 0,
     ) -> None:
         m.check_protocol(protocol)
         self.station_id = station_id
         self.url = url
         self.protocol = protocol
+        self.v16 = m.is_v16(protocol)
         self.counters = counters
         self.password = password
         self.heartbeat_override = heartbeat_interval
@@ -81,6 +122,34 @@ class SimulatedStation:
         self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        # Sessions: remote starts always work; local (RFID) sessions only with `sessions`.
+        self.cfg = sessions or SessionConfig(local_sessions=False)
+        self.local_sessions = sessions is not None and sessions.local_sessions
+        self.offline_windows = sorted(offline_windows)
+        # Each connector has its regular driver: station k's connector j presents
+        # id_tokens[(k * connectors + j) % len]; distinct while there are enough tokens,
+        # so no token is in two transactions at once (the CSMS would say ConcurrentTx).
+        self.token_index = token_index
+        self.forced_offline = False
+        self._online = asyncio.Event()
+        self._online.set()
+        self.outbox = Outbox(limit=self.cfg.queue_limit)
+        self._outbox_ready = asyncio.Event()
+        self.session_connectors = [c for c in self.statuses if c != 0]
+        self.active: dict[int, Session] = {}
+        self.completed: list[Session] = []  # last few, for tests and reports
+        self._session_tasks: dict[int, asyncio.Task[None]] = {}
+        self._wake: dict[int, asyncio.Event] = {}
+        # Lifetime energy registers (Wh) per connector: never reset, never from 0.
+        self.registers = {
+            c: float(self.rng.randrange(1_000_000, 50_000_000)) for c in self.session_connectors
+        }
+        interval = f"{self.cfg.meter_interval:g}"
+        self.state.config16["MeterValueSampleInterval"] = (interval, False)
+        self.state.variables[("SampledDataCtrlr", "TxUpdatedInterval")] = (interval, False)
+        answer = self._answer_16 if self.v16 else self._answer_2x
+        self._tx_handlers: dict[str, Callable[[dict[str, Any]], m.Payload]] = answer()
+        self._after_answer: list[Callable[[], None]] = []
 
     # ---- connection lifecycle -----------------------------------------------------
 
@@ -91,9 +160,26 @@ class SimulatedStation:
         return {"Authorization": f"Basic {token}"}
 
     async def run(self) -> None:
-        """Stay connected until cancelled, reconnecting with exponential backoff."""
+        """Stay connected until cancelled, reconnecting with exponential backoff; charge
+        EVs meanwhile (sessions go on while offline)."""
+        helpers: list[asyncio.Task[None]] = []
+        if self.offline_windows:
+            helpers.append(asyncio.create_task(self._offline_schedule()))
+        if self.local_sessions:
+            helpers += [asyncio.create_task(self._plug_in_loop(c)) for c in self.session_connectors]
+        try:
+            await self._connection_loop()
+        finally:
+            tasks = [*helpers, *self._session_tasks.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _connection_loop(self) -> None:
         backoff = 1.0
         while True:
+            if self.forced_offline:
+                await self._online.wait()
             try:
                 ws = await connect(
                     f"{self.url.rstrip('/')}/{self.station_id}",
@@ -111,12 +197,14 @@ class SimulatedStation:
                 await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
-            if ws.subprotocol != self.protocol:
-                self.counters.connect_failures += 1
-                log.warning("%s: server did not accept %s", self.station_id, self.protocol)
+            if ws.subprotocol != self.protocol or self.forced_offline:
+                if not self.forced_offline:
+                    self.counters.connect_failures += 1
+                    log.warning("%s: server did not accept %s", self.station_id, self.protocol)
                 await ws.close()
-                await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                if not self.forced_offline:
+                    await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
+                    backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             self.counters.connects += 1
             self.connected = True
@@ -127,6 +215,7 @@ class SimulatedStation:
             finally:
                 self.connected = False
                 self._ws = None
+                self.outbox.drop_volatile()
                 # A cancelled shutdown still says goodbye; close() is bounded by close_timeout.
                 with contextlib.suppress(Exception):
                     await ws.close()
@@ -135,12 +224,36 @@ class SimulatedStation:
                 self.state.reset_requested = False
                 self.booted = False
                 self.counters.resets += 1
-                self.statuses = {c: "Available" for c in self.statuses}
+                self.statuses = {
+                    c: ("Available" if c not in self.active else s)
+                    for c, s in self.statuses.items()
+                }
                 await asyncio.sleep(REBOOT_DELAY)
+                backoff = 1.0
+                continue
+            if self.forced_offline:
                 backoff = 1.0
                 continue
             await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.5))
             backoff = min(backoff * 2, MAX_BACKOFF) if not self.booted else 1.0
+
+    async def _offline_schedule(self) -> None:
+        """Scheduled offline windows ``(after, duration)`` seconds from the start: the
+        station drops its connection and stays away, charging on."""
+        loop = asyncio.get_running_loop()
+        epoch = loop.time()
+        for after, duration in self.offline_windows:
+            await asyncio.sleep(max(0.0, epoch + after - loop.time()))
+            self.forced_offline = True
+            self._online.clear()
+            self.counters.offline_windows += 1
+            ws = self._ws
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            await asyncio.sleep(duration)
+            self.forced_offline = False
+            self._online.set()
 
     async def _session(self, ws: ClientConnection) -> None:
         self._ws = ws
@@ -153,13 +266,14 @@ class SimulatedStation:
                 if exc is not None and not isinstance(exc, ConnectionClosed):
                     log.warning("%s: %r", self.station_id, exc)
         finally:
+            self._ws = None
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_result(_CLOSED)
+            self._pending.clear()
             for task in (reader, behaviour, *self._background):
                 task.cancel()
             await asyncio.gather(reader, behaviour, *self._background, return_exceptions=True)
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.cancel()
-            self._pending.clear()
 
     # ---- incoming frames ----------------------------------------------------------
 
@@ -184,13 +298,22 @@ class SimulatedStation:
         unique_id, action, payload = msg[1], msg[2], msg[3]
         if not isinstance(payload, dict):
             payload = {}
+        handler = self._tx_handlers.get(str(action))
         try:
-            result = m.answer_call(self.state, str(action), payload)
+            if handler is not None:
+                result = handler(payload)
+            else:
+                result = m.answer_call(self.state, str(action), payload)
             frame = [m.CALLRESULT, unique_id, result]
         except m.NotImplementedAction:
             self.counters.csms_not_implemented += 1
             frame = [m.CALLERROR, unique_id, "NotImplemented", f"{action} not supported", {}]
         await ws.send(orjson.dumps(frame), text=True)
+        # Whatever the answer promised (a session start, a triggered message) happens
+        # only after the answer left.
+        after, self._after_answer = self._after_answer, []
+        for action_after in after:
+            action_after()
         if self.state.reset_requested:
             # Reboot: drop the connection; run() reconnects and boots again.
             await ws.close()
@@ -211,34 +334,178 @@ class SimulatedStation:
         elif requested == "StatusNotification":
             await self._send_all_statuses()
 
+    # ---- CSMS calls about transactions ------------------------------------------------
+
+    def _free_connector(self, wanted: int | None) -> int | None:
+        if wanted is not None:
+            ok = wanted in self.session_connectors and wanted not in self._session_tasks
+            return wanted if ok else None
+        return next((c for c in self.session_connectors if c not in self._session_tasks), None)
+
+    def _find(self, transaction_id: object) -> Session | None:
+        for session in self.active.values():
+            if session.transaction_id == transaction_id and not session.ended:
+                return session
+        return None
+
+    def _remote_stop(self, transaction_id: object) -> m.Payload:
+        session = self._find(transaction_id)
+        if session is None:
+            return {"status": "Rejected"}
+        self.counters.remote_stops += 1
+        session.stop_reason = "Remote"
+        wake = self._wake.get(session.connector_id)
+        if wake is not None:
+            wake.set()
+        return {"status": "Accepted"}
+
+    def _trigger_meter_values(self, connector: int | None, as_event: bool) -> bool:
+        sessions = [s for c, s in self.active.items() if connector in (None, 0, c) and not s.ended]
+        if as_event and not sessions:
+            return False
+
+        def send() -> None:
+            ts = m.now_iso()
+            for s in sessions:
+                self._enqueue(s, *s.periodic(ts, offline=False, trigger="Trigger"))
+            if not sessions and not as_event:
+                c = connector or self.session_connectors[0]
+                sample = Charge(new_ev(self.cfg, self.rng), self.registers[c]).sample()
+                values = tx.meter_value(self.protocol, ts, sample, tx.TRIGGER, full=False)
+                payload = (
+                    tx.meter_values_16(c, None, values)
+                    if self.v16
+                    else tx.meter_values_2x(c, values)
+                )
+                self._put(Queued("MeterValues", payload, transactional=False))
+
+        self._after_answer.append(send)
+        return True
+
+    def _answer_16(self) -> dict[str, Callable[[dict[str, Any]], m.Payload]]:
+        def remote_start(payload: dict[str, Any]) -> m.Payload:
+            wanted = payload.get("connectorId")
+            connector = self._free_connector(wanted if isinstance(wanted, int) else None)
+            id_tag = str(payload.get("idTag", ""))
+            if connector is None or not id_tag:
+                return {"status": "Rejected"}
+            self.counters.remote_starts += 1
+            # AuthorizeRemoteTxRequests is false: start without an Authorize first.
+            self._after_answer.append(
+                lambda: self._spawn_session(connector, id_tag, tx.ID_TOKEN_TYPE, remote=True)
+            )
+            return {"status": "Accepted"}
+
+        def remote_stop(payload: dict[str, Any]) -> m.Payload:
+            return self._remote_stop(payload.get("transactionId"))
+
+        def trigger(payload: dict[str, Any]) -> m.Payload:
+            if payload.get("requestedMessage") != "MeterValues":
+                return m.answer_call(self.state, "TriggerMessage", payload)
+            connector = payload.get("connectorId")
+            self._trigger_meter_values(connector if isinstance(connector, int) else None, False)
+            return {"status": "Accepted"}
+
+        return {
+            "RemoteStartTransaction": remote_start,
+            "RemoteStopTransaction": remote_stop,
+            "TriggerMessage": trigger,
+        }
+
+    def _answer_2x(self) -> dict[str, Callable[[dict[str, Any]], m.Payload]]:
+        def request_start(payload: dict[str, Any]) -> m.Payload:
+            wanted = payload.get("evseId")
+            connector = self._free_connector(wanted if isinstance(wanted, int) else None)
+            token = payload.get("idToken") or {}
+            value, kind = str(token.get("idToken", "")), str(token.get("type", "Central"))
+            remote_start_id = payload.get("remoteStartId")
+            if connector is None or not isinstance(remote_start_id, int):
+                return {"status": "Rejected"}
+            self.counters.remote_starts += 1
+            # OCPP 2.0.1 F02 (remote start first): answer Accepted, then start the
+            # transaction with triggerReason RemoteStart and the remoteStartId.
+            self._after_answer.append(
+                lambda: self._spawn_session(
+                    connector, value, kind, remote=True, remote_start_id=remote_start_id
+                )
+            )
+            return {"status": "Accepted"}
+
+        def request_stop(payload: dict[str, Any]) -> m.Payload:
+            return self._remote_stop(payload.get("transactionId"))
+
+        def transaction_status(payload: dict[str, Any]) -> m.Payload:
+            # OCPP 2.0.1 E14: are messages of (this) transaction still queued; is it ongoing.
+            tid = payload.get("transactionId")
+            result: m.Payload = {"messagesInQueue": self.outbox.pending_for(tid)}
+            if tid is not None:
+                result["ongoingIndicator"] = self._find(tid) is not None
+            return result
+
+        def trigger(payload: dict[str, Any]) -> m.Payload:
+            requested = payload.get("requestedMessage")
+            if requested not in ("MeterValues", "TransactionEvent"):
+                return m.answer_call(self.state, "TriggerMessage", payload)
+            evse = payload.get("evse") or {}
+            evse_id = evse.get("id") if isinstance(evse, dict) else None
+            ok = self._trigger_meter_values(
+                evse_id if isinstance(evse_id, int) else None, requested == "TransactionEvent"
+            )
+            return {"status": "Accepted" if ok else "Rejected"}
+
+        return {
+            "RequestStartTransaction": request_start,
+            "RequestStopTransaction": request_stop,
+            "GetTransactionStatus": transaction_status,
+            "TriggerMessage": trigger,
+        }
+
     # ---- outgoing CALLs -----------------------------------------------------------
 
-    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Send one CALL and wait for its answer; at most one is outstanding (OCPP-J rule)."""
+    def _new_uid(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    async def _exchange(
+        self, action: str, payload: dict[str, Any], unique_id: str | None = None
+    ) -> tuple[str, Any]:
+        """One CALL and its answer: ("result", payload) | ("error", frame) | ("timeout",
+        None) | ("closed", None). At most one CALL is outstanding (OCPP-J rule)."""
         ws = self._ws
         if ws is None:
-            return None
+            return "closed", None
         async with self._lock:
-            self._seq += 1
-            unique_id = str(self._seq)
+            if self._ws is not ws:
+                return "closed", None
+            uid = unique_id or self._new_uid()
             fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-            self._pending[unique_id] = fut
-            await ws.send(orjson.dumps([m.CALL, unique_id, action, payload]), text=True)
+            self._pending[uid] = fut
+            try:
+                await ws.send(orjson.dumps([m.CALL, uid, action, payload]), text=True)
+            except ConnectionClosed:
+                self._pending.pop(uid, None)
+                return "closed", None
             self.counters.calls_sent += 1
             try:
                 async with asyncio.timeout(self.call_timeout):
                     reply = await fut
             except TimeoutError:
-                self._pending.pop(unique_id, None)
+                self._pending.pop(uid, None)
                 self.counters.call_timeouts += 1
                 log.debug("%s: %s timed out", self.station_id, action)
-                return None
+                return "timeout", None
+        if reply is _CLOSED:
+            return "closed", None
         if reply[0] == m.CALLRESULT:
             self.counters.call_results += 1
-            return reply[2] if isinstance(reply[2], dict) else {}
+            return "result", reply[2] if isinstance(reply[2], dict) else {}
         self.counters.call_errors += 1
         log.debug("%s: %s answered with %r", self.station_id, action, reply)
-        return None
+        return "error", reply
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        kind, reply = await self._exchange(action, payload)
+        return reply if kind == "result" else None
 
     async def _boot(self) -> None:
         while True:
@@ -280,21 +547,315 @@ class SimulatedStation:
         if not self.booted:
             await self._boot()
         await self._send_all_statuses()
+        # Replay what was queued while offline, in order (OCPP 2.0.1 E12, 1.6 4.7).
+        sender = asyncio.create_task(self._sender())
+        self._background.add(sender)
+        sender.add_done_callback(self._background.discard)
         loop = asyncio.get_running_loop()
-        changeable = [c for c in self.statuses if c != 0]
         now = loop.time()
         next_heartbeat = now + self.state.heartbeat_interval
-        next_change = now + self.rng.uniform(0.1, 1.0) * self.status_change_interval
+        change_interval = self.status_change_interval if not self.local_sessions else 0.0
+        next_change = (
+            now + self.rng.uniform(0.1, 1.0) * change_interval if change_interval > 0 else None
+        )
         while True:
-            await asyncio.sleep(max(0.0, min(next_heartbeat, next_change) - loop.time()))
+            wake_at = next_heartbeat if next_change is None else min(next_heartbeat, next_change)
+            await asyncio.sleep(max(0.0, wake_at - loop.time()))
             now = loop.time()
             if now >= next_heartbeat:
                 await self._heartbeat()
                 next_heartbeat = loop.time() + self.state.heartbeat_interval
-            if now >= next_change and changeable:
-                connector = self.rng.choice(changeable)
-                self.statuses[connector] = m.next_status(self.protocol, self.statuses[connector])
-                await self._send_status(connector)
-                next_change = loop.time() + self.rng.uniform(0.5, 1.5) * (
-                    self.status_change_interval
-                )
+            if next_change is not None and now >= next_change:
+                changeable = [c for c in self.session_connectors if c not in self._session_tasks]
+                if changeable:
+                    connector = self.rng.choice(changeable)
+                    self.statuses[connector] = m.next_status(
+                        self.protocol, self.statuses[connector]
+                    )
+                    await self._send_status(connector)
+                next_change = loop.time() + self.rng.uniform(0.5, 1.5) * change_interval
+
+    # ---- the outbox -------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        return self.connected and self.booted and self._ws is not None
+
+    def _put(self, item: Queued) -> None:
+        self.outbox.put(item)
+        if len(self.outbox) > self.counters.queue_peak:
+            self.counters.queue_peak = len(self.outbox)
+        self._outbox_ready.set()
+
+    def _enqueue(self, session: Session, action: str, payload: m.Payload) -> None:
+        before = self.outbox.dropped
+        self._put(Queued(action, payload, session, created_offline=not self.online))
+        self.counters.queue_dropped += self.outbox.dropped - before
+
+    def _set_status(self, connector: int, status: str) -> None:
+        self.statuses[connector] = status
+        if self.online:
+            payload = m.status_notification(self.protocol, connector, status)
+            self._put(Queued("StatusNotification", payload, transactional=False))
+
+    async def _sender(self) -> None:
+        """Send the outbox head until acknowledged; one message at a time, in order."""
+        cfg = self.cfg
+        while True:
+            item = self.outbox.head()
+            if item is None:
+                self._outbox_ready.clear()
+                await self._outbox_ready.wait()
+                continue
+            if item.unique_id is None:
+                item.unique_id = self._new_uid()
+            kind, reply = await self._exchange(item.action, item.payload, item.unique_id)
+            if kind == "closed":
+                return  # the connection is gone; run() reconnects and a new sender resumes
+            if kind == "timeout":
+                # The answer is unknown: retransmit with the same unique id.
+                if not item.transactional:
+                    self.outbox.pop()
+                continue
+            if kind == "error":
+                item.unique_id = None  # it was answered: a retry is a new message
+                item.attempts += 1
+                if not item.transactional or item.attempts >= cfg.message_attempts:
+                    self.outbox.pop()
+                    if item.transactional:
+                        self.counters.tx_messages_discarded += 1
+                    continue
+                # OCPP 1.6 TransactionMessageRetryInterval / 2.0.1 E13
+                # MessageAttemptInterval: wait longer after every failed attempt.
+                await asyncio.sleep(cfg.retry_interval * item.attempts)
+                continue
+            self.outbox.pop()
+            self._acked(item, reply)
+            if item.transactional and cfg.duplicate_rate and self.rng.random() < cfg.duplicate_rate:
+                self.counters.duplicates_sent += 1
+                kind2, reply2 = await self._exchange(item.action, item.payload, item.unique_id)
+                if kind2 == "result" and reply2 != reply:
+                    self.counters.duplicate_mismatches += 1
+                    log.info(
+                        "%s: resent %s %s got %r, first answer %r",
+                        self.station_id,
+                        item.action,
+                        item.unique_id,
+                        reply2,
+                        reply,
+                    )
+
+    def _acked(self, item: Queued, reply: dict[str, Any]) -> None:
+        c = self.counters
+        if not item.transactional:
+            if item.action == "StatusNotification":
+                c.status_notifications += 1
+            return
+        c.tx_messages_acked += 1
+        if item.created_offline:
+            c.replayed += 1
+        n = _sampled_count(item.payload) + len(item.payload.get("transactionData", ()))
+        c.sampled_values_acked += n
+        session = item.session
+        if item.action == "MeterValues" or (
+            item.action == "TransactionEvent"
+            and item.payload.get("eventType") == "Updated"
+            and "meterValue" in item.payload
+        ):
+            c.meter_values_acked += 1
+        if session is None:
+            return
+        info: Any = None
+        if item.action == "StartTransaction":
+            tid = reply.get("transactionId")
+            if isinstance(tid, int):
+                self.outbox.assign_transaction_id(session, tid)
+            info = reply.get("idTagInfo")
+        elif item.action == "TransactionEvent":
+            info = reply.get("idTokenInfo")
+        status = info.get("status") if isinstance(info, dict) else None
+        if status not in (None, "Accepted") and not session.ended:
+            # 1.6 StopTransactionOnInvalidId / 2.0.1 E05: the CSMS refused the id token.
+            session.stop_reason = "DeAuthorized"
+            wake = self._wake.get(session.connector_id)
+            if wake is not None:
+                wake.set()
+
+    # ---- charging sessions --------------------------------------------------------------
+
+    def _meter_interval(self) -> float:
+        if self.v16:
+            raw = self.state.config16["MeterValueSampleInterval"][0]
+        else:
+            raw = self.state.variables[("SampledDataCtrlr", "TxUpdatedInterval")][0]
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = self.cfg.meter_interval
+        # 0 switches periodic sampling off (1.6 MeterValueSampleInterval).
+        return seconds if seconds > 0 else float("inf")
+
+    async def _plug_in_loop(self, connector: int) -> None:
+        """EVs arrive at this connector with an RFID card, charge, leave, and so on."""
+        cfg = self.cfg
+        await asyncio.sleep(self.rng.uniform(0.0, max(cfg.idle_time, 0.5)))
+        while True:
+            task = self._session_tasks.get(connector)
+            if task is None and self.booted:
+                slot = self.token_index * len(self.session_connectors)
+                slot += self.session_connectors.index(connector)
+                token = cfg.id_tokens[slot % len(cfg.id_tokens)]
+                self._spawn_session(connector, token, tx.ID_TOKEN_TYPE, remote=False)
+                task = self._session_tasks.get(connector)
+            if task is not None:
+                await asyncio.wait({task})
+            idle = self.rng.expovariate(1.0 / cfg.idle_time) if cfg.idle_time > 0 else 0.0
+            await asyncio.sleep(max(idle, 0.2))
+
+    def _spawn_session(
+        self,
+        connector: int,
+        id_token: str,
+        token_type: str,
+        *,
+        remote: bool,
+        remote_start_id: int | None = None,
+    ) -> None:
+        if connector in self._session_tasks:
+            return
+        task = asyncio.create_task(
+            self._charge(connector, id_token, token_type, remote, remote_start_id),
+            name=f"{self.station_id}-{connector}",
+        )
+        self._session_tasks[connector] = task
+        task.add_done_callback(lambda _t: self._session_tasks.pop(connector, None))
+
+    async def _authorize(self, id_token: str, token_type: str) -> bool:
+        known = id_token in self.cfg.id_tokens
+        if not self.online:
+            # Local authorization while offline (1.6 LocalAuthorizeOffline, 2.0.1
+            # C12/OfflineTxForUnknownIdEnabled off): only the tokens the station knows.
+            return known
+        self.counters.authorizations += 1
+        kind, reply = await self._exchange(
+            "Authorize", tx.authorize(self.protocol, id_token, token_type)
+        )
+        if kind != "result":
+            return known
+        info = reply.get("idTagInfo" if self.v16 else "idTokenInfo")
+        return isinstance(info, dict) and info.get("status") == "Accepted"
+
+    async def _charge(
+        self,
+        connector: int,
+        id_token: str,
+        token_type: str,
+        remote: bool,
+        remote_start_id: int | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        cfg, rng = self.cfg, self.rng
+        charge = Charge(new_ev(cfg, rng), register_wh=self.registers[connector])
+        s = Session(
+            self.protocol,
+            connector,
+            id_token,
+            charge,
+            token_type=token_type,
+            remote_start_id=remote_start_id,
+        )
+        wake = asyncio.Event()
+        self.active[connector] = s
+        self._wake[connector] = wake
+        self.counters.sessions_started += 1
+        try:
+            if not await self._begin(s, remote):
+                self.counters.sessions_rejected += 1
+                self._set_status(connector, "Available")
+                return
+            reason = await self._meter(s, wake)
+            s.stop_reason = reason
+            self._enqueue(s, *s.stop(m.now_iso(), reason, offline=not self.online, now=loop.time()))
+            self.counters.sessions_completed += 1
+            self.counters.energy_wh += int(charge.register_wh) - int(self.registers[connector])
+            if self.v16:
+                self._set_status(connector, "Finishing")
+            self._set_status(connector, "Available")
+            self.completed = [*self.completed[-9:], s]
+        finally:
+            self.registers[connector] = charge.register_wh
+            self.active.pop(connector, None)
+            self._wake.pop(connector, None)
+
+    async def _begin(self, s: Session, remote: bool) -> bool:
+        """Plug in and authorize; True when the transaction started."""
+        loop = asyncio.get_running_loop()
+        c = s.connector_id
+        if self.v16:
+            self._set_status(c, "Preparing")
+            if not remote and not await self._authorize(s.id_token, s.token_type):
+                return False
+            s.started_at = loop.time()
+            self._enqueue(s, *s.start(m.now_iso(), "", offline=not self.online, authorized=True))
+            self._set_status(c, "Charging")
+            return True
+        self._set_status(c, "Occupied")
+        s.transaction_id = new_transaction_id(self.rng)
+        if remote:
+            s.started_at = loop.time()
+            start = s.start(m.now_iso(), "RemoteStart", offline=not self.online, authorized=True)
+            self._enqueue(s, *start)
+            return True
+        # OCPP 2.0.1 E02 (cable plugged in first, TxStartPoint EVConnected): the
+        # transaction starts at plug-in; authorization follows as an Updated event.
+        start = s.start(m.now_iso(), "CablePluggedIn", offline=not self.online, authorized=False)
+        self._enqueue(s, *start)
+        if not await self._authorize(s.id_token, s.token_type):
+            # E05: not accepted; the driver unplugs, the transaction ends.
+            self._enqueue(
+                s, *s.stop(m.now_iso(), "DeAuthorized", offline=not self.online, now=loop.time())
+            )
+            return False
+        s.started_at = loop.time()
+        self._enqueue(s, *s.authorized(m.now_iso(), offline=not self.online))
+        return True
+
+    async def _meter(self, s: Session, wake: asyncio.Event) -> str:
+        """Charge until a stop; returns the stop reason."""
+        loop = asyncio.get_running_loop()
+        cfg = self.cfg
+        charge = s.charge
+        end_at = s.started_at + self.rng.uniform(0.5, 1.5) * cfg.session_duration
+        last = loop.time()
+        next_sample = last + self._meter_interval()
+        suspended = False
+        while True:
+            timeout = max(0.0, min(next_sample, end_at) - loop.time())
+            if not wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await wake.wait()
+            wake.clear()
+            now = loop.time()
+            charge.advance(now - last)
+            last = now
+            if s.stop_reason is not None:
+                return s.stop_reason
+            if now >= end_at:
+                return "Local"
+            if cfg.target_soc is not None and charge.soc >= cfg.target_soc:
+                charge.charging = False
+                return "EVDisconnected" if self.v16 else "SOCLimitReached"
+            if charge.soc >= 100.0 and not suspended:
+                suspended = True
+                charge.charging = False
+                if self.v16:
+                    self._set_status(s.connector_id, "SuspendedEV")
+                else:
+                    self._enqueue(s, *s.suspended(m.now_iso(), offline=not self.online))
+            if now >= next_sample:
+                payload = s.periodic(m.now_iso(), offline=not self.online, full=cfg.full_sample)
+                self._enqueue(s, *payload)
+                next_sample += self._meter_interval()
+                if next_sample <= now:
+                    next_sample = now + self._meter_interval()
