@@ -207,12 +207,16 @@ async def test_stop_for_a_transaction_never_seen_started(store: SqlStore) -> Non
         event_key="Ended",
         stop_reason="PowerLoss",
         meter_values=(_register(at, 4200, "Transaction.End"),),
+        ocpp_version="ocpp1.6",
     )
     [stored] = await store.record_transaction_events([stop])
     tx = await store.get_transaction(stored.id)
     assert tx is not None
     assert tx.status is TransactionStatus.ENDED and not tx.start_seen
     assert tx.meter_stop_wh == 4200 and tx.energy_wh == 0  # one reading: no energy known
+    # Ids a station reports are never issued again (e.g. after a database restore).
+    [fresh] = await store.record_transaction_events([_start16("CP1", at, 4200)])
+    assert int(fresh.transaction_id) > 987
 
 
 async def test_meter_values_outside_transactions_are_deduplicated(store: SqlStore) -> None:

@@ -209,16 +209,20 @@ async def test_16_bad_input_gets_property_constraint_violation_and_nothing_is_st
     assert code == "PropertyConstraintViolation" and "negative meterStart" in text
     code, text = await st.error("MeterValues", mv16(1, "-3", T1))
     assert code == "PropertyConstraintViolation" and "negative" in text
-    code, _ = await st.error(
-        "StopTransaction", {"transactionId": 1, "meterStop": -1, "timestamp": T2}
-    )
-    assert code == "PropertyConstraintViolation"
     # Too long idTag (1.6 CiString20): the schema refuses it.
     code, _ = await st.error("StartTransaction", start16(tag="X" * 21))
     assert code in ("PropertyConstraintViolation", "FormationViolation", "TypeConstraintViolation")
     assert st.store.writes == 0 and not st.store.transactions
+    # A stop is never refused, not even with a negative meter (1.6 section 4.10: sanity
+    # checks SHOULD NOT keep the answer from the station): stored as sent.
+    assert (
+        await st.ok("StopTransaction", {"transactionId": 1, "meterStop": -1, "timestamp": T2}) == {}
+    )
+    stopped = await st.store.find_transaction("CP1", "1")
+    assert stopped is not None and stopped.status is TransactionStatus.ENDED
+    assert stopped.meter_stop_wh == -1
     # The connection is still usable.
-    assert (await st.ok("StartTransaction", start16()))["transactionId"] == 1
+    assert isinstance((await st.ok("StartTransaction", start16()))["transactionId"], int)
 
 
 async def test_16_stop_below_start_is_stored(caplog: pytest.LogCaptureFixture) -> None:

@@ -105,7 +105,7 @@ class FakeTxStore:
                     ),
                 )
         self._meters(tx)
-        return StoredEvent(pk, tx.transaction_id)
+        return StoredEvent(pk, tx.transaction_id, replace(tx))
 
     def _merge(self, tx: Transaction, e: TransactionEvent) -> None:
         for name in (
@@ -201,6 +201,19 @@ class FakeTxStore:
     async def find_transaction(self, station_id: str, transaction_id: str) -> Transaction | None:
         pk = self.by_key.get((station_id, transaction_id))
         return None if pk is None else await self.get_transaction(pk)
+
+    async def active_transactions(
+        self, station_id: str | None = None, id_token: str | None = None
+    ) -> list[Transaction]:
+        return [
+            replace(t)
+            for t in self.transactions.values()
+            if t.status is TransactionStatus.ACTIVE
+            and (
+                (station_id is not None and t.station_id == station_id)
+                or (id_token is not None and t.id_token == id_token)
+            )
+        ]
 
     async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
         items = [

@@ -9,6 +9,7 @@ UnitOfMeasureType), and an SI value/unit is computed beside it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,14 @@ from ampyre.services.clock import from_ocpp
 DEFAULT_CONTEXT = "Sample.Periodic"
 DEFAULT_LOCATION = "Outlet"
 DEFAULT_FORMAT_16 = "Raw"
+# What the database's integer columns hold (evse, connector, seqNo, multiplier, ids); a
+# larger number cannot be stored, so it is refused rather than failing the commit.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# A 1.6 Raw value is a decimal number; float() alone would also read "1_000", "nan",
+# "infinity" or surrounding spaces.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# The width of the SI unit column: a longer unknown unit has no SI form.
+_SI_UNIT_MAX = 16
 
 # unit as sent -> (SI unit, factor). Temperatures are affine: see _si().
 _SCALE: dict[str, tuple[str, float]] = {
@@ -81,29 +90,57 @@ def _default_unit(measurand: str) -> str:
 
 
 def si(value: float | None, unit: str, multiplier: int = 0) -> tuple[float | None, str | None]:
-    """`value * 10**multiplier` in `unit`, converted to the SI (base) unit."""
+    """`value * 10**multiplier` in `unit`, converted to the SI (base) unit; (None, None)
+    when that has no finite value (a multiplier or value far out of any meter's range)."""
     if value is None:
         return None, None
-    scaled = value * (10.0**multiplier) if multiplier else value
+    try:
+        converted, si_unit = _convert(value * (10.0**multiplier) if multiplier else value, unit)
+    except OverflowError:
+        return None, None
+    if converted is None or not math.isfinite(converted):
+        return None, None
+    return converted, si_unit
+
+
+def _convert(scaled: float, unit: str) -> tuple[float | None, str | None]:
     if unit in ("Celsius", "Celcius"):  # 1.6 spells it both ways
         return scaled + 273.15, "K"
     if unit == "Fahrenheit":
         return (scaled - 32.0) * 5.0 / 9.0 + 273.15, "K"
     known = _SCALE.get(unit)
     if known is None:
-        return scaled, unit or None
+        # Not a unit we can convert: kept as sent if it can be stored as a unit.
+        return (scaled, unit or None) if len(unit) <= _SI_UNIT_MAX else (None, None)
     base, factor = known
     return scaled * factor if factor != 1.0 else scaled, base
 
 
+def timestamp(text: Any) -> datetime | None:
+    """A station's date-time, or None if it is not one (or not representable in UTC,
+    like 9999-12-31T23:59:59-05:00)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return from_ocpp(text)
+    except OverflowError:
+        return None
+
+
+def fits_int(value: int) -> bool:
+    return INT_MIN <= value <= INT_MAX
+
+
 def _timestamp(text: Any) -> datetime:
-    at = from_ocpp(text) if isinstance(text, str) else None
+    at = timestamp(text)
     if at is None:
         raise MeterValueError(f"meterValue timestamp {str(text)[:40]!r} is not a date-time")
     return at
 
 
 def _number(text: str) -> float | None:
+    if _DECIMAL.fullmatch(text) is None:
+        return None
     try:
         value = float(text)
     except ValueError:
@@ -169,6 +206,8 @@ def parse_2x(meter_values: Iterable[dict[str, Any]]) -> tuple[MeterReading, ...]
             uom = sv.get("unitOfMeasure") or {}
             unit = uom.get("unit") or _default_unit(measurand)
             multiplier = int(uom.get("multiplier", 0))
+            if not fits_int(multiplier):
+                raise MeterValueError(f"unitOfMeasure multiplier {multiplier} is out of range")
             si_value, si_unit = si(value, unit, multiplier)
             signed = sv.get("signedMeterValue")
             values.append(
@@ -196,13 +235,21 @@ def is_register(sample: SampledValue) -> bool:
     return sample.measurand.startswith("Energy.") and sample.measurand.endswith(".Register")
 
 
-def check_registers(readings: Sequence[MeterReading]) -> None:
-    """Energy registers count up from zero: a negative reading is a station fault and is
-    refused rather than stored (it would corrupt the transaction's energy)."""
+def negative_register(readings: Sequence[MeterReading]) -> str | None:
+    """What is wrong if an energy register reads below zero (they count up from zero:
+    a station fault that would corrupt the transaction's energy), else None."""
     for reading in readings:
         for sample in reading.values:
             if is_register(sample) and sample.si_value is not None and sample.si_value < 0:
-                raise MeterValueError(
+                return (
                     f"negative {sample.measurand} reading {sample.raw_value!r} "
                     f"{sample.unit} at {reading.timestamp.isoformat()}"
                 )
+    return None
+
+
+def check_registers(readings: Sequence[MeterReading]) -> None:
+    """Refuse a negative energy register reading (see negative_register)."""
+    problem = negative_register(readings)
+    if problem is not None:
+        raise MeterValueError(problem)

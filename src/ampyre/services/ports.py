@@ -163,6 +163,13 @@ class TransactionStore(Protocol):
     ) -> Page:  # items: StoredMeterValue, by timestamp
         ...
 
+    async def active_transactions(
+        self, station_id: str | None = None, id_token: str | None = None
+    ) -> list[Transaction]:
+        """Active transactions at the station OR with the id token (one cheap query for the
+        checks on the OCPP path; no missing_seq_nos)."""
+        ...
+
     async def list_stale_transactions(
         self, silent_since: datetime, limit: int
     ) -> list[Transaction]:

@@ -232,11 +232,7 @@ class TransactionService:
         return decision
 
     async def _in_other_transaction(self, event: TransactionEvent) -> bool:
-        page = await self._store.list_transactions(
-            TransactionFilter(id_token=event.id_token, status=TransactionStatus.ACTIVE), 50, 0
-        )
-        for tx in page.items:
-            assert isinstance(tx, Transaction)
+        for tx in await self._store.active_transactions(id_token=event.id_token):
             if tx.station_id != event.station_id:
                 return True
             if event.transaction_id is not None and tx.transaction_id == event.transaction_id:
@@ -254,13 +250,7 @@ class TransactionService:
         """1.6: a start on a connector closes an older transaction still open there (its
         StopTransaction was lost). Best effort: the new start is already stored."""
         try:
-            page = await self._store.list_transactions(
-                TransactionFilter(station_id=event.station_id, status=TransactionStatus.ACTIVE),
-                200,
-                0,
-            )
-            for tx in page.items:
-                assert isinstance(tx, Transaction)
+            for tx in await self._store.active_transactions(station_id=event.station_id):
                 if (
                     tx.id == stored.id
                     or tx.connector_id != event.connector_id
@@ -328,11 +318,8 @@ class TransactionService:
                 "meter_wh": _latest_register_wh(event.meter_values),
             }
         else:
-            try:
-                tx = await self._store.get_transaction(stored.id)
-            except Exception:
-                log.warning("could not read transaction %s to publish it", stored.id)
-                tx = None
+            # The store returns the transaction as this write merged it.
+            tx = stored.transaction
             if tx is None:
                 data = {
                     "id": stored.id,

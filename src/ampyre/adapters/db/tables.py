@@ -192,8 +192,12 @@ transactions = sa.Table(
     sa.Column("stop_reason", sa.String(64)),
     sa.Column("meter_start_wh", sa.Float),
     sa.Column("meter_start_at", UtcDateTime),
+    # 1 when the reading is the transaction's own begin/end reading (context
+    # Transaction.Begin/End), 0 for other samples: a begin/end reading always wins.
+    sa.Column("meter_start_rank", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("meter_stop_wh", sa.Float),
     sa.Column("meter_stop_at", UtcDateTime),
+    sa.Column("meter_stop_rank", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("charging_state", sa.String(32)),
     sa.Column("charging_state_at", UtcDateTime),
     sa.Column("remote_start_id", sa.Integer),
@@ -233,8 +237,9 @@ transaction_events = sa.Table(
 
 # One row per sampled value. Duplicates (a resent message) are dropped by the two partial
 # unique indexes: per transaction, and per station/EVSE/connector for values outside one.
-# Absent optional fields are stored as the spec defaults ('' for no phase) so that the
-# unique indexes see them as equal.
+# Absent optional fields are stored as the spec defaults ('' for no phase or format) so
+# that the unique indexes see them as equal. The format is part of the key: a signed
+# sample sent beside its plain reading (Eichrecht meters) is a sample of its own.
 meter_values = sa.Table(
     "meter_values",
     metadata,
@@ -254,11 +259,11 @@ meter_values = sa.Table(
     sa.Column("context", sa.String(32), nullable=False),
     sa.Column("unit", sa.String(32), nullable=False),
     sa.Column("multiplier", sa.Integer, nullable=False),
-    sa.Column("format", sa.String(16)),
+    sa.Column("format", sa.String(16), nullable=False),  # '' when not sent
     sa.Column("value", sa.Float),
     sa.Column("raw_value", sa.Text, nullable=False),
     sa.Column("si_value", sa.Float),
-    sa.Column("si_unit", sa.String(16)),
+    sa.Column("si_unit", sa.String(20)),
     sa.Column("signed", Json),
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Index(
@@ -269,6 +274,7 @@ meter_values = sa.Table(
         "phase",
         "location",
         "context",
+        "format",
         unique=True,
         sqlite_where=sa.text("transaction_pk IS NOT NULL"),
         postgresql_where=sa.text("transaction_pk IS NOT NULL"),
@@ -283,6 +289,7 @@ meter_values = sa.Table(
         "phase",
         "location",
         "context",
+        "format",
         unique=True,
         sqlite_where=sa.text("transaction_pk IS NULL"),
         postgresql_where=sa.text("transaction_pk IS NULL"),

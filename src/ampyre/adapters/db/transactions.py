@@ -1,8 +1,9 @@
 """SqlStore part: transactions, their events and meter values (the TransactionStore port).
 
 Writes go through the group commit (adapters/db/writes.py). A batch of transaction
-events becomes, whatever the number of stations in it, at most five statements:
+events becomes, whatever the number of stations in it, at most six statements:
 
+0. (1.6 only) move the id counter past any 1.6 id a station reports;
 1. (1.6 starts only) look up start keys already stored: a resent StartTransaction gets
    the id issued the first time;
 2. (1.6 starts only) take a block of ids from the `transaction` counter;
@@ -13,14 +14,19 @@ events becomes, whatever the number of stations in it, at most five statements:
 
 The upsert merges each event into the row with rules that do not depend on arrival
 order, so offline replays and out-of-order events reconstruct the same transaction:
-the earliest energy-register reading (by meter timestamp) is the start meter, the latest
-the stop meter; an Ended event ends it for good; first-known values (id token, EVSE) are
-kept; flags (start seen, offline) only ever turn on.
+- the start meter is the Transaction.Begin energy-register reading (1.6 meterStart);
+  without one, the earliest reading by meter time; the stop meter likewise the
+  Transaction.End reading (1.6 meterStop), else the latest. So a sample sent after the
+  stop, or a station clock that went backwards, cannot change the energy;
+- only the outlet's total register counts (no phase, location Outlet, in Wh);
+- an Ended event ends it for good; first-known values (id token, EVSE) are kept; flags
+  (start seen, offline) only ever turn on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -49,6 +55,7 @@ from ampyre.domain.transactions import (
 _ACTIVE = TransactionStatus.ACTIVE.value
 _ENDED = TransactionStatus.ENDED.value
 TRANSACTION_COUNTER = "transaction"
+MAX_REPORTED_GAPS = 1000
 
 
 class TransactionSql(StorePart):
@@ -57,24 +64,26 @@ class TransactionSql(StorePart):
         upsert = self._insert(tx)
         new = upsert.excluded
 
-        def earlier(at: str, value: str) -> Any:
-            """The new reading replaces the stored one if it is older (ties: smaller)."""
+        def better(prefix: str, newer_wins: bool) -> Any:
+            """The new reading replaces the stored one if it ranks higher (a begin/end
+            reading beats a sample), then if it is earlier (start) / later (stop) by
+            meter time, then if smaller (start) / larger (stop): the same result in any
+            arrival order."""
+            at, wh, rank = (new[f"{prefix}_{c}"] for c in ("at", "wh", "rank"))
+            old_at, old_wh, old_rank = (tx.c[f"{prefix}_{c}"] for c in ("at", "wh", "rank"))
+            if newer_wins:
+                time_wins, value_wins = at > old_at, wh > old_wh
+            else:
+                time_wins, value_wins = at < old_at, wh < old_wh
             return sa.and_(
-                new[at].is_not(None),
+                at.is_not(None),
                 sa.or_(
-                    tx.c[at].is_(None),
-                    new[at] < tx.c[at],
-                    sa.and_(new[at] == tx.c[at], new[value] < tx.c[value]),
-                ),
-            )
-
-        def later(at: str, value: str) -> Any:
-            return sa.and_(
-                new[at].is_not(None),
-                sa.or_(
-                    tx.c[at].is_(None),
-                    new[at] > tx.c[at],
-                    sa.and_(new[at] == tx.c[at], new[value] > tx.c[value]),
+                    old_at.is_(None),
+                    rank > old_rank,
+                    sa.and_(
+                        rank == old_rank,
+                        sa.or_(time_wins, sa.and_(at == old_at, value_wins)),
+                    ),
                 ),
             )
 
@@ -84,8 +93,8 @@ class TransactionSql(StorePart):
         def first_known(column: str) -> Any:
             return sa.func.coalesce(tx.c[column], new[column])
 
-        start_earlier = earlier("meter_start_at", "meter_start_wh")
-        stop_later = later("meter_stop_at", "meter_stop_wh")
+        start_better = better("meter_start", newer_wins=False)
+        stop_better = better("meter_stop", newer_wins=True)
         state_newer = sa.and_(
             new.charging_state.is_not(None),
             sa.or_(
@@ -116,10 +125,12 @@ class TransactionSql(StorePart):
                 "ended_at": sa.func.coalesce(new.ended_at, tx.c.ended_at),
                 "start_seen": sa.or_(tx.c.start_seen, new.start_seen),
                 "stop_reason": sa.func.coalesce(new.stop_reason, tx.c.stop_reason),
-                "meter_start_wh": pick(start_earlier, "meter_start_wh"),
-                "meter_start_at": pick(start_earlier, "meter_start_at"),
-                "meter_stop_wh": pick(stop_later, "meter_stop_wh"),
-                "meter_stop_at": pick(stop_later, "meter_stop_at"),
+                "meter_start_wh": pick(start_better, "meter_start_wh"),
+                "meter_start_at": pick(start_better, "meter_start_at"),
+                "meter_start_rank": pick(start_better, "meter_start_rank"),
+                "meter_stop_wh": pick(stop_better, "meter_stop_wh"),
+                "meter_stop_at": pick(stop_better, "meter_stop_at"),
+                "meter_stop_rank": pick(stop_better, "meter_stop_rank"),
                 "charging_state": pick(state_newer, "charging_state"),
                 "charging_state_at": pick(state_newer, "charging_state_at"),
                 "remote_start_id": first_known("remote_start_id"),
@@ -132,7 +143,7 @@ class TransactionSql(StorePart):
                 ),
                 "updated_at": new.updated_at,
             },
-        ).returning(tx.c.id, tx.c.station_id, tx.c.transaction_id)
+        ).returning(*tx.columns)
         self._event_insert_stmt = self._insert(t.transaction_events).on_conflict_do_nothing()
         self._meter_insert_stmt = self._insert(t.meter_values).on_conflict_do_nothing()
         c = t.id_counters
@@ -141,6 +152,12 @@ class TransactionSql(StorePart):
             .where(c.c.name == sa.bindparam("b_name"))
             .values(value=c.c.value + sa.bindparam("b_n", type_=sa.BigInteger()))
             .returning(c.c.value)
+        )
+        floor = sa.bindparam("b_floor", type_=sa.BigInteger())
+        self._counter_floor_stmt = (
+            sa.update(c)
+            .where(c.c.name == sa.bindparam("b_name"), c.c.value < floor)
+            .values(value=floor)
         )
         self._end_stmt = (
             sa.update(tx)
@@ -227,6 +244,11 @@ class TransactionSql(StorePart):
     def _event_round(self, items: list[tuple[Op, int, TransactionEvent]], now: datetime) -> Program:
         ids: list[str | None] = [ev.transaction_id for _, _, ev in items]
         starts = [i for i, (_, _, ev) in enumerate(items) if ev.transaction_id is None]
+        seen = _highest_16_id(ev for _, _, ev in items)
+        if seen is not None:
+            # 0. A 1.6 id that a station reports (a stop after a database restore, say)
+            # moves the counter past it, so it is never issued again to a new start.
+            yield self._counter_floor_stmt, {"b_name": TRANSACTION_COUNTER, "b_floor": seen}
         if starts:
             # 1. Resent 1.6 starts keep their id.
             tx = t.transactions
@@ -258,13 +280,14 @@ class TransactionSql(StorePart):
             self._tx_upsert_stmt,
             [_transaction_row(ev, str(ids[i]), now) for i, (_, _, ev) in enumerate(items)],
         )
-        pks = {(row[1], row[2]): int(row[0]) for row in returned}
+        merged = {(row.station_id, row.transaction_id): row for row in returned}
         event_rows: list[dict[str, Any]] = []
         meter_rows: list[dict[str, Any]] = []
         for i, (op, index, ev) in enumerate(items):
             tid = str(ids[i])
-            pk = pks[(ev.station_id, tid)]
-            op.result[index] = StoredEvent(pk, tid)
+            row = merged[(ev.station_id, tid)]
+            pk = int(row.id)
+            op.result[index] = StoredEvent(pk, tid, _transaction(row))
             if ev.event_key is not None:
                 event_rows.append(_event_row(pk, ev))
             evse = ev.evse_id if ev.evse_id is not None else 0
@@ -365,6 +388,22 @@ class TransactionSql(StorePart):
         count = sa.select(sa.func.count()).select_from(m).where(mine)
         return await self._page(query, count, _stored_meter_value, limit, offset)
 
+    async def active_transactions(
+        self, station_id: str | None = None, id_token: str | None = None
+    ) -> list[Transaction]:
+        tx = t.transactions
+        which = []
+        if station_id is not None:
+            which.append(tx.c.station_id == station_id)
+        if id_token is not None:
+            which.append(tx.c.id_token == id_token)
+        if not which:
+            return []
+        query = sa.select(tx).where(tx.c.status == _ACTIVE, sa.or_(*which)).limit(1000)
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_transaction(r) for r in rows]
+
     async def list_stale_transactions(
         self, silent_since: datetime, limit: int
     ) -> list[Transaction]:
@@ -383,22 +422,66 @@ class TransactionSql(StorePart):
 # ---------------------------------------------------------------------- rows
 
 
-def _register_readings(readings: Iterable[MeterReading]) -> list[tuple[datetime, float]]:
-    """(timestamp, Wh) of every total energy-register reading, in meter-time order."""
-    found = [
-        (r.timestamp, s.si_value)
+_INT32_MAX = 2**31 - 1
+
+
+def _highest_16_id(events: Iterable[TransactionEvent]) -> int | None:
+    """The highest 1.6 transaction id (an integer Ampyre issues) among events that name
+    one, if it is within the 32-bit range stations use for it."""
+    highest = None
+    for ev in events:
+        tid = ev.transaction_id
+        if ev.ocpp_version == "ocpp1.6" and tid is not None and tid.isdigit():
+            value = int(tid)
+            if value <= _INT32_MAX and (highest is None or value > highest):
+                highest = value
+    return highest
+
+
+# Readings that are the transaction's own start / end meter (1.6 meterStart/meterStop
+# are stored with these contexts too).
+_BEGIN, _END = "Transaction.Begin", "Transaction.End"
+
+
+def _register_readings(readings: Iterable[MeterReading]) -> list[tuple[datetime, float, str]]:
+    """(timestamp, Wh, context) of every energy-register reading that measures what was
+    delivered to the EV: the total (no phase) at the outlet, the spec's default location
+    (an EV-side or inlet register is a different meter)."""
+    return [
+        (r.timestamp, s.si_value, s.context)
         for r in readings
         for s in r.values
-        if s.measurand == ENERGY_REGISTER and s.phase is None and s.si_value is not None
+        if s.measurand == ENERGY_REGISTER
+        and s.phase is None
+        and s.location == "Outlet"
+        and s.si_unit == "Wh"
+        and s.si_value is not None
     ]
-    found.sort()
-    return found
+
+
+def _start_candidate(
+    registers: list[tuple[datetime, float, str]],
+) -> tuple[datetime | None, float | None, int]:
+    """This event's best start meter, by the rules of the upsert (module docstring)."""
+    if not registers:
+        return None, None, 0
+    at, wh, context = min(registers, key=lambda r: (r[2] != _BEGIN, r[0], r[1]))
+    return at, wh, int(context == _BEGIN)
+
+
+def _stop_candidate(
+    registers: list[tuple[datetime, float, str]],
+) -> tuple[datetime | None, float | None, int]:
+    if not registers:
+        return None, None, 0
+    at, wh, context = max(registers, key=lambda r: (r[2] == _END, r[0], r[1]))
+    return at, wh, int(context == _END)
 
 
 def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -> dict[str, Any]:
     registers = _register_readings(ev.meter_values)
-    first = registers[0] if registers else (None, None)
-    last = registers[-1] if registers else (None, None)
+    start_at, start_wh, start_rank = _start_candidate(registers)
+    stop_at, stop_wh, stop_rank = _stop_candidate(registers)
     ended = ev.kind is EventKind.ENDED
     return {
         "station_id": ev.station_id,
@@ -415,10 +498,12 @@ def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -
         "ended_at": ev.timestamp if ended else None,
         "start_seen": ev.kind is EventKind.STARTED,
         "stop_reason": ev.stop_reason,
-        "meter_start_wh": first[1],
-        "meter_start_at": first[0],
-        "meter_stop_wh": last[1],
-        "meter_stop_at": last[0],
+        "meter_start_wh": start_wh,
+        "meter_start_at": start_at,
+        "meter_start_rank": start_rank,
+        "meter_stop_wh": stop_wh,
+        "meter_stop_at": stop_at,
+        "meter_stop_rank": stop_rank,
         "charging_state": ev.charging_state,
         "charging_state_at": ev.timestamp if ev.charging_state is not None else None,
         "remote_start_id": ev.remote_start_id,
@@ -466,7 +551,7 @@ def _meter_row(
         "context": s.context,
         "unit": s.unit,
         "multiplier": s.multiplier,
-        "format": s.format,
+        "format": s.format or "",
         "value": s.value,
         "raw_value": s.raw_value,
         "si_value": s.si_value,
@@ -499,7 +584,7 @@ def _stored_meter_value(row: Any) -> StoredMeterValue:
             context=row.context,
             unit=row.unit,
             multiplier=row.multiplier,
-            format=row.format,
+            format=row.format or None,
             signed=row.signed,
             si_value=row.si_value,
             si_unit=row.si_unit,
@@ -529,6 +614,9 @@ async def _missing_seq_nos(conn: Any, pks: list[int]) -> dict[int, list[int]]:
     gaps: dict[int, list[int]] = {}
     for pk, seqs in seen.items():
         top = max(seqs)
-        if top - len(seqs) + 1 > 0:  # something is missing in 0..top
-            gaps[pk] = [n for n in range(0, top + 1) if n not in seqs][:1000]
+        if top + 1 > len(seqs):  # something is missing in 0..top
+            # The first MAX_REPORTED_GAPS only: a station sending seqNo 10**9 must not
+            # make every read of its transaction walk a billion numbers.
+            missing = (n for n in range(top + 1) if n not in seqs)
+            gaps[pk] = list(itertools.islice(missing, MAX_REPORTED_GAPS))
     return gaps

@@ -4,6 +4,14 @@ Thin: decode -> TransactionService -> encode.
 Every write is awaited before the answer (durable before ack); a failed write raises
 StoreUnavailable, which the session turns into an InternalError so the station retries
 (1.6 section 4.10 / 3.16: transaction-related messages are retried until acknowledged).
+
+A StopTransaction is never refused for what it says (1.6 section 4.10: sanity checks
+"SHOULD NOT ever cause the Central System to not respond with a StopTransaction.conf"):
+refusing it would only lose the stop after the station's retries. Odd values in it (a
+negative meterStop) are stored as sent and logged. A StartTransaction or MeterValues with
+a negative energy register is refused with a PropertyConstraintViolation (it would
+corrupt the energy of a transaction still running), and so is a number no database
+column can hold.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from ampyre.protocol import meter
 from ampyre.protocol.errors import ErrorKind, OcppError
 from ampyre.protocol.ocpp16.authorization import id_tag_info
 from ampyre.protocol.session import CallContext, Handler
-from ampyre.services.clock import from_ocpp
 from ampyre.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -40,7 +47,7 @@ def _bad(ctx: CallContext, action: str, description: str) -> OcppError:
 
 
 def _at(ctx: CallContext, action: str, text: Any) -> datetime:
-    at = from_ocpp(text) if isinstance(text, str) else None
+    at = meter.timestamp(text)
     if at is None:
         raise _bad(ctx, action, f"timestamp {str(text)[:40]!r} is not a date-time")
     return at
@@ -65,13 +72,24 @@ def _register(at: datetime, wh: int, context: str) -> MeterReading:
     )
 
 
-def _readings(ctx: CallContext, action: str, items: Any) -> tuple[MeterReading, ...]:
+def _readings(
+    ctx: CallContext, action: str, items: Any, refuse_negative: bool = True
+) -> tuple[MeterReading, ...]:
     try:
         readings = meter.parse_16(items or ())
-        meter.check_registers(readings)
     except meter.MeterValueError as exc:
         raise _bad(ctx, action, str(exc)) from None
+    problem = meter.negative_register(readings)
+    if problem is not None:
+        if refuse_negative:
+            raise _bad(ctx, action, problem)
+        log.warning("%s: %s stored as sent: %s", ctx.station_id, action, problem)
     return readings
+
+
+def _int_field(ctx: CallContext, action: str, name: str, value: Any, low: int = 0) -> None:
+    if isinstance(value, int) and not (low <= value <= meter.INT_MAX):
+        raise _bad(ctx, action, f"{name} {value} is out of range")
 
 
 def handlers(svc: TransactionService) -> dict[str, Handler]:
@@ -82,6 +100,8 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
             raise _bad(
                 ctx, "StartTransaction", f"connectorId {connector} cannot have a transaction"
             )
+        _int_field(ctx, "StartTransaction", "connectorId", connector)
+        _int_field(ctx, "StartTransaction", "reservationId", p.get("reservationId"), meter.INT_MIN)
         meter_start = p["meterStart"]
         if meter_start < 0:
             raise _bad(ctx, "StartTransaction", f"negative meterStart {meter_start} Wh")
@@ -113,9 +133,15 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
     async def stop_transaction(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         meter_stop = p["meterStop"]
         if meter_stop < 0:
-            raise _bad(ctx, "StopTransaction", f"negative meterStop {meter_stop} Wh")
+            log.warning(
+                "%s: StopTransaction with negative meterStop %s Wh stored as sent",
+                ctx.station_id,
+                meter_stop,
+            )
         at = _at(ctx, "StopTransaction", p["timestamp"])
-        readings = _readings(ctx, "StopTransaction", p.get("transactionData"))
+        readings = _readings(
+            ctx, "StopTransaction", p.get("transactionData"), refuse_negative=False
+        )
         id_tag = p.get("idTag")
         event = TransactionEvent(
             station_id=ctx.station_id,
@@ -141,6 +167,8 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
 
     async def meter_values(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         connector = p["connectorId"]
+        # 0 is the main meter (1.6 section 6.31); below it there is nothing.
+        _int_field(ctx, "MeterValues", "connectorId", connector)
         readings = _readings(ctx, "MeterValues", p["meterValue"])
         if not readings:
             return {}

@@ -5,6 +5,11 @@ Every write is awaited before the answer (durable before ack); a failed write ra
 StoreUnavailable, which the session turns into an InternalError so the station retries
 (2.0.1 E13: transaction-related messages are retried until acknowledged). A resent
 TransactionEvent (same transactionId and seqNo) is absorbed by the store.
+
+An Ended event is never refused for a negative energy register: the stop would be lost
+after the station's retries (as 1.6 section 4.10 says of StopTransaction); it is stored as
+sent and logged. Numbers no database column can hold, and negative seqNo values (the
+sequence starts at 0, so gaps could not be told), are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from ampyre.protocol import meter
 from ampyre.protocol.errors import ErrorKind, OcppError
 from ampyre.protocol.ocpp201.authorization import id_token_info
 from ampyre.protocol.session import CallContext, Handler
-from ampyre.services.clock import from_ocpp
 from ampyre.services.transactions import TransactionService
 
 log = logging.getLogger(__name__)
@@ -32,24 +36,38 @@ def _bad(ctx: CallContext, action: str, description: str) -> OcppError:
     return OcppError(ErrorKind.PROPERTY, description)
 
 
+def _int_field(ctx: CallContext, action: str, name: str, value: Any, low: int = 0) -> None:
+    if isinstance(value, int) and not (low <= value <= meter.INT_MAX):
+        raise _bad(ctx, action, f"{name} {value} is out of range")
+
+
 def handlers(svc: TransactionService) -> dict[str, Handler]:
     async def transaction_event(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         action = "TransactionEvent"
         kind = _KINDS[p["eventType"]]
-        at = from_ocpp(p["timestamp"])
+        at = meter.timestamp(p["timestamp"])
         if at is None:
             raise _bad(ctx, action, f"timestamp {p['timestamp'][:40]!r} is not a date-time")
         try:
             readings = meter.parse_2x(p.get("meterValue") or ())
-            meter.check_registers(readings)
         except meter.MeterValueError as exc:
             raise _bad(ctx, action, str(exc)) from None
+        problem = meter.negative_register(readings)
+        if problem is not None:
+            if kind is not EventKind.ENDED:
+                raise _bad(ctx, action, problem)
+            log.warning("%s: Ended event stored as sent: %s", ctx.station_id, problem)
         info = p["transactionInfo"]
         evse = p.get("evse") or {}
         evse_id = evse.get("id")
         if evse_id is not None and evse_id <= 0:
             # EVSE 0 is the whole station; a transaction runs on an EVSE.
             raise _bad(ctx, action, f"evse id {evse_id} cannot have a transaction")
+        _int_field(ctx, action, "seqNo", p["seqNo"])
+        _int_field(ctx, action, "evse id", evse_id)
+        _int_field(ctx, action, "evse connectorId", evse.get("connectorId"))
+        _int_field(ctx, action, "remoteStartId", info.get("remoteStartId"), meter.INT_MIN)
+        _int_field(ctx, action, "reservationId", p.get("reservationId"), meter.INT_MIN)
         token = p.get("idToken")
         stop_reason = info.get("stoppedReason")
         if stop_reason is None and kind is EventKind.ENDED:
@@ -85,6 +103,7 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
 
     async def meter_values(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         # J01: meter values outside a transaction (evseId 0 = the main meter).
+        _int_field(ctx, "MeterValues", "evseId", p["evseId"])
         try:
             readings = meter.parse_2x(p["meterValue"])
             meter.check_registers(readings)
