@@ -28,7 +28,12 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from ampyre.simulator.loadgen import BENCH_ID_TOKEN, percentiles, raise_nofile_limit
+from ampyre.simulator.loadgen import (
+    BENCH_ID_TOKEN,
+    bench_id_token,
+    percentiles,
+    raise_nofile_limit,
+)
 from bench import proc, report, targets
 
 ROOT = targets.ROOT
@@ -291,7 +296,9 @@ def run_one(
         time.sleep(0.5)
         if mode == "transactions":
             row["session_samples"] = args.session_samples
-            problems = targets.seed_id_tokens(server, [BENCH_ID_TOKEN])
+            problems = targets.seed_id_tokens(
+                server, [bench_id_token(BENCH_ID_TOKEN, i + 1) for i in range(args.stations)]
+            )
             if problems:
                 # The sessions still run (the generator charges whatever the answer).
                 row["seed_problems"] = problems

@@ -268,3 +268,16 @@ async def test_failed_write_is_not_acknowledged(store_url: str) -> None:
         assert await store.find_transaction("GHOST", "g1") is None
     finally:
         await store.close()
+
+
+async def test_token_in_use(store: SqlStore) -> None:
+    [a] = await store.record_transaction_events([_start16("CP1", T0, 1, tag="TOK")])
+    # The same transaction, or the same EVSE at the same station: not "elsewhere".
+    assert not await store.token_in_use("TOK", "CP1", a.transaction_id, 1)
+    assert not await store.token_in_use("TOK", "CP1", None, 1)
+    # Another EVSE here, or another station: in use.
+    assert await store.token_in_use("TOK", "CP1", None, 2)
+    assert await store.token_in_use("TOK", "CP2", None, 1)
+    assert not await store.token_in_use("OTHER", "CP2", None, 1)
+    await store.end_transaction(a.id, T0, "Local")
+    assert not await store.token_in_use("TOK", "CP2", None, 1)

@@ -202,6 +202,21 @@ class FakeTxStore:
         pk = self.by_key.get((station_id, transaction_id))
         return None if pk is None else await self.get_transaction(pk)
 
+    async def token_in_use(
+        self, id_token: str, station_id: str, transaction_id: str | None, evse_id: int | None
+    ) -> bool:
+        for t in self.transactions.values():
+            if t.status is not TransactionStatus.ACTIVE or t.id_token != id_token:
+                continue
+            if t.station_id != station_id:
+                return True
+            if transaction_id is not None and t.transaction_id == transaction_id:
+                continue
+            if evse_id is not None and t.evse_id == evse_id:
+                continue
+            return True
+        return False
+
     async def active_transactions(
         self, station_id: str | None = None, id_token: str | None = None
     ) -> list[Transaction]:

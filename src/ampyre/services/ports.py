@@ -163,6 +163,13 @@ class TransactionStore(Protocol):
     ) -> Page:  # items: StoredMeterValue, by timestamp
         ...
 
+    async def token_in_use(
+        self, id_token: str, station_id: str, transaction_id: str | None, evse_id: int | None
+    ) -> bool:
+        """Whether an active transaction with this id token runs at another station, or at
+        this station on another EVSE (not counting `transaction_id` itself)."""
+        ...
+
     async def active_transactions(
         self, station_id: str | None = None, id_token: str | None = None
     ) -> list[Transaction]:

@@ -232,19 +232,12 @@ class TransactionService:
         return decision
 
     async def _in_other_transaction(self, event: TransactionEvent) -> bool:
-        for tx in await self._store.active_transactions(id_token=event.id_token):
-            if tx.station_id != event.station_id:
-                return True
-            if event.transaction_id is not None and tx.transaction_id == event.transaction_id:
-                continue
-            # The same EVSE/connector: a retransmitted 1.6 start, or an older transaction
-            # there that this one replaces (closed as Superseded) - not a concurrent one.
-            slot = event.connector_id if event.transaction_id is None else event.evse_id
-            tx_slot = tx.connector_id if event.transaction_id is None else tx.evse_id
-            if slot is not None and tx_slot == slot:
-                continue
-            return True
-        return False
+        assert event.id_token is not None
+        # The same EVSE/connector (1.6: evse = connector) does not count: a retransmitted
+        # 1.6 start, or an older transaction there that this one replaces (Superseded).
+        return await self._store.token_in_use(
+            event.id_token, event.station_id, event.transaction_id, event.evse_id
+        )
 
     async def _close_superseded(self, event: TransactionEvent, stored: StoredEvent) -> None:
         """1.6: a start on a connector closes an older transaction still open there (its

@@ -55,7 +55,13 @@ HEARTBEAT_SUFFIX = b'","Heartbeat",{}]'
 END_GRACE = 5.0  # seconds after the window an outstanding CALL may still take
 STATUS_EVERY = 5  # every 5th CALL is a StatusNotification: 80 % Heartbeat, 20 % Status
 MODES = ("closed", "paced", "idle", "transactions")
-BENCH_ID_TOKEN = "BENCHTAG1"
+BENCH_ID_TOKEN = "BENCHTAG"
+
+
+def bench_id_token(prefix: str, index: int) -> str:
+    """Station `index`'s own RFID token: one token charging at 1,000 stations at once
+    would be answered ConcurrentTx, as it should be."""
+    return f"{prefix}{index:05d}"
 
 
 @dataclass(slots=True)
@@ -464,7 +470,7 @@ class LoadGenerator:
                 await asyncio.sleep(delay)
             while scheduled < end:
                 charge = Charge(new_ev(session_cfg, rng), register_wh=register)
-                s = Session(cfg.protocol, 1, cfg.id_token, charge)
+                s = Session(cfg.protocol, 1, bench_id_token(cfg.id_token, index), charge)
                 reply = await self._rpc(
                     ws, index, "Authorize", tx.authorize(cfg.protocol, s.id_token)
                 )
@@ -660,7 +666,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=12,
         help="transactions: meter-value messages per charging session",
     )
-    p.add_argument("--id-token", default=BENCH_ID_TOKEN, help="transactions: RFID id token")
+    p.add_argument(
+        "--id-token",
+        default=BENCH_ID_TOKEN,
+        help="transactions: prefix of the stations' RFID id tokens (PREFIX00001, ...)",
+    )
     p.add_argument("--max-power-kw", type=float, default=22.0, help="transactions: station limit")
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
     p.add_argument("--warmup", type=float, default=2.0)

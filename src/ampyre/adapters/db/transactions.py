@@ -388,6 +388,28 @@ class TransactionSql(StorePart):
         count = sa.select(sa.func.count()).select_from(m).where(mine)
         return await self._page(query, count, _stored_meter_value, limit, offset)
 
+    async def token_in_use(
+        self, id_token: str, station_id: str, transaction_id: str | None, evse_id: int | None
+    ) -> bool:
+        tx = t.transactions
+        # Elsewhere = another station, or another transaction on another EVSE here.
+        here_but_other = [tx.c.station_id == station_id]
+        if transaction_id is not None:
+            here_but_other.append(tx.c.transaction_id != transaction_id)
+        if evse_id is not None:
+            here_but_other.append(sa.or_(tx.c.evse_id.is_(None), tx.c.evse_id != evse_id))
+        query = (
+            sa.select(tx.c.id)
+            .where(
+                tx.c.id_token == id_token,
+                tx.c.status == _ACTIVE,
+                sa.or_(tx.c.station_id != station_id, sa.and_(*here_but_other)),
+            )
+            .limit(1)
+        )
+        async with self._tx() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def active_transactions(
         self, station_id: str | None = None, id_token: str | None = None
     ) -> list[Transaction]:
