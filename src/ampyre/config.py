@@ -38,7 +38,7 @@ class Settings:
     message_log_retention_days: int = 7
     log_level: str = "INFO"
     sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # PostgreSQL connections per process
     write_batch_max: int = 500  # ops per group commit
     shutdown_grace: float = 5.0
     # Transactions: an active transaction without any message for this long while its

@@ -21,7 +21,13 @@ from ampyre.protocol.schemas import Schemas
 from ampyre.simulator import messages as m
 from ampyre.simulator import run_simulation
 from ampyre.simulator import txmessages as tx
-from ampyre.simulator.loadgen import BENCH_ID_TOKEN, LoadConfig, LoadGenerator, run_load
+from ampyre.simulator.loadgen import (
+    BENCH_ID_TOKEN,
+    LoadConfig,
+    LoadGenerator,
+    bench_id_token,
+    run_load,
+)
 from ampyre.simulator.power import Charge, EvModel, power_at
 from ampyre.simulator.runner import parse_id_tokens, parse_offline_window
 from ampyre.simulator.session import Outbox, Queued, Session, SessionConfig, new_ev
@@ -544,7 +550,8 @@ def test_new_ev_is_plausible() -> None:
 @pytest.mark.parametrize("tx_csms", ["ocpp1.6", "ocpp2.0.1"], indirect=True)
 async def test_load_generator_transactions(tx_csms: tuple[TxCsms, str]) -> None:
     fake, url = tx_csms
-    fake.accepted.add(BENCH_ID_TOKEN)
+    # Every station charges with its own token (PREFIX00001, ...).
+    fake.accepted.update(bench_id_token(BENCH_ID_TOKEN, i) for i in range(1, 6))
     result = await run_load(
         LoadConfig(
             url=url, protocol=fake.protocol, stations=5, mode="transactions", rate=40,

@@ -470,7 +470,8 @@ class LoadGenerator:
                 await asyncio.sleep(delay)
             while scheduled < end:
                 charge = Charge(new_ev(session_cfg, rng), register_wh=register)
-                s = Session(cfg.protocol, 1, bench_id_token(cfg.id_token, index), charge)
+                token = bench_id_token(cfg.id_token, cfg.first_index + index)
+                s = Session(cfg.protocol, 1, token, charge)
                 reply = await self._rpc(
                     ws, index, "Authorize", tx.authorize(cfg.protocol, s.id_token)
                 )
