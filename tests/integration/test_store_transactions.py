@@ -281,3 +281,11 @@ async def test_token_in_use(store: SqlStore) -> None:
     assert not await store.token_in_use("OTHER", "CP2", None, 1)
     await store.end_transaction(a.id, T0, "Local")
     assert not await store.token_in_use("TOK", "CP2", None, 1)
+
+
+def test_driver_rows_name_every_meter_column() -> None:
+    from ampyre.adapters.db import tables
+    from ampyre.adapters.db.transactions import _METER_COLUMNS
+
+    assert len(set(_METER_COLUMNS)) == len(_METER_COLUMNS)
+    assert set(_METER_COLUMNS) == {c.name for c in tables.meter_values.columns} - {"id"}

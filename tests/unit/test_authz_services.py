@@ -158,6 +158,31 @@ async def test_authorize_is_one_lookup_and_no_authorization_none() -> None:
     assert store.finds == 2  # NoAuthorization needs no lookup
 
 
+async def test_lookups_are_remembered_until_a_token_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("ampyre.services.authz.time.monotonic", lambda: clock[0])
+    store = MemAuthStore()
+    svc = _service(store, FakeRouter())
+    token = await svc.create_token(IdToken("T1", IdTokenType.ISO14443))
+    for _ in range(3):
+        assert (await svc.authorize("CP", "T1", None)).status is AuthStatus.ACCEPTED
+    assert store.finds == 1
+    # A change through the service is seen at once.
+    await svc.update_token(token.id or 0, {"status": "blocked"})
+    assert (await svc.authorize("CP", "T1", None)).status is AuthStatus.BLOCKED
+    assert store.finds == 2
+    # Another node's change is seen once the entry is older than the TTL.
+    finds = store.finds
+    clock[0] += 4.0
+    await svc.authorize("CP", "T1", None)
+    assert store.finds == finds
+    clock[0] += 2.0
+    await svc.authorize("CP", "T1", None)
+    assert store.finds == finds + 1
+
+
 async def test_token_validation_and_errors() -> None:
     store = MemAuthStore()
     svc = _service(store, FakeRouter())

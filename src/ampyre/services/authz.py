@@ -12,6 +12,7 @@ are written in practice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -113,6 +114,11 @@ def usable_at(token: IdToken, station_id: str, evse_id: int | None) -> bool:
     return False
 
 
+# How long a looked-up id token is reused (seconds), and how many are kept at most.
+TOKEN_CACHE_TTL: Final = 5.0
+TOKEN_CACHE_MAX: Final = 50_000
+
+
 class AuthService:
     def __init__(
         self,
@@ -129,6 +135,9 @@ class AuthService:
             store, router, settings, clock, lambda t, station, now: decide(t, station, None, now)
         )
         self.reservations = ReservationService(store, router, settings, clock)
+        # (value, type) -> (monotonic expiry, token or None): every session authorizes
+        # twice or more (Authorize, then the start), each a database read otherwise.
+        self._cache: dict[tuple[str, str | None], tuple[float, IdToken | None]] = {}
 
     async def start(self) -> None:
         await self.reservations.start()
@@ -148,8 +157,27 @@ class AuthService:
         with type None: any type matches; 2.x with the token's type)."""
         if type_ == IdTokenType.NO_AUTHORIZATION:
             return decide(None, station_id, evse_id, self._clock(), type_)
-        token = await self._store.find_id_token(id_token, type_)
+        token = await self._lookup(id_token, type_)
         return decide(token, station_id, evse_id, self._clock(), type_)
+
+    async def _lookup(self, id_token: str, type_: str | None) -> IdToken | None:
+        """The stored token, remembered for TOKEN_CACHE_TTL seconds. Changes made through
+        this process clear the cache at once; another node's changes show within the TTL.
+        Expiry is judged at every decision, not at lookup."""
+        key = (id_token, type_)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        token = await self._store.find_id_token(id_token, type_)
+        if len(self._cache) >= TOKEN_CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = (now + TOKEN_CACHE_TTL, token)
+        return token
+
+    def forget_tokens(self) -> None:
+        """Drop remembered lookups (after any change to the id tokens)."""
+        self._cache.clear()
 
     async def reservation_used(
         self, station_id: str, reservation_id: int, transaction_pk: int
@@ -204,6 +232,8 @@ class AuthService:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
             ) from None
+        finally:
+            self.forget_tokens()  # after the write: no lookup can re-remember the old state
 
     async def update_token(self, token_pk: int, changes: dict[str, Any]) -> IdToken:
         """Apply a partial update (field name -> new value, None clears)."""
@@ -225,12 +255,18 @@ class AuthService:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
             ) from None
+        finally:
+            self.forget_tokens()
         if updated is None:
             raise NotFound(f"id token {token_pk} does not exist")
         return updated
 
     async def delete_token(self, token_pk: int) -> None:
-        if not await self._store.delete_id_token(token_pk):
+        try:
+            deleted = await self._store.delete_id_token(token_pk)
+        finally:
+            self.forget_tokens()
+        if not deleted:
             raise NotFound(f"id token {token_pk} does not exist")
 
 

@@ -50,7 +50,10 @@ from ampyre.adapters.db.writes import (
     Op,
     Program,
     Step,
+    aware_utc,
+    driver_insert_sql,
     outcome,
+    sqlite_utc,
 )
 from ampyre.config import Settings
 from ampyre.domain.models import (
@@ -207,14 +210,19 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         self.committed_batches = 0
         self.committed_ops = 0
         self.failed_ops = 0
-        self._build_statements()
-        self._build_transaction_statements()
         writer_engine = create_writer_engine(settings.database_url, settings)
         self._sync_writer = _ThreadWriter(writer_engine) if writer_engine is not None else None
-        self._messages_sql = self._driver_insert_sql(
-            writer_engine.dialect.paramstyle
-            if writer_engine is not None
-            else self._engine.dialect.paramstyle
+        # The driver the group commit runs on (SQLite: the writer thread's pysqlite).
+        paramstyle = (writer_engine or self._engine).dialect.paramstyle
+        self._build_statements()
+        self._build_transaction_statements(paramstyle)
+        self._messages_sql = driver_insert_sql(
+            paramstyle,
+            "message_log",
+            (
+                *("station_id", "direction", "message_type", "unique_id"),
+                *("action", "payload", "created_at"),
+            ),
         )
 
     # ------------------------------------------------------------------ life cycle
@@ -570,29 +578,11 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         if transaction_ops:
             yield from self._transaction_steps(transaction_ops, now)
 
-    @staticmethod
-    def _driver_insert_sql(paramstyle: str) -> str | None:
-        """The audit log gets two rows per OCPP exchange: it bypasses SQLAlchemy's per-row
-        parameter processing (half of its cost) and goes to the driver as tuples."""
-        columns = (
-            *("station_id", "direction", "message_type", "unique_id"),
-            *("action", "payload", "created_at"),
-        )
-        marks = {
-            "qmark": ", ".join("?" for _ in columns),
-            "numeric_dollar": ", ".join(f"${i}" for i in range(1, len(columns) + 1)),
-            "format": ", ".join("%s" for _ in columns),
-            "pyformat": ", ".join("%s" for _ in columns),
-        }.get(paramstyle)
-        if marks is None:
-            return None
-        return f"INSERT INTO message_log ({', '.join(columns)}) VALUES ({marks})"
-
     def _message_rows(self, messages: list[MessageLogEntry]) -> tuple[Any, list[Any]]:
         if self._messages_sql is None:
             return self._messages_stmt, [_message_row(m) for m in messages]
         # SQLite gets the text form UtcDateTime stores there (naive UTC, microseconds).
-        stamp = _sqlite_utc if self._dialect_name == "sqlite" else _aware_utc
+        stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
         rows = [
             (
                 m.station_id,
@@ -963,16 +953,6 @@ def _report_row(r: StationReport) -> dict[str, Any]:
 
 
 _DIRECTION = {Direction.IN: "in", Direction.OUT: "out", "in": "in", "out": "out"}
-
-
-def _aware_utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def _sqlite_utc(at: datetime) -> str:
-    if at.tzinfo is not UTC:
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _message_row(m: MessageLogEntry) -> dict[str, Any]:

@@ -34,8 +34,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.engine import json_text
 from ampyre.adapters.db.parts import StorePart
-from ampyre.adapters.db.writes import END_TRANSACTION, METER_VALUES, TX_EVENTS, Op, Program
+from ampyre.adapters.db.writes import (
+    END_TRANSACTION,
+    METER_VALUES,
+    TX_EVENTS,
+    Op,
+    Program,
+    Step,
+    aware_utc,
+    driver_insert_sql,
+    sqlite_utc,
+)
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     ENERGY_REGISTER,
@@ -59,7 +70,8 @@ MAX_REPORTED_GAPS = 1000
 
 
 class TransactionSql(StorePart):
-    def _build_transaction_statements(self) -> None:
+    def _build_transaction_statements(self, paramstyle: str) -> None:
+        """`paramstyle`: the group commit's driver, for the rows given to it as tuples."""
         tx = t.transactions
         upsert = self._insert(tx)
         new = upsert.excluded
@@ -146,6 +158,11 @@ class TransactionSql(StorePart):
         ).returning(*tx.columns)
         self._event_insert_stmt = self._insert(t.transaction_events).on_conflict_do_nothing()
         self._meter_insert_stmt = self._insert(t.meter_values).on_conflict_do_nothing()
+        # A row per sampled value (nine per 3-phase AC meter value): plain tuples.
+        self._meter_sql = driver_insert_sql(
+            paramstyle, "meter_values", _METER_COLUMNS, " ON CONFLICT DO NOTHING"
+        )
+        self._stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
         c = t.id_counters
         self._counter_stmt = (
             sa.update(c)
@@ -226,7 +243,7 @@ class TransactionSql(StorePart):
                 for s in r.values
             ]
             if rows:
-                yield self._meter_insert_stmt, rows
+                yield self._meter_rows(rows)
         # One statement may not upsert the same transaction twice (PostgreSQL refuses):
         # a repeated key goes to the next round (only a misbehaving station does that).
         while events:
@@ -301,7 +318,22 @@ class TransactionSql(StorePart):
         if event_rows:
             yield self._event_insert_stmt, event_rows
         if meter_rows:
-            yield self._meter_insert_stmt, meter_rows
+            yield self._meter_rows(meter_rows)
+
+    def _meter_rows(self, rows: list[dict[str, Any]]) -> Step:
+        if self._meter_sql is None:
+            return self._meter_insert_stmt, rows
+        stamp = self._stamp
+        return self._meter_sql, [
+            (
+                *(r[c] for c in _METER_COLUMNS[:4]),
+                stamp(r["timestamp"]),
+                *(r[c] for c in _METER_COLUMNS[5:16]),
+                None if r["signed"] is None else json_text(r["signed"]),
+                stamp(r["received_at"]),
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ reads
 
@@ -445,6 +477,12 @@ class TransactionSql(StorePart):
 
 
 _INT32_MAX = 2**31 - 1
+# meter_values columns in the order of the tuples given to the driver.
+_METER_COLUMNS = (
+    *("transaction_pk", "station_id", "evse_id", "connector_id", "timestamp", "measurand"),
+    *("phase", "location", "context", "unit", "multiplier", "format", "value", "raw_value"),
+    *("si_value", "si_unit", "signed", "received_at"),
+)
 
 
 def _highest_16_id(events: Iterable[TransactionEvent]) -> int | None:

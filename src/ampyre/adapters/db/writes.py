@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 # One statement: a SQLAlchemy statement or driver SQL, with its rows (a list means
@@ -38,3 +39,32 @@ class Op:
 def outcome(result: Any) -> Any:
     """What a program gets back for a statement: its rows, or the row count."""
     return result.all() if result.returns_rows else result.rowcount
+
+
+def driver_insert_sql(
+    paramstyle: str, table: str, columns: Sequence[str], suffix: str = ""
+) -> str | None:
+    """INSERT for rows given to the driver as plain tuples, bypassing SQLAlchemy's per-row
+    parameter processing (about half the cost of a row): for the tables that get a row
+    per frame or per sampled value. None if the driver's paramstyle is unknown here."""
+    marks = {
+        "qmark": ", ".join("?" for _ in columns),
+        "numeric_dollar": ", ".join(f"${i}" for i in range(1, len(columns) + 1)),
+        "format": ", ".join("%s" for _ in columns),
+        "pyformat": ", ".join("%s" for _ in columns),
+    }.get(paramstyle)
+    if marks is None:
+        return None
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){suffix}"
+
+
+def aware_utc(at: datetime) -> datetime:
+    """A timestamp for the PostgreSQL driver (naive means UTC)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def sqlite_utc(at: datetime) -> str:
+    """The text form UtcDateTime stores in SQLite: naive UTC, microseconds."""
+    if at.tzinfo is not UTC:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
