@@ -450,7 +450,10 @@ class LoadGenerator:
         scheduled = mono() + (1.0 + index * 0.6180339887 % 1.0) * interval
         first_done = False
 
-        async def timed(action: str, payload: dict[str, Any], t0: float) -> dict[str, Any] | None:
+        async def timed(
+            action: str, payload: dict[str, Any], t0: float, meter: bool = False
+        ) -> dict[str, Any] | None:
+            """Send, wait, and count the round trip if it lies in the measured window."""
             reply = await self._rpc(ws, index, action, payload)
             t1 = mono()
             res.msgs_total += 1
@@ -459,8 +462,15 @@ class LoadGenerator:
                 res.error_kinds[f"reply:{action}"] += 1
             elif t0 >= win_start and t1 <= end:
                 res.msgs += 1
-                res.tx_other += 1
                 res.latencies.append(t1 - t0)
+                if meter:
+                    res.meter_msgs += 1
+                    res.sampled_values += sum(
+                        len(mv["sampledValue"]) for mv in payload["meterValue"]
+                    )
+                    res.meter_latencies.append(t1 - t0)
+                else:
+                    res.tx_other += 1
             return reply
 
         try:
@@ -505,20 +515,7 @@ class LoadGenerator:
                     charge.advance(now - last)
                     last = now
                     action, payload = s.periodic(m.now_iso(), offline=False)
-                    reply = await self._rpc(ws, index, action, payload)
-                    t1 = mono()
-                    res.msgs_total += 1
-                    if reply is None:
-                        res.errors += 1
-                        res.error_kinds[f"reply:{action}"] += 1
-                    elif t0 >= win_start and t1 <= end:
-                        res.msgs += 1
-                        res.meter_msgs += 1
-                        res.sampled_values += sum(
-                            len(mv["sampledValue"]) for mv in payload["meterValue"]
-                        )
-                        res.latencies.append(t1 - t0)
-                        res.meter_latencies.append(t1 - t0)
+                    await timed(action, payload, t0, meter=True)
                 t_stop = mono()
                 charge.advance(t_stop - last)
                 action, payload = s.stop(m.now_iso(), "Local", offline=False, now=t_stop)
