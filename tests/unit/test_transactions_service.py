@@ -152,6 +152,16 @@ async def test_16_remote_start_tags_the_next_matching_start_even_after_the_wait(
     assert [t.id for t in page.items] == [stored.stored.id]
 
 
+async def test_remote_start_uses_the_stored_token_type() -> None:
+    svc, _, router, _ = make()
+    svc._auth.types["CARD-1"] = "ISO14443"  # type: ignore[attr-defined]
+    router.script = lambda action, payload: asyncio.sleep(0, accepted())
+    await svc.remote_start("CP1", "CARD-1", wait=0)
+    await svc.remote_start("CP1", "CARD-1", id_token_type="eMAID", wait=0)
+    types = [call[2]["idToken"]["type"] for call in router.calls]
+    assert types == ["ISO14443", "eMAID"]
+
+
 async def test_remote_start_rejected_or_offline() -> None:
     svc, _, router, _ = make()
     router.script = lambda action, payload: asyncio.sleep(

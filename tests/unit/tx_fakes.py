@@ -285,12 +285,16 @@ class FakeAuth:
         self.asked: list[tuple[str, str, str | None, int | None]] = []
         self.reservations: list[tuple[str, int, int]] = []
         self.reservation_error: Exception | None = None
+        self.types: dict[str, str] = {}  # stored token types
 
     async def authorize(
         self, station_id: str, id_token: str, type_: str | None, evse_id: int | None = None
     ) -> AuthDecision:
         self.asked.append((station_id, id_token, type_, evse_id))
         return AuthDecision(self.statuses.get(id_token, AuthStatus.ACCEPTED))
+
+    async def stored_type(self, id_token: str) -> str | None:
+        return self.types.get(id_token)
 
     async def reservation_used(
         self, station_id: str, reservation_id: int, transaction_pk: int

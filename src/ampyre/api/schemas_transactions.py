@@ -192,7 +192,9 @@ class RemoteStartIn(BaseModel):
     )
     evse_id: int | None = Field(None, ge=1, description="2.x evseId; OCPP 1.6: the connectorId")
     id_token_type: IdTokenType | None = Field(
-        None, description='2.x idToken type (default "Central"); ignored for 1.6'
+        None,
+        description="2.x idToken type (default: the stored token's type, else Central); "
+        "ignored for 1.6",
     )
     charging_profile: dict[str, Any] | None = Field(
         None, description="an OCPP chargingProfile of the station's version, sent as given"

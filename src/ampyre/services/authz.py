@@ -175,6 +175,11 @@ class AuthService:
         self._cache[key] = (now + TOKEN_CACHE_TTL, token)
         return token
 
+    async def stored_type(self, id_token: str) -> str | None:
+        """The type of the stored token with this value (any type), or None."""
+        token = await self._lookup(id_token, None)
+        return None if token is None else IdTokenType(token.type).value
+
     def forget_tokens(self) -> None:
         """Drop remembered lookups (after any change to the id tokens)."""
         self._cache.clear()

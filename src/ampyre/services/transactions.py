@@ -400,8 +400,12 @@ class TransactionService:
                 payload["connectorId"] = evse_id
         else:
             action = "RequestStartTransaction"
+            # Without a type: the stored token's (the station checks value and type), else
+            # Central, the type of a token the CSMS vouches for (2.0.1 IdTokenEnumType).
+            if id_token_type is None:
+                id_token_type = await self._auth.stored_type(id_token) or "Central"
             payload = {
-                "idToken": {"idToken": id_token, "type": id_token_type or "Central"},
+                "idToken": {"idToken": id_token, "type": id_token_type},
                 "remoteStartId": remote_start_id,
             }
             if evse_id is not None:
