@@ -217,17 +217,11 @@ class FakeTxStore:
             return True
         return False
 
-    async def active_transactions(
-        self, station_id: str | None = None, id_token: str | None = None
-    ) -> list[Transaction]:
+    async def active_transactions(self, station_id: str) -> list[Transaction]:
         return [
             replace(t)
             for t in self.transactions.values()
-            if t.status is TransactionStatus.ACTIVE
-            and (
-                (station_id is not None and t.station_id == station_id)
-                or (id_token is not None and t.id_token == id_token)
-            )
+            if t.status is TransactionStatus.ACTIVE and t.station_id == station_id
         ]
 
     async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:

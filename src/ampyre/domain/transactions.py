@@ -98,7 +98,7 @@ class StoredEvent:
     id: int  # Ampyre's transaction id
     transaction_id: str  # the station-facing id (issued here for a 1.6 start)
     # The transaction as merged by this write (no missing_seq_nos); saves a read.
-    transaction: Transaction | None = field(default=None, compare=False, repr=False)
+    transaction: Transaction = field(compare=False, repr=False)
 
 
 @dataclass(slots=True, frozen=True)

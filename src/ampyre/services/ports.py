@@ -170,11 +170,9 @@ class TransactionStore(Protocol):
         this station on another EVSE (not counting `transaction_id` itself)."""
         ...
 
-    async def active_transactions(
-        self, station_id: str | None = None, id_token: str | None = None
-    ) -> list[Transaction]:
-        """Active transactions at the station OR with the id token (one cheap query for the
-        checks on the OCPP path; no missing_seq_nos)."""
+    async def active_transactions(self, station_id: str) -> list[Transaction]:
+        """The station's active transactions (one cheap query for the checks on the OCPP
+        path; no missing_seq_nos)."""
         ...
 
     async def list_stale_transactions(

@@ -207,7 +207,7 @@ class TransactionService:
             await self._reservation_used(event.station_id, event.reservation_id, stored.id)
         if event.kind is EventKind.STARTED and event.transaction_id is None:
             await self._close_superseded(event, stored)
-        await self._publish(event, stored)
+        self._publish(event, stored)
         return Recorded(stored, decision)
 
     async def record_station_meter_values(self, values: StationMeterValues) -> None:
@@ -243,7 +243,7 @@ class TransactionService:
         """1.6: a start on a connector closes an older transaction still open there (its
         StopTransaction was lost). Best effort: the new start is already stored."""
         try:
-            for tx in await self._store.active_transactions(station_id=event.station_id):
+            for tx in await self._store.active_transactions(event.station_id):
                 if (
                     tx.id == stored.id
                     or tx.connector_id != event.connector_id
@@ -288,7 +288,7 @@ class TransactionService:
                 exc_info=True,
             )
 
-    async def _publish(self, event: TransactionEvent, stored: StoredEvent) -> None:
+    def _publish(self, event: TransactionEvent, stored: StoredEvent) -> None:
         kind = {
             EventKind.STARTED: EventType.TRANSACTION_STARTED,
             EventKind.UPDATED: EventType.TRANSACTION_UPDATED,
@@ -313,24 +313,17 @@ class TransactionService:
         else:
             # The store returns the transaction as this write merged it.
             tx = stored.transaction
-            if tx is None:
-                data = {
-                    "id": stored.id,
-                    "station_id": event.station_id,
-                    "transaction_id": stored.transaction_id,
-                }
-            else:
-                data = transaction_data(tx)
-                energy = tx.energy_wh
-                if energy is not None and energy < 0:
-                    # Stored anyway (a stop is never lost); someone has to look at it.
-                    log.warning(
-                        "%s: transaction %s: stop meter %s Wh is below start meter %s Wh",
-                        event.station_id,
-                        tx.transaction_id,
-                        tx.meter_stop_wh,
-                        tx.meter_start_wh,
-                    )
+            data = transaction_data(tx)
+            energy = tx.energy_wh
+            if energy is not None and energy < 0:
+                # Stored anyway (a stop is never lost); someone has to look at it.
+                log.warning(
+                    "%s: transaction %s: stop meter %s Wh is below start meter %s Wh",
+                    event.station_id,
+                    tx.transaction_id,
+                    tx.meter_stop_wh,
+                    tx.meter_start_wh,
+                )
             data["timestamp"] = _iso(event.timestamp)
             data["seq_no"] = event.seq_no
             data["trigger_reason"] = event.trigger_reason

@@ -442,18 +442,11 @@ class TransactionSql(StorePart):
         async with self._tx() as conn:
             return (await conn.execute(query)).first() is not None
 
-    async def active_transactions(
-        self, station_id: str | None = None, id_token: str | None = None
-    ) -> list[Transaction]:
+    async def active_transactions(self, station_id: str) -> list[Transaction]:
         tx = t.transactions
-        which = []
-        if station_id is not None:
-            which.append(tx.c.station_id == station_id)
-        if id_token is not None:
-            which.append(tx.c.id_token == id_token)
-        if not which:
-            return []
-        query = sa.select(tx).where(tx.c.status == _ACTIVE, sa.or_(*which)).limit(1000)
+        query = (
+            sa.select(tx).where(tx.c.status == _ACTIVE, tx.c.station_id == station_id).limit(1000)
+        )
         async with self._tx() as conn:
             rows = (await conn.execute(query)).all()
         return [_transaction(r) for r in rows]
