@@ -69,3 +69,40 @@ class CommandRouter(Protocol):
     async def disconnect(self, station_id: str, reason: str) -> bool:
         """Close the station's connection (e.g. it was deleted); False if not connected."""
         ...
+
+
+@dataclass(slots=True, frozen=True)
+class CallFailure:
+    """Why a command got no CALLRESULT, for services that report it rather than raise."""
+
+    status: str  # "not_connected", "timeout" or "error"
+    detail: str
+    error_code: str | None = None  # the station's CALLERROR code, if it answered one
+
+
+async def call_or_failure(
+    router: CommandRouter,
+    station_id: str,
+    action: str,
+    payload: dict[str, Any],
+    timeout: float | None = None,
+) -> CallOutcome | CallFailure:
+    """`router.call`, with every way of getting no CALLRESULT turned into a CallFailure."""
+    try:
+        outcome = await router.call(station_id, action, payload, timeout=timeout)
+    except StationNotConnected:
+        return CallFailure("not_connected", "the station is not connected")
+    except CommandTimeout:
+        return CallFailure("timeout", f"the station did not answer {action} in time")
+    except InvalidPayload as exc:
+        return CallFailure("error", f"{action} payload refused by the schema: {exc}")
+    except CommandError as exc:
+        return CallFailure("error", f"{action} could not be delivered: {exc}")
+    if not outcome.ok:
+        return CallFailure(
+            "error",
+            f"the station answered {action} with {outcome.error_code}: "
+            f"{outcome.error_description or ''}".rstrip(": "),
+            outcome.error_code,
+        )
+    return outcome

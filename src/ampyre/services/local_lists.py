@@ -35,11 +35,10 @@ from ampyre.domain.models import OcppVersion
 from ampyre.protocol.ocpp16 import authorization as p16
 from ampyre.protocol.ocpp201 import authorization as p201
 from ampyre.services.commands import (
+    CallFailure,
     CallOutcome,
-    CommandError,
     CommandRouter,
-    CommandTimeout,
-    StationNotConnected,
+    call_or_failure,
 )
 from ampyre.services.ports import AuthStore
 
@@ -281,23 +280,12 @@ class LocalListService:
         self, station_id: str, action: str, payload: dict[str, Any]
     ) -> CallOutcome | PushResult:
         """The station's CALLRESULT, or a PushResult saying why there is none."""
-        try:
-            outcome = await self._router.call(
-                station_id, action, payload, timeout=self._settings.call_timeout
-            )
-        except StationNotConnected:
-            return PushResult(station_id, "not_connected", detail="the station is not connected")
-        except CommandTimeout:
-            return PushResult(station_id, "timeout", detail=f"no answer to {action} in time")
-        except CommandError as exc:
-            return PushResult(station_id, "error", detail=f"{action} not delivered: {exc}")
-        if not outcome.ok:
+        outcome = await call_or_failure(
+            self._router, station_id, action, payload, self._settings.call_timeout
+        )
+        if isinstance(outcome, CallFailure):
             return PushResult(
-                station_id,
-                "error",
-                station_answer=outcome.error_code,
-                detail=f"the station answered {action} with {outcome.error_code}: "
-                f"{outcome.error_description or ''}".rstrip(": "),
+                station_id, outcome.status, station_answer=outcome.error_code, detail=outcome.detail
             )
         return outcome
 

@@ -23,11 +23,9 @@ from ampyre.domain.models import OcppVersion
 from ampyre.protocol.ocpp16 import authorization as p16
 from ampyre.protocol.ocpp201 import authorization as p201
 from ampyre.services.commands import (
-    CommandError,
+    CallFailure,
     CommandRouter,
-    CommandTimeout,
-    InvalidPayload,
-    StationNotConnected,
+    call_or_failure,
 )
 from ampyre.services.ports import AuthStore
 
@@ -219,25 +217,11 @@ class ReservationService:
         return r, delivery
 
     async def _call(self, station_id: str, action: str, payload: dict[str, Any]) -> Delivery:
-        try:
-            outcome = await self._router.call(
-                station_id, action, payload, timeout=self._settings.call_timeout
-            )
-        except StationNotConnected:
-            return Delivery("not_connected", detail="the station is not connected")
-        except CommandTimeout:
-            return Delivery("timeout", detail=f"the station did not answer {action} in time")
-        except InvalidPayload as exc:
-            return Delivery("error", detail=f"{action} payload refused by the schema: {exc}")
-        except CommandError as exc:
-            return Delivery("error", detail=f"{action} could not be delivered: {exc}")
-        if not outcome.ok:
-            return Delivery(
-                "error",
-                outcome.error_code,
-                f"the station answered {action} with {outcome.error_code}: "
-                f"{outcome.error_description or ''}".rstrip(": "),
-            )
+        outcome = await call_or_failure(
+            self._router, station_id, action, payload, self._settings.call_timeout
+        )
+        if isinstance(outcome, CallFailure):
+            return Delivery(outcome.status, outcome.error_code, outcome.detail)
         answer = outcome.payload.get("status")
         return Delivery(outcome.status, answer if isinstance(answer, str) else None)
 
