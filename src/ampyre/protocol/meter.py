@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -148,38 +148,46 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _parse(
+    meter_values: Iterable[dict[str, Any]], sample: Callable[[dict[str, Any]], SampledValue]
+) -> tuple[MeterReading, ...]:
+    """MeterValue[]: a timestamp each and its sampled values, read by `sample`."""
+    return tuple(
+        MeterReading(
+            _timestamp(mv.get("timestamp")),
+            tuple(sample(sv) for sv in mv.get("sampledValue", ())),
+        )
+        for mv in meter_values
+    )
+
+
 def parse_16(meter_values: Iterable[dict[str, Any]]) -> tuple[MeterReading, ...]:
     """OCPP 1.6 MeterValue[] (MeterValues.req, StopTransaction.req transactionData)."""
-    readings: list[MeterReading] = []
-    for mv in meter_values:
-        at = _timestamp(mv.get("timestamp"))
-        values: list[SampledValue] = []
-        for sv in mv.get("sampledValue", ()):
-            raw = str(sv.get("value", ""))
-            fmt = sv.get("format", DEFAULT_FORMAT_16)
-            measurand = sv.get("measurand", ENERGY_REGISTER)
-            unit = sv.get("unit") or _default_unit(measurand)
-            # SignedData: the value is a signed blob, not a number (1.6 7.43 ValueFormat).
-            value = None if fmt == "SignedData" else _number(raw)
-            si_value, si_unit = si(value, unit)
-            values.append(
-                SampledValue(
-                    value=value,
-                    raw_value=raw,
-                    measurand=measurand,
-                    phase=sv.get("phase"),
-                    location=sv.get("location", DEFAULT_LOCATION),
-                    context=sv.get("context", DEFAULT_CONTEXT),
-                    unit=unit,
-                    multiplier=0,
-                    format=fmt,
-                    signed=None,
-                    si_value=si_value,
-                    si_unit=si_unit,
-                )
-            )
-        readings.append(MeterReading(at, tuple(values)))
-    return tuple(readings)
+    return _parse(meter_values, _sample_16)
+
+
+def _sample_16(sv: dict[str, Any]) -> SampledValue:
+    raw = str(sv.get("value", ""))
+    fmt = sv.get("format", DEFAULT_FORMAT_16)
+    measurand = sv.get("measurand", ENERGY_REGISTER)
+    unit = sv.get("unit") or _default_unit(measurand)
+    # SignedData: the value is a signed blob, not a number (1.6 7.43 ValueFormat).
+    value = None if fmt == "SignedData" else _number(raw)
+    si_value, si_unit = si(value, unit)
+    return SampledValue(
+        value=value,
+        raw_value=raw,
+        measurand=measurand,
+        phase=sv.get("phase"),
+        location=sv.get("location", DEFAULT_LOCATION),
+        context=sv.get("context", DEFAULT_CONTEXT),
+        unit=unit,
+        multiplier=0,
+        format=fmt,
+        signed=None,
+        si_value=si_value,
+        si_unit=si_unit,
+    )
 
 
 def _raw_number(value: Any) -> str:
@@ -189,45 +197,38 @@ def _raw_number(value: Any) -> str:
 
 def parse_2x(meter_values: Iterable[dict[str, Any]]) -> tuple[MeterReading, ...]:
     """OCPP 2.0.1 / 2.1 MeterValueType[] (TransactionEvent, MeterValues)."""
-    readings: list[MeterReading] = []
-    for mv in meter_values:
-        at = _timestamp(mv.get("timestamp"))
-        values: list[SampledValue] = []
-        for sv in mv.get("sampledValue", ()):
-            number = sv.get("value")
-            value = (
-                float(number)
-                if isinstance(number, int | float) and not isinstance(number, bool)
-                else None
-            )
-            if value is not None and not math.isfinite(value):
-                value = None
-            measurand = sv.get("measurand", ENERGY_REGISTER)
-            uom = sv.get("unitOfMeasure") or {}
-            unit = uom.get("unit") or _default_unit(measurand)
-            multiplier = int(uom.get("multiplier", 0))
-            if not fits_int(multiplier):
-                raise MeterValueError(f"unitOfMeasure multiplier {multiplier} is out of range")
-            si_value, si_unit = si(value, unit, multiplier)
-            signed = sv.get("signedMeterValue")
-            values.append(
-                SampledValue(
-                    value=value,
-                    raw_value=_raw_number(number),
-                    measurand=measurand,
-                    phase=sv.get("phase"),
-                    location=sv.get("location", DEFAULT_LOCATION),
-                    context=sv.get("context", DEFAULT_CONTEXT),
-                    unit=unit,
-                    multiplier=multiplier,
-                    format=None,
-                    signed=dict(signed) if isinstance(signed, dict) else None,
-                    si_value=si_value,
-                    si_unit=si_unit,
-                )
-            )
-        readings.append(MeterReading(at, tuple(values)))
-    return tuple(readings)
+    return _parse(meter_values, _sample_2x)
+
+
+def _sample_2x(sv: dict[str, Any]) -> SampledValue:
+    number = sv.get("value")
+    value = (
+        float(number) if isinstance(number, int | float) and not isinstance(number, bool) else None
+    )
+    if value is not None and not math.isfinite(value):
+        value = None
+    measurand = sv.get("measurand", ENERGY_REGISTER)
+    uom = sv.get("unitOfMeasure") or {}
+    unit = uom.get("unit") or _default_unit(measurand)
+    multiplier = int(uom.get("multiplier", 0))
+    if not fits_int(multiplier):
+        raise MeterValueError(f"unitOfMeasure multiplier {multiplier} is out of range")
+    si_value, si_unit = si(value, unit, multiplier)
+    signed = sv.get("signedMeterValue")
+    return SampledValue(
+        value=value,
+        raw_value=_raw_number(number),
+        measurand=measurand,
+        phase=sv.get("phase"),
+        location=sv.get("location", DEFAULT_LOCATION),
+        context=sv.get("context", DEFAULT_CONTEXT),
+        unit=unit,
+        multiplier=multiplier,
+        format=None,
+        signed=dict(signed) if isinstance(signed, dict) else None,
+        si_value=si_value,
+        si_unit=si_unit,
+    )
 
 
 def is_register(sample: SampledValue) -> bool:
