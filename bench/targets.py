@@ -124,22 +124,15 @@ def start(
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{target}-{db}-{int(time.time())}.log"
     py = sys.executable
-    if target in ("echo", "echo-asyncio"):
+    reference = {
+        "echo": ["bench.ref_echo"],
+        "echo-asyncio": ["bench.ref_echo", "--no-uvloop"],
+        "ocpp-lib": ["bench.ref_ocpp_lib"],
+    }.get(target)
+    if reference is not None:
         port = proc.free_port()
-        cmd = [py, "-m", "bench.ref_echo", "--port", str(port)]
-        if target == "echo-asyncio":
-            cmd.append("--no-uvloop")
+        cmd = [py, "-m", *reference, "--port", str(port)]
         p = _spawn(cmd, child_env(), log_path)
-        server = Server(target, "-", f"ws://127.0.0.1:{port}/ocpp", p, log_path)
-        try:
-            proc.wait_tcp(port, ready_timeout, p)
-        except BaseException:
-            server.stop()
-            raise
-        return server
-    if target == "ocpp-lib":
-        port = proc.free_port()
-        p = _spawn([py, "-m", "bench.ref_ocpp_lib", "--port", str(port)], child_env(), log_path)
         server = Server(target, "-", f"ws://127.0.0.1:{port}/ocpp", p, log_path)
         try:
             proc.wait_tcp(port, ready_timeout, p)
