@@ -104,9 +104,7 @@ def _caused_by_data(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 
 
-_CONNECTION, _BOOT, _STATUS, _REPORTS, _BUFFERS = CONNECTION, BOOT, STATUS, REPORTS, BUFFERS
 _STOP = None
-_outcome = outcome
 
 
 def _utcnow() -> datetime:
@@ -129,7 +127,7 @@ class _ThreadWriter:
                         result = conn.exec_driver_sql(stmt, rows)
                     else:
                         result = conn.execute(stmt, rows)
-                    stmt, rows = program.send(_outcome(result))
+                    stmt, rows = program.send(outcome(result))
             except StopIteration:
                 pass
 
@@ -144,9 +142,6 @@ class _Buffers:
 
     touches: dict[str, datetime]
     messages: list[MessageLogEntry]
-
-
-_Op = Op
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -197,7 +192,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         self._engine = create_engine(settings.database_url, settings)
         self._dialect_name = self._engine.dialect.name
         self._batch_max = max(1, settings.write_batch_max)
-        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue(maxsize=self._batch_max * 20)
+        self._queue: asyncio.Queue[Op | None] = asyncio.Queue(maxsize=self._batch_max * 20)
         self._writer: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -405,11 +400,11 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
 
     async def _submit(self, kind: int, payload: Any) -> Any:
         """Queue one op for the next group commit; return its result once committed."""
-        if self._closed and kind != _BUFFERS:
+        if self._closed and kind != BUFFERS:
             raise StoreUnavailable("store is closed")
         self._ensure_tasks()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Op(kind, payload, future))
+        await self._queue.put(Op(kind, payload, future))
         if self._writer is None or self._writer.done():
             self._fail_queued()  # closed while we waited for room in the queue
         return await future
@@ -445,7 +440,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
             if stop:
                 return
 
-    async def _commit(self, batch: list[_Op]) -> None:
+    async def _commit(self, batch: list[Op]) -> None:
         try:
             if self._sync_writer is not None:
                 # SQLite: the whole transaction in one hop to the writer thread. Through
@@ -465,7 +460,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
                                 result = await conn.exec_driver_sql(stmt, rows)
                             else:
                                 result = await conn.execute(stmt, rows)
-                            stmt, rows = program.send(_outcome(result))
+                            stmt, rows = program.send(outcome(result))
                     except StopIteration:
                         pass
         except Exception as exc:
@@ -491,7 +486,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
             if not op.future.done():
                 op.future.set_result(op.result)
 
-    def _program(self, batch: list[_Op]) -> Program:
+    def _program(self, batch: list[Op]) -> Program:
         """The statements of a batch with their rows, in statement-kind order (connections
         first so that auto-registered stations exist before their status rows); arrival
         order is kept within a kind. A generator: each statement's outcome (rows or row
@@ -508,13 +503,13 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         reports: list[dict[str, Any]] = []
         touches: dict[str, datetime] = {}
         messages: list[MessageLogEntry] = []
-        transaction_ops: list[_Op] = []
+        transaction_ops: list[Op] = []
         for op in batch:
-            if op.kind == _STATUS:
+            if op.kind == STATUS:
                 for r in op.payload:
                     history.append(_history_row(r))
                     current[(r.station_id, r.evse_id, r.connector_id)] = _connector_row(r)
-            elif op.kind == _CONNECTION:
+            elif op.kind == CONNECTION:
                 ch: _ConnectionChange = op.payload
                 if ch.auto_register:
                     registers.append(
@@ -537,11 +532,11 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
                         "b_now": now,
                     }
                 )
-            elif op.kind == _BUFFERS:
+            elif op.kind == BUFFERS:
                 flushed: _Buffers = op.payload
                 touches.update(flushed.touches)
                 messages.extend(flushed.messages)
-            elif op.kind == _BOOT:
+            elif op.kind == BOOT:
                 boot: _Boot = op.payload
                 row = {
                     f"b_{col}": getattr(boot.info, attr) for col, attr in self._boot_fields.items()
@@ -550,7 +545,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
                     b_id=boot.station_id, b_version=boot.ocpp_version, b_at=boot.at, b_now=now
                 )
                 boots.append(row)
-            elif op.kind == _REPORTS:
+            elif op.kind == REPORTS:
                 reports.extend(_report_row(r) for r in op.payload)
             else:
                 transaction_ops.append(op)
@@ -600,15 +595,15 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
     async def record_boot(
         self, station_id: str, ocpp_version: str, info: BootInfo, at: datetime
     ) -> None:
-        await self._submit(_BOOT, _Boot(station_id, ocpp_version, info, at))
+        await self._submit(BOOT, _Boot(station_id, ocpp_version, info, at))
 
     async def record_status(self, reports: Sequence[StatusReport]) -> None:
         if reports:
-            await self._submit(_STATUS, tuple(reports))
+            await self._submit(STATUS, tuple(reports))
 
     async def record_reports(self, reports: Sequence[StationReport]) -> None:
         if reports:
-            await self._submit(_REPORTS, tuple(reports))
+            await self._submit(REPORTS, tuple(reports))
 
     async def record_connection(
         self,
@@ -621,7 +616,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         auto_register: bool = False,
     ) -> None:
         await self._submit(
-            _CONNECTION,
+            CONNECTION,
             _ConnectionChange(
                 station_id, connected, at, ocpp_version, node, remote_address, auto_register
             ),
@@ -692,7 +687,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         take = min(len(self._messages), self.flush_chunk)
         messages = [self._messages.popleft() for _ in range(take)]
         try:
-            await self._submit(_BUFFERS, _Buffers(touches, messages))
+            await self._submit(BUFFERS, _Buffers(touches, messages))
             return True
         except (StoreUnavailable, Exception) as exc:
             log.warning(
@@ -910,7 +905,7 @@ def _describe(exc: BaseException) -> str:
     return first if len(first) <= 300 else first[:297] + "..."
 
 
-def _fail(batch: Iterable[_Op], cause: BaseException | None) -> None:
+def _fail(batch: Iterable[Op], cause: BaseException | None) -> None:
     for op in batch:
         if op.future.done():
             continue
