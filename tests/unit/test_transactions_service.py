@@ -16,7 +16,10 @@ from ampyre.config import Settings
 from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import Connector
 from ampyre.domain.transactions import (
+    ENERGY_REGISTER,
     EventKind,
+    MeterReading,
+    SampledValue,
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
@@ -82,6 +85,32 @@ def event(kind: EventKind, tx_id: str | None, at: datetime, **fields: Any) -> Tr
 
 def accepted(**payload: Any) -> CallOutcome:
     return CallOutcome(ok=True, payload={"status": "Accepted", **payload})
+
+
+# ------------------------------------------------------------------------ publishing
+
+
+async def test_updated_event_reports_the_delivered_energy_register_only() -> None:
+    svc, _, _, events = make()
+
+    def wh(value: float, **where: Any) -> SampledValue:
+        return SampledValue(
+            value, str(value), ENERGY_REGISTER, si_value=value, si_unit="Wh", **where
+        )
+
+    samples = (wh(5000.0), wh(1800.0, phase="L1"), wh(90000.0, location="EV"))
+    await svc.record(
+        event(
+            EventKind.UPDATED,
+            "TX-1",
+            T0,
+            event_key="seq:1",
+            seq_no=1,
+            meter_values=(MeterReading(T0, samples),),
+        )
+    )
+    assert events.published[-1].type is EventType.TRANSACTION_UPDATED
+    assert events.published[-1].data["meter_wh"] == 5000.0
 
 
 # ------------------------------------------------------------------------ remote start

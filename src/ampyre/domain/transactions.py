@@ -50,6 +50,21 @@ class SampledValue:
     si_unit: str | None = None  # "Wh", "W", "A", "V", "Percent", "K", "Hz", "varh", ...
 
 
+def delivered_wh(sample: SampledValue) -> float | None:
+    """The Wh of a sample that measures the energy delivered to the EV, else None: the
+    total (no phase) import register at the outlet, the spec's default location (an
+    EV-side or inlet register is another meter). Start/stop meters and energy use only
+    these."""
+    if (
+        sample.measurand == ENERGY_REGISTER
+        and sample.phase is None
+        and sample.location == "Outlet"
+        and sample.si_unit == "Wh"
+    ):
+        return sample.si_value
+    return None
+
+
 @dataclass(slots=True, frozen=True)
 class MeterReading:
     """One meterValue: a timestamp and what was sampled at it."""

@@ -34,7 +34,6 @@ from ampyre.domain.authz import AuthDecision, AuthStatus
 from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import OcppVersion, Page
 from ampyre.domain.transactions import (
-    ENERGY_REGISTER,
     EventKind,
     EventRecord,
     MeterReading,
@@ -44,6 +43,7 @@ from ampyre.domain.transactions import (
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
+    delivered_wh,
 )
 from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
@@ -134,16 +134,13 @@ def transaction_data(tx: Transaction) -> dict[str, Any]:
 
 
 def _latest_register_wh(readings: Sequence[MeterReading]) -> float | None:
+    """The latest reading of the energy delivered to the EV (the store's rule)."""
     best: tuple[datetime, float] | None = None
     for reading in readings:
         for s in reading.values:
-            if (
-                s.measurand == ENERGY_REGISTER
-                and s.si_unit == "Wh"
-                and s.si_value is not None
-                and (best is None or reading.timestamp >= best[0])
-            ):
-                best = (reading.timestamp, s.si_value)
+            wh = delivered_wh(s)
+            if wh is not None and (best is None or reading.timestamp >= best[0]):
+                best = (reading.timestamp, wh)
     return None if best is None else best[1]
 
 

@@ -49,7 +49,6 @@ from ampyre.adapters.db.writes import (
 )
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
-    ENERGY_REGISTER,
     EventKind,
     EventRecord,
     MeterReading,
@@ -61,6 +60,7 @@ from ampyre.domain.transactions import (
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
+    delivered_wh,
 )
 
 _ACTIVE = TransactionStatus.ACTIVE.value
@@ -497,18 +497,12 @@ _BEGIN, _END = "Transaction.Begin", "Transaction.End"
 
 
 def _register_readings(readings: Iterable[MeterReading]) -> list[tuple[datetime, float, str]]:
-    """(timestamp, Wh, context) of every energy-register reading that measures what was
-    delivered to the EV: the total (no phase) at the outlet, the spec's default location
-    (an EV-side or inlet register is a different meter)."""
+    """(timestamp, Wh, context) of every reading of the energy delivered to the EV."""
     return [
-        (r.timestamp, s.si_value, s.context)
+        (r.timestamp, wh, s.context)
         for r in readings
         for s in r.values
-        if s.measurand == ENERGY_REGISTER
-        and s.phase is None
-        and s.location == "Outlet"
-        and s.si_unit == "Wh"
-        and s.si_value is not None
+        if (wh := delivered_wh(s)) is not None
     ]
 
 
