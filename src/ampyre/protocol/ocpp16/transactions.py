@@ -29,7 +29,7 @@ from ampyre.domain.transactions import (
     TransactionEvent,
 )
 from ampyre.protocol import meter
-from ampyre.protocol.errors import ErrorKind, OcppError
+from ampyre.protocol import tx_checks as checks
 from ampyre.protocol.ocpp16.authorization import id_tag_info
 from ampyre.protocol.session import CallContext, Handler
 from ampyre.services.transactions import TransactionService
@@ -39,18 +39,6 @@ log = logging.getLogger(__name__)
 # 1.6 section 6.45 StopTransaction.req: reason "MAY only be omitted when the Reason is
 # Local".
 DEFAULT_STOP_REASON = "Local"
-
-
-def _bad(ctx: CallContext, action: str, description: str) -> OcppError:
-    log.warning("%s: refused %s: %s", ctx.station_id, action, description)
-    return OcppError(ErrorKind.PROPERTY, description)
-
-
-def _at(ctx: CallContext, action: str, text: Any) -> datetime:
-    at = meter.timestamp(text)
-    if at is None:
-        raise _bad(ctx, action, f"timestamp {str(text)[:40]!r} is not a date-time")
-    return at
 
 
 def _register(at: datetime, wh: int, context: str) -> MeterReading:
@@ -72,40 +60,22 @@ def _register(at: datetime, wh: int, context: str) -> MeterReading:
     )
 
 
-def _readings(
-    ctx: CallContext, action: str, items: Any, refuse_negative: bool = True
-) -> tuple[MeterReading, ...]:
-    try:
-        readings = meter.parse_16(items or ())
-    except meter.MeterValueError as exc:
-        raise _bad(ctx, action, str(exc)) from None
-    problem = meter.negative_register(readings)
-    if problem is not None:
-        if refuse_negative:
-            raise _bad(ctx, action, problem)
-        log.warning("%s: %s stored as sent: %s", ctx.station_id, action, problem)
-    return readings
-
-
-def _int_field(ctx: CallContext, action: str, name: str, value: Any, low: int = 0) -> None:
-    if isinstance(value, int) and not (low <= value <= meter.INT_MAX):
-        raise _bad(ctx, action, f"{name} {value} is out of range")
-
-
 def handlers(svc: TransactionService) -> dict[str, Handler]:
     async def start_transaction(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         connector = p["connectorId"]
         if connector <= 0:
             # Connector 0 is the whole station; a transaction runs on a connector (7.10).
-            raise _bad(
+            raise checks.refuse(
                 ctx, "StartTransaction", f"connectorId {connector} cannot have a transaction"
             )
-        _int_field(ctx, "StartTransaction", "connectorId", connector)
-        _int_field(ctx, "StartTransaction", "reservationId", p.get("reservationId"), meter.INT_MIN)
+        checks.int_field(ctx, "StartTransaction", "connectorId", connector)
+        checks.int_field(
+            ctx, "StartTransaction", "reservationId", p.get("reservationId"), meter.INT_MIN
+        )
         meter_start = p["meterStart"]
         if meter_start < 0:
-            raise _bad(ctx, "StartTransaction", f"negative meterStart {meter_start} Wh")
-        at = _at(ctx, "StartTransaction", p["timestamp"])
+            raise checks.refuse(ctx, "StartTransaction", f"negative meterStart {meter_start} Wh")
+        at = checks.timestamp(ctx, "StartTransaction", p["timestamp"])
         id_tag = p["idTag"]
         event = TransactionEvent(
             station_id=ctx.station_id,
@@ -138,9 +108,9 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
                 ctx.station_id,
                 meter_stop,
             )
-        at = _at(ctx, "StopTransaction", p["timestamp"])
-        readings = _readings(
-            ctx, "StopTransaction", p.get("transactionData"), refuse_negative=False
+        at = checks.timestamp(ctx, "StopTransaction", p["timestamp"])
+        readings = checks.readings(
+            ctx, "StopTransaction", meter.parse_16, p.get("transactionData"), refuse_negative=False
         )
         id_tag = p.get("idTag")
         event = TransactionEvent(
@@ -168,8 +138,8 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
     async def meter_values(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         connector = p["connectorId"]
         # 0 is the main meter (1.6 section 6.31); below it there is nothing.
-        _int_field(ctx, "MeterValues", "connectorId", connector)
-        readings = _readings(ctx, "MeterValues", p["meterValue"])
+        checks.int_field(ctx, "MeterValues", "connectorId", connector)
+        readings = checks.readings(ctx, "MeterValues", meter.parse_16, p["meterValue"])
         if not readings:
             return {}
         tx_id = p.get("transactionId")

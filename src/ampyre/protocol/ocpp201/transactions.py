@@ -14,60 +14,40 @@ sequence starts at 0, so gaps could not be told), are refused.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ampyre.domain.transactions import EventKind, StationMeterValues, TransactionEvent
 from ampyre.protocol import meter
-from ampyre.protocol.errors import ErrorKind, OcppError
+from ampyre.protocol import tx_checks as checks
 from ampyre.protocol.ocpp201.authorization import id_token_info
 from ampyre.protocol.session import CallContext, Handler
 from ampyre.services.transactions import TransactionService
-
-log = logging.getLogger(__name__)
 
 # TransactionType.stoppedReason: "MAY only be omitted when Reason is Local".
 DEFAULT_STOP_REASON = "Local"
 _KINDS = {k.value: k for k in EventKind}
 
 
-def _bad(ctx: CallContext, action: str, description: str) -> OcppError:
-    log.warning("%s: refused %s: %s", ctx.station_id, action, description)
-    return OcppError(ErrorKind.PROPERTY, description)
-
-
-def _int_field(ctx: CallContext, action: str, name: str, value: Any, low: int = 0) -> None:
-    if isinstance(value, int) and not (low <= value <= meter.INT_MAX):
-        raise _bad(ctx, action, f"{name} {value} is out of range")
-
-
 def handlers(svc: TransactionService) -> dict[str, Handler]:
     async def transaction_event(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         action = "TransactionEvent"
         kind = _KINDS[p["eventType"]]
-        at = meter.timestamp(p["timestamp"])
-        if at is None:
-            raise _bad(ctx, action, f"timestamp {p['timestamp'][:40]!r} is not a date-time")
-        try:
-            readings = meter.parse_2x(p.get("meterValue") or ())
-        except meter.MeterValueError as exc:
-            raise _bad(ctx, action, str(exc)) from None
-        problem = meter.negative_register(readings)
-        if problem is not None:
-            if kind is not EventKind.ENDED:
-                raise _bad(ctx, action, problem)
-            log.warning("%s: Ended event stored as sent: %s", ctx.station_id, problem)
+        at = checks.timestamp(ctx, action, p["timestamp"])
+        # An Ended event is never refused for what it says: that would lose the stop.
+        readings = checks.readings(
+            ctx, action, meter.parse_2x, p.get("meterValue"), kind is not EventKind.ENDED
+        )
         info = p["transactionInfo"]
         evse = p.get("evse") or {}
         evse_id = evse.get("id")
         if evse_id is not None and evse_id <= 0:
             # EVSE 0 is the whole station; a transaction runs on an EVSE.
-            raise _bad(ctx, action, f"evse id {evse_id} cannot have a transaction")
-        _int_field(ctx, action, "seqNo", p["seqNo"])
-        _int_field(ctx, action, "evse id", evse_id)
-        _int_field(ctx, action, "evse connectorId", evse.get("connectorId"))
-        _int_field(ctx, action, "remoteStartId", info.get("remoteStartId"), meter.INT_MIN)
-        _int_field(ctx, action, "reservationId", p.get("reservationId"), meter.INT_MIN)
+            raise checks.refuse(ctx, action, f"evse id {evse_id} cannot have a transaction")
+        checks.int_field(ctx, action, "seqNo", p["seqNo"])
+        checks.int_field(ctx, action, "evse id", evse_id)
+        checks.int_field(ctx, action, "evse connectorId", evse.get("connectorId"))
+        checks.int_field(ctx, action, "remoteStartId", info.get("remoteStartId"), meter.INT_MIN)
+        checks.int_field(ctx, action, "reservationId", p.get("reservationId"), meter.INT_MIN)
         token = p.get("idToken")
         stop_reason = info.get("stoppedReason")
         if stop_reason is None and kind is EventKind.ENDED:
@@ -103,12 +83,8 @@ def handlers(svc: TransactionService) -> dict[str, Handler]:
 
     async def meter_values(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         # J01: meter values outside a transaction (evseId 0 = the main meter).
-        _int_field(ctx, "MeterValues", "evseId", p["evseId"])
-        try:
-            readings = meter.parse_2x(p["meterValue"])
-            meter.check_registers(readings)
-        except meter.MeterValueError as exc:
-            raise _bad(ctx, "MeterValues", str(exc)) from None
+        checks.int_field(ctx, "MeterValues", "evseId", p["evseId"])
+        readings = checks.readings(ctx, "MeterValues", meter.parse_2x, p["meterValue"])
         await svc.record_station_meter_values(
             StationMeterValues(ctx.station_id, p["evseId"], None, readings, svc.now())
         )
