@@ -262,6 +262,17 @@ class MemoryStore:
         station.last_seen = _later(station.last_seen, at)
         station.updated_at = now
 
+    async def release_node(self, node: str, at: datetime) -> list[str]:
+        """Stations still recorded as connected to `node` become disconnected (SqlStore)."""
+        self._write()
+        released = sorted(
+            sid for sid, st in self.stations.items() if st.connected and st.connected_node == node
+        )
+        for sid in released:
+            station = self.stations[sid]
+            station.connected, station.connected_node, station.updated_at = False, None, at
+        return released
+
     def touch(self, station_id: str, at: datetime) -> None:
         if self.fail_writes or self.closed:
             return
