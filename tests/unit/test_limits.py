@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ampyre.adapters.db import tables as t
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
@@ -106,3 +108,23 @@ async def test_a_nul_is_refused_before_the_handler(version: OcppVersion) -> None
     # Both spellings agree here: OCPP-J 1.6 4.2.3 and OCPP 2.x Part 4 4.3.
     assert transport.sent[0][:3] == [4, "u1", "PropertyConstraintViolation"]
     assert "U+0000" in transport.sent[0][3]
+
+
+_KEYS = st.sampled_from([*limits.FIELD_LIMITS, "info", "data", "ke\x00y"])
+_TEXT = st.one_of(
+    st.text(max_size=8),
+    st.text(alphabet='ab"\\:\x00\ud800é', max_size=40),
+    st.integers(0, 300).map(lambda n: "x" * n),
+    st.integers(0, 300).map(lambda n: 'a"' * n),
+)
+_JSON = st.recursive(
+    st.one_of(_TEXT, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@given(_JSON)
+@settings(max_examples=300, deadline=None)
+def test_the_fast_scan_agrees_with_the_exact_walk(payload: Any) -> None:
+    assert (limits.violation(payload) is None) == (limits._walk(payload, "", 0) is None)

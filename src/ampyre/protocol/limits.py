@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 # Payload field -> longest value stored (the column of adapters/db/tables.py it goes to).
 FIELD_LIMITS: dict[str, int] = {
     "transactionId": 64,  # transactions.transaction_id
@@ -48,9 +50,33 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MAX_DEPTH = 64
 
 
+# A string value longer than the shortest limit, in JSON text (the key is looked up
+# only for these: a pattern naming the keys would be several times slower).
+_SHORTEST = min(FIELD_LIMITS.values())
+_LONG_VALUE = re.compile(b':"([^"]{%d,})' % (_SHORTEST + 1))
+
+
 def violation(payload: Any) -> str | None:
-    """Why the store could not hold this payload as sent, or None."""
-    return _walk(payload, "", 0)
+    """Why the store could not hold this payload as sent, or None.
+
+    Runs for every CALL, so the common case is a scan of the payload's JSON text: U+0000
+    and surrogates can only appear there as \\u escapes, and a limited value is measured
+    in bytes (never fewer than its characters). The exact walk over the payload runs only
+    when the scan finds something that may be a problem (or an escaped quote, which the
+    scan would cut short)."""
+    try:
+        text = orjson.dumps(payload)
+    except TypeError:  # unpaired surrogate, integer beyond 64 bits: look closely
+        return _walk(payload, "", 0)
+    if b"\\u" in text or b'\\"' in text:
+        return _walk(payload, "", 0)
+    for match in _LONG_VALUE.finditer(text):
+        colon = match.start()
+        key = text[text.rfind(b'"', 0, colon - 1) + 1 : colon - 1].decode()
+        limit = FIELD_LIMITS.get(key)
+        if limit is not None and len(match.group(1)) > limit:
+            return _walk(payload, "", 0)
+    return None
 
 
 def _walk(value: Any, path: str, depth: int) -> str | None:
