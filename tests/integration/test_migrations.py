@@ -140,3 +140,50 @@ async def test_migrate_creates_sqlite_directory(tmp_path: Path) -> None:
 
     assert (tmp_path / "var" / "deeper" / "ampyre.db").is_file()
     assert await current_revision(url) == head_revision()
+
+
+async def test_0003_merges_id_tokens_that_differ_only_in_case(
+    empty_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await migrate(empty_db_url, "0002")
+    rows = [
+        (1, "NEWCOMER-0002", "ISO14443", "accepted", "first"),
+        (2, "Newcomer-0002", "ISO14443", "blocked", "blocked under another spelling"),
+        (3, "newcomer-0002", "ISO14443", "expired", None),
+        (4, "newcomer-0002", "Central", "accepted", "another type: kept"),
+        (5, "OTHER", "ISO14443", "accepted", None),
+    ]
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.begin() as conn:
+            for pk, value, type_, status, description in rows:
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO id_tokens (id, id_token, type, status, restrictions,"
+                        " description, created_at, updated_at) VALUES (:id, :v, :t, :s, '[]',"
+                        " :d, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": pk, "v": value, "t": type_, "s": status, "d": description},
+                )
+        caplog.set_level("WARNING", logger="alembic.runtime.migration")
+        await migrate(empty_db_url)
+        async with engine.connect() as conn:
+            left = (
+                await conn.execute(
+                    sa.text("SELECT id, id_token, type, status FROM id_tokens ORDER BY id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    # The oldest row stays, with the most restrictive status of its spellings.
+    assert [tuple(r) for r in left] == [
+        (1, "NEWCOMER-0002", "ISO14443", "blocked"),
+        (4, "newcomer-0002", "Central", "accepted"),
+        (5, "OTHER", "ISO14443", "accepted"),
+    ]
+    merged = [r.getMessage() for r in caplog.records if "only in case" in r.getMessage()]
+    assert len(merged) == 2
+    assert "'Newcomer-0002'" in merged[0] and "blocked under another spelling" in merged[0]
+
+    await downgrade(empty_db_url, "0002")  # and back: the merged rows stay merged
+    assert await current_revision(empty_db_url) == "0002"
