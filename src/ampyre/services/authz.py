@@ -209,6 +209,7 @@ class AuthService:
         except KeyError:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
+                " (id tokens are case insensitive)"
             ) from None
         finally:
             self.forget_tokens()  # after the write: no lookup can re-remember the old state
@@ -232,6 +233,7 @@ class AuthService:
         except KeyError:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
+                " (id tokens are case insensitive)"
             ) from None
         finally:
             self.forget_tokens()
