@@ -284,8 +284,8 @@ class Gateway:
             while True:
                 frame = await recv()
                 if type(frame) is not str:
-                    # OCPP-J uses text frames only (1.6J section 4; 2.0.1 Part 4 section
-                    # 4): 1003 = unsupported data (RFC 6455 7.4.1).
+                    # OCPP-J (1.6J and 2.0.1 Part 4, RPC framework) carries its JSON
+                    # in text frames only: 1003 = unsupported data (RFC 6455 7.4.1).
                     log.info("%s: binary frame; closing with 1003", station_id)
                     await ws.close(CLOSE_UNSUPPORTED_DATA, "OCPP-J uses text frames only")
                     break
