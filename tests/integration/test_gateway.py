@@ -392,6 +392,28 @@ async def test_failed_logins_are_throttled_and_recorded(
     assert _security_events(metrics.text, "auth_throttled") == 3
 
 
+async def test_guessing_from_elsewhere_does_not_lock_a_station_out(
+    start_server: StartServer, sqlite_url: str
+) -> None:
+    server = await start_server(
+        sqlite_url, auth_fail_station_limit=2, trusted_proxies=["127.0.0.1/32"]
+    )
+    await server.create_station("CP-HOME", password=PASSWORD)
+
+    def via(address: str, password: str) -> dict[str, str]:
+        return {**basic_auth("CP-HOME", password), "X-Forwarded-For": address}
+
+    async with station(server, "CP-HOME", headers=via("198.51.100.7", PASSWORD)):
+        pass
+    for _ in range(2):  # someone else guesses its password
+        assert (await _refusal(server, "CP-HOME", via("192.0.2.66", "guess"))).status_code == 401
+    assert (await _refusal(server, "CP-HOME", via("192.0.2.66", PASSWORD))).status_code == 429
+    assert (await _refusal(server, "CP-HOME", via("192.0.2.99", PASSWORD))).status_code == 429
+    # The station itself, from where it logs in, is not locked out.
+    async with station(server, "CP-HOME", headers=via("198.51.100.7", PASSWORD)) as ws:
+        assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
+
+
 async def test_401_carries_basic_challenge(server: Server) -> None:
     await server.create_station("CP-SP1", password=PASSWORD)
     with pytest.raises(InvalidStatus) as info:

@@ -42,7 +42,7 @@ def test_delay_is_capped_and_success_clears_the_station() -> None:
         delays.append(t.failed("CP-1", "a").delay)
         clock.now += delays[-1]
     assert delays == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0]
-    t.succeeded("CP-1")
+    t.succeeded("CP-1", "a")
     assert t.failed("CP-1", "a").delay == 1.0
 
 
@@ -69,3 +69,17 @@ def test_quiet_keys_are_forgotten_and_memory_is_bounded() -> None:
     assert len(small) <= 100
     # The most recent failures are the ones kept.
     assert small.failed("CP-999", "x").station_failures == 2
+
+
+def test_guessing_from_elsewhere_does_not_lock_the_station_out_of_its_address() -> None:
+    clock = Clock()
+    t = _throttle(clock, station_limit=2, address_limit=3)
+    t.succeeded("CP-1", "10.0.0.1")  # the station's own address
+    for _ in range(2):
+        t.failed("CP-1", "192.0.2.66")
+    assert t.retry_after("CP-1", "192.0.2.66") > 0
+    assert t.retry_after("CP-1", "192.0.2.67") > 0  # the station key holds elsewhere
+    assert t.retry_after("CP-1", "10.0.0.1") == 0  # but not from where it logs in
+    for _ in range(3):  # failures from its own address are throttled by the address key
+        t.failed("CP-1", "10.0.0.1")
+    assert t.retry_after("CP-1", "10.0.0.1") > 0

@@ -192,7 +192,7 @@ class Gateway:
                 return await self._auth_failed(connection, station_id, remote, "wrong user name")
             if not await _password_ok(password, station.password_hash):
                 return await self._auth_failed(connection, station_id, remote, "wrong password")
-            self._throttle.succeeded(station_id)
+            self._throttle.succeeded(station_id, remote)
         connection.admission = Admission(
             station_id, remote, known=True, registration=station.registration_status
         )

@@ -6,6 +6,10 @@ is refused with 429 for a delay that doubles with every further failure (1 s, 2 
 ... up to `max_delay`). A successful authentication clears the station's count; a key
 with no failure for `forget_after` seconds starts again from zero. The address limit is
 higher than the station one: many stations may share one address (NAT, a proxy).
+
+So that guessing a station's password from elsewhere cannot lock the station itself
+out, the station's block does not apply from the address it last logged in from
+(remembered for `GOOD_ADDRESS_TTL`); that address's own limit still does.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Final
 
 STATION: Final = "station"
 ADDRESS: Final = "address"
+GOOD_ADDRESS_TTL: Final = 7 * 24 * 3600.0
 
 
 @dataclass(slots=True)
@@ -54,6 +59,9 @@ class AuthThrottle:
         self._clock = clock
         # (kind, key) -> failures; insertion order = least recently failed first.
         self._keys: dict[tuple[str, str], _Failures] = {}
+        # station id -> (address of its last successful login, when); one per station
+        # that ever logged in, so bounded by the registered stations.
+        self._good: dict[str, tuple[str, float]] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -63,7 +71,11 @@ class AuthThrottle:
         (0: now)."""
         now = self._clock()
         wait = 0.0
-        for key in ((STATION, station_id), (ADDRESS, address)):
+        keys = [(ADDRESS, address)]
+        good = self._good.get(station_id)
+        if good is None or good[0] != address or now - good[1] > GOOD_ADDRESS_TTL:
+            keys.append((STATION, station_id))
+        for key in keys:
             entry = self._current(key, now)
             if entry is not None and entry.blocked_until > now:
                 wait = max(wait, entry.blocked_until - now)
@@ -89,8 +101,9 @@ class AuthThrottle:
         self._bound(now)
         return Failure(counts[0], counts[1], delay)
 
-    def succeeded(self, station_id: str) -> None:
+    def succeeded(self, station_id: str, address: str) -> None:
         self._keys.pop((STATION, station_id), None)
+        self._good[station_id] = (address, self._clock())
 
     def _current(self, key: tuple[str, str], now: float) -> _Failures | None:
         entry = self._keys.get(key)
