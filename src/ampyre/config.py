@@ -34,6 +34,11 @@ class Settings:
     max_message_size: int = 256 * 1024  # bytes per frame
     call_timeout: float = 30.0  # waiting for a station's answer to our CALL
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs allowed to set X-Forwarded-For
+    # Failed HTTP Basic logins before the handshake answers 429 (delay doubling per further
+    # failure, up to auth_fail_max_delay seconds): per station id, per source address.
+    auth_fail_station_limit: int = 5
+    auth_fail_address_limit: int = 20
+    auth_fail_max_delay: float = 300.0
     message_log: bool = True  # audit log of every OCPP frame
     message_log_retention_days: int = 7
     log_level: str = "INFO"
@@ -154,6 +159,10 @@ def _validate(s: Settings) -> None:
     for name in ("transaction_silence_timeout", "transaction_check_interval", "webhook_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if min(s.auth_fail_station_limit, s.auth_fail_address_limit) < 1 or (
+        s.auth_fail_max_delay <= 0
+    ):
+        raise ConfigError("AMPYRE_AUTH_FAIL_* limits must be at least 1 and the delay positive")
     if s.webhook_max_attempts < 1:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     s.trusted_networks()

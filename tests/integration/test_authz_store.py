@@ -19,6 +19,7 @@ from ampyre.domain.authz import (
     TokenStatus,
 )
 from ampyre.domain.models import Station
+from ampyre.domain.transactions import EventKind, TransactionEvent, TransactionFilter
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -169,3 +170,67 @@ async def test_reservations(store: SqlStore) -> None:
     got = await store.get_reservation(r3.id)
     assert got is not None and got.status is ReservationStatus.CANCELLED
     assert await store.get_reservation(99_999) is None
+
+
+# ---------------------------------------------------------------------- one case rule
+
+
+async def test_id_tokens_are_unique_and_found_ignoring_case(store: SqlStore) -> None:
+    kept = await store.create_id_token(IdToken("NEWCOMER-0002", IdTokenType.ISO14443))
+    for spelling in ("Newcomer-0002", "newcomer-0002"):
+        with pytest.raises(KeyError):
+            await store.create_id_token(IdToken(spelling, IdTokenType.ISO14443))
+    # Another type is another token (an operator may register a value twice).
+    other = await store.create_id_token(IdToken("newcomer-0002", IdTokenType.CENTRAL))
+    mixed = await store.create_id_token(IdToken("NeWcOmEr-0001", IdTokenType.ISO14443))
+    # Renaming onto a case variant of an existing (value, type) is refused too.
+    other.type = IdTokenType.ISO14443
+    with pytest.raises(KeyError):
+        await store.update_id_token(other)
+
+    found = await store.find_id_tokens("NEWCOMER-0002")
+    assert [t.id for t in found] == [kept.id, other.id]
+    for spelling in ("newcomer-0001", "NEWCOMER-0001", "Newcomer-0001"):
+        hit = await store.find_id_token(spelling, "ISO14443")
+        assert hit is not None and hit.id == mixed.id
+    assert await store.find_id_tokens("newcomer-0003") == []
+
+
+async def test_card_like_types_of_one_value_are_one_card(store: SqlStore) -> None:
+    local = await store.create_id_token(IdToken("04E1A2B3", IdTokenType.LOCAL))
+    for type_ in ("ISO14443", "ISO15693", "Local"):
+        hit = await store.find_id_token("04e1a2b3", type_)
+        assert hit is not None and hit.id == local.id
+    assert await store.find_id_token("04E1A2B3", "eMAID") is None
+    # Registered by the operator as two cards: each type is its own token.
+    iso = await store.create_id_token(IdToken("04E1A2B3", IdTokenType.ISO14443))
+    assert (await store.find_id_token("04E1A2B3", "ISO14443")).id == iso.id  # type: ignore[union-attr]
+    assert (await store.find_id_token("04E1A2B3", "Local")).id == local.id  # type: ignore[union-attr]
+    assert await store.find_id_token("04E1A2B3", "ISO15693") is None
+
+
+async def test_transactions_by_id_token_ignore_case(store: SqlStore) -> None:
+    at = T0
+    started = TransactionEvent(
+        station_id="CP-1",
+        kind=EventKind.STARTED,
+        timestamp=at,
+        received_at=at,
+        transaction_id="T-1",
+        event_key="seq:0",
+        seq_no=0,
+        evse_id=1,
+        connector_id=1,
+        id_token="Newcomer-0001",
+        id_token_type="ISO14443",
+        auth_status="Accepted",
+        ocpp_version="ocpp2.0.1",
+    )
+    await store.record_transaction_events([started])
+    for spelling in ("newcomer-0001", "NEWCOMER-0001", "Newcomer-0001"):
+        page = await store.list_transactions(TransactionFilter(id_token=spelling), 10, 0)
+        assert [tx.transaction_id for tx in page.items] == ["T-1"]
+        # ConcurrentTx: the same card in any spelling is in use elsewhere.
+        assert await store.token_in_use(spelling, "CP-2", None, 1)
+    page = await store.list_transactions(TransactionFilter(id_token="newcomer-000"), 10, 0)
+    assert page.total == 0

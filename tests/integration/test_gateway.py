@@ -165,9 +165,7 @@ async def test_error_frames(server: Server, version: OcppVersion) -> None:
             assert isinstance(reply[3], str)
             assert isinstance(reply[4], dict)
 
-        # binary frames carry the same JSON
-        reply = await rpc(ws, json.dumps([2, "bin", "Heartbeat", {}]).encode())
-        assert reply[:2] == [3, "bin"]
+        # (binary frames: test_binary_frame_closes_with_1003)
 
         # unknown message type: 1.6 GenericError, 2.0.1 MessageTypeNotSupported, 2.1 ignored
         await ws.send(json.dumps([9, "g", "Heartbeat", {}]))
@@ -252,12 +250,37 @@ async def test_no_common_subprotocol_is_refused(server: Server, offered: list[st
 
 
 async def test_station_id_with_any_prefix(server: Server) -> None:
-    await add_station(server, "CP:7")
+    await add_station(server, "CP*7")
     for prefix in ("/", "/ocpp/", "/a/b/c/"):
         async with connect(
-            server.station_url("CP%3A7", prefix), subprotocols=[Subprotocol("ocpp1.6")]
+            server.station_url("CP%2A7", prefix), subprotocols=[Subprotocol("ocpp1.6")]
         ) as ws:
             assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/ocpp/", "/ocpp/../../etc/passwd", "/ocpp/%2E%2E/CP-1", "/ocpp/CP:1", "/ocpp/CP-1/"]
+)
+async def test_path_without_a_single_segment_id_is_refused(server: Server, path: str) -> None:
+    for station_id in ("ocpp", "passwd", "CP-1", "CP:1"):
+        await add_station(server, station_id)
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"{server.ws_url}{path}", subprotocols=[Subprotocol("ocpp1.6")]):
+            pass
+    assert info.value.response.status_code == 404
+    assert (await server.app.store.get_station("ocpp")).connected is False  # type: ignore[union-attr]
+
+
+@ALL
+async def test_binary_frame_closes_with_1003(server: Server, version: OcppVersion) -> None:
+    await add_station(server, "CP-BIN")
+    async with station(server, "CP-BIN", [version.value]) as ws:
+        await ws.send(json.dumps([2, "b", "Heartbeat", {}]).encode())  # bytes: a binary frame
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    async with station(server, "CP-BIN", [version.value]) as ws:  # and it may come back
+        assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
 
 
 async def test_invalid_station_id_in_path(server: Server) -> None:
@@ -282,9 +305,11 @@ async def test_auto_register(start_server: StartServer, sqlite_url: str) -> None
         body = (await server.api().get("/stations/CP-NEW")).json()
         assert body["connected"] is True
         assert body["vendor"] == "ACME"
-    # an unknown station presenting credentials is not auto-registered
+    # an unknown station presenting credentials is not auto-registered: 401, as a wrong
+    # password gets, so that guessing credentials tells nobody which ids exist
     headers = basic_auth("CP-OTHER", PASSWORD)
-    assert await refused_status(server, "CP-OTHER", headers=headers) == 404
+    assert await refused_status(server, "CP-OTHER", headers=headers) == 401
+    assert (await server.api().get("/stations/CP-OTHER")).status_code == 404
 
 
 async def test_security_profile_1(server: Server) -> None:
@@ -307,6 +332,86 @@ async def test_security_profile_1(server: Server) -> None:
     assert (
         await refused_status(server, "CP-SP1", headers=basic_auth("CP-SP1", PASSWORD + "x")) == 401
     )
+
+
+async def _refusal(server: Server, station_id: str, headers: dict[str, str]) -> Any:
+    with pytest.raises(InvalidStatus) as info:
+        async with station(server, station_id, headers=headers):
+            pass
+    return info.value.response
+
+
+async def test_unknown_id_with_credentials_looks_like_a_wrong_password(server: Server) -> None:
+    await server.create_station("CP-REAL", password=PASSWORD)
+    wrong = await _refusal(server, "CP-REAL", basic_auth("CP-REAL", PASSWORD + "x"))
+    unknown = await _refusal(server, "CP-GHOST", basic_auth("CP-GHOST", PASSWORD))
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.body == unknown.body
+    assert wrong.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"]
+
+
+def _security_events(body: str, event: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(f'ampyre_security_events_total{{event="{event}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_failed_logins_are_throttled_and_recorded(
+    start_server: StartServer, store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(
+        store_url, auth_fail_station_limit=2, auth_fail_address_limit=4, auth_fail_max_delay=60
+    )
+    await server.create_station("CP-T1", password=PASSWORD)
+    await server.create_station("CP-T2", password=PASSWORD)
+    bad = basic_auth("CP-T1", "wrong-password-123456")
+    caplog.set_level("WARNING", logger="ampyre.gateway.server")
+    assert (await _refusal(server, "CP-T1", bad)).status_code == 401
+    assert (await _refusal(server, "CP-T1", bad)).status_code == 401  # 2nd: now blocked
+    throttled = await _refusal(server, "CP-T1", bad)
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) >= 1
+    # Blocked means blocked: the right password does not get in (or be confirmed) either.
+    good = await _refusal(server, "CP-T1", basic_auth("CP-T1", PASSWORD))
+    assert good.status_code == 429
+    # Other stations from this address are not blocked until the address limit (4).
+    async with station(server, "CP-T2", headers=basic_auth("CP-T2", PASSWORD)) as ws:
+        assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
+    for ghost in ("CP-G1", "CP-G2"):  # unknown ids count as failures too
+        assert (await _refusal(server, ghost, basic_auth(ghost, "x"))).status_code == 401
+    assert (await _refusal(server, "CP-T2", basic_auth("CP-T2", PASSWORD))).status_code == 429
+    # Security events: a WARNING line each, and a counter on /metrics.
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("security:")]
+    assert sum("failed HTTP Basic login for station CP-T1" in m for m in lines) == 2
+    assert any("unknown station" in m and "CP-G1" in m for m in lines)
+    assert any("throttled" in m for m in lines)
+    metrics = await server.api().get(f"{server.http_url}/metrics")
+    assert metrics.status_code == 200
+    assert _security_events(metrics.text, "auth_failed") == 4
+    assert _security_events(metrics.text, "auth_throttled") == 3
+
+
+async def test_guessing_from_elsewhere_does_not_lock_a_station_out(
+    start_server: StartServer, sqlite_url: str
+) -> None:
+    server = await start_server(
+        sqlite_url, auth_fail_station_limit=2, trusted_proxies=["127.0.0.1/32"]
+    )
+    await server.create_station("CP-HOME", password=PASSWORD)
+
+    def via(address: str, password: str) -> dict[str, str]:
+        return {**basic_auth("CP-HOME", password), "X-Forwarded-For": address}
+
+    async with station(server, "CP-HOME", headers=via("198.51.100.7", PASSWORD)):
+        pass
+    for _ in range(2):  # someone else guesses its password
+        assert (await _refusal(server, "CP-HOME", via("192.0.2.66", "guess"))).status_code == 401
+    assert (await _refusal(server, "CP-HOME", via("192.0.2.66", PASSWORD))).status_code == 429
+    assert (await _refusal(server, "CP-HOME", via("192.0.2.99", PASSWORD))).status_code == 429
+    # The station itself, from where it logs in, is not locked out.
+    async with station(server, "CP-HOME", headers=via("198.51.100.7", PASSWORD)) as ws:
+        assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
 
 
 async def test_401_carries_basic_challenge(server: Server) -> None:

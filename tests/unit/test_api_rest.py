@@ -263,14 +263,17 @@ async def test_create_get_station(env: Env) -> None:
 async def test_create_station_with_status_and_odd_id(env: Env) -> None:
     async with env.client(Role.ADMIN) as c:
         r = await c.post(
-            "/api/v1/stations", json={"id": "a|b@c:d", "registration_status": "Pending"}
+            "/api/v1/stations", json={"id": "a|b@c*d", "registration_status": "Pending"}
         )
         assert r.status_code == 201, r.text
         assert r.json()["registration_status"] == "Pending"
         assert r.json()["has_password"] is False
         r = await c.get(r.headers["location"])
         assert r.status_code == 200
-        assert r.json()["id"] == "a|b@c:d"
+        assert r.json()["id"] == "a|b@c*d"
+        # ':' cannot be an HTTP Basic user name, so no station could connect with it.
+        refused = await c.post("/api/v1/stations", json={"id": "a:b"})
+        assert refused.status_code == 422, refused.text
 
 
 async def test_create_duplicate_is_409(env: Env) -> None:

@@ -36,7 +36,7 @@ def tokens(store: MemoryStore) -> TokenService:
 
 # station ids and passwords --------------------------------------------------------------
 @pytest.mark.parametrize(
-    "station_id", ["CP1", "a", "x" * 48, "A-Z_a=z:0+9|@.*", "EVB-P1234.56:7", "cp@site|3"]
+    "station_id", ["CP1", "a", "x" * 48, "A-Z_a=z0+9|@.*", "EVB-P1234.56.7", "cp@site|3", "..."]
 )
 def test_valid_station_ids(station_id: str) -> None:
     assert validate_station_id(station_id) == station_id
@@ -44,7 +44,10 @@ def test_valid_station_ids(station_id: str) -> None:
 
 @pytest.mark.parametrize(
     "station_id",
-    ["", "x" * 49, "with space", "slash/id", "ümlaut", "tab\t", "new\nline", "q?", "hash#", "%20"],
+    [
+        *("", "x" * 49, "with space", "slash/id", "ümlaut", "tab\t", "new\nline", "q?", "hash#"),
+        *("%20", "CP:1", ".", ".."),  # ':' cannot be a Basic user name; dot segments
+    ],
 )
 def test_invalid_station_ids(station_id: str) -> None:
     with pytest.raises(InvalidStationId) as info:

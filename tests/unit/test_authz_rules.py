@@ -14,6 +14,8 @@ from ampyre.domain.authz import (
     Reservation,
     Restriction,
     TokenStatus,
+    decide,
+    usable_at,
 )
 from ampyre.protocol.ocpp16.authorization import id_tag_info
 from ampyre.protocol.ocpp16.authorization import reserve_now as reserve16
@@ -21,7 +23,6 @@ from ampyre.protocol.ocpp16.authorization import send_local_list as send16
 from ampyre.protocol.ocpp201.authorization import id_token_info
 from ampyre.protocol.ocpp201.authorization import reserve_now as reserve201
 from ampyre.protocol.ocpp201.authorization import send_local_list as send201
-from ampyre.services.authz import decide, usable_at
 from ampyre.services.local_lists import ListEntry, apply, chunks, diff, signature, status_of
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -20,6 +20,8 @@ from ampyre.domain.authz import (
     Reservation,
     ReservationStatus,
     TokenStatus,
+    pick_token,
+    same_value,
 )
 from ampyre.domain.models import Page
 from ampyre.services.authz import AuthService, IdTokenExists, InvalidAuthInput, NotFound
@@ -43,7 +45,10 @@ class MemAuthStore:
         self.expired = asyncio.Event()
 
     async def create_id_token(self, token: IdToken) -> IdToken:
-        if any((t.id_token, t.type) == (token.id_token, token.type) for t in self.tokens.values()):
+        if any(
+            same_value(t.id_token, token.id_token) and t.type == token.type
+            for t in self.tokens.values()
+        ):
             raise KeyError(token.id_token)
         token = dataclasses.replace(token, id=len(self.tokens) + 1)
         self.tokens[token.id or 0] = token
@@ -54,11 +59,11 @@ class MemAuthStore:
         return None if t is None else dataclasses.replace(t)
 
     async def find_id_token(self, id_token: str, type_: str | None) -> IdToken | None:
+        return pick_token(await self.find_id_tokens(id_token), id_token, type_)
+
+    async def find_id_tokens(self, id_token: str) -> list[IdToken]:
         self.finds += 1
-        for t in self.tokens.values():
-            if t.id_token.lower() == id_token.lower() and type_ in (None, t.type):
-                return t
-        return None
+        return [t for t in self.tokens.values() if same_value(t.id_token, id_token)]
 
     async def list_id_tokens(self, limit: int, offset: int, search: str | None) -> Page:
         items = list(self.tokens.values())
@@ -153,9 +158,10 @@ async def test_authorize_is_one_lookup_and_no_authorization_none() -> None:
     await store.create_id_token(IdToken("Card", IdTokenType.ISO14443, group_id="G"))
     decision = await svc.authorize("CP", "CARD", None)
     assert (decision.status, decision.group_id, store.finds) == (AuthStatus.ACCEPTED, "G", 1)
+    # One lookup per value, whatever the type: the rule picks among its tokens.
     assert (await svc.authorize("CP", "CARD", "Central")).status is AuthStatus.UNKNOWN
     assert (await svc.authorize("CP", "", "NoAuthorization")).status is AuthStatus.ACCEPTED
-    assert store.finds == 2  # NoAuthorization needs no lookup
+    assert store.finds == 1  # NoAuthorization needs no lookup
 
 
 async def test_lookups_are_remembered_until_a_token_changes(

@@ -23,13 +23,13 @@ from ampyre.gateway.handshake import (
         ("/ocpp/CP-1", "CP-1"),
         ("/CP-1", "CP-1"),
         ("/some/deep/prefix/CP-1", "CP-1"),
-        ("/ocpp/CP-1/", "CP-1"),
         ("/ocpp//CP-1", "CP-1"),
         ("/ocpp/CP-1?token=abc", "CP-1"),
         ("/ocpp/CP-1#frag", "CP-1"),
         ("/ocpp/CP%2D1", "CP-1"),
-        ("/ocpp/a%3Ab", "a:b"),
-        ("/ocpp/x*-_=:+|@.y", "x*-_=:+|@.y"),
+        ("/ocpp/x*-_=+|@.y", "x*-_=+|@.y"),
+        ("/ocpp/CP.1", "CP.1"),
+        ("/ocpp/%2A", "*"),
         ("/ocpp/" + "A" * 48, "A" * 48),
     ],
 )
@@ -52,6 +52,19 @@ def test_station_id_from_path(path: str, expected: str) -> None:
         "/ocpp/<script>",
         "/ocpp/a%",
         "/ocpp/..%2F..%2Fetc",
+        # The id is the last segment: no id at all is not the prefix's name.
+        "/ocpp/",
+        "/ocpp/CP-1/",
+        "/ocpp/?x=1",
+        # Dot segments anywhere: a path a proxy may resolve elsewhere.
+        "/ocpp/../../etc/passwd",
+        "/../CP-1",
+        "/ocpp/%2E%2E/CP-1",
+        "/ocpp/.",
+        "/ocpp/..",
+        # ':' is identifierString but cannot be an HTTP Basic user name (A00).
+        "/ocpp/a:b",
+        "/ocpp/a%3Ab",
     ],
 )
 def test_invalid_station_ids(path: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ampyre.domain.authz import AuthDecision, AuthStatus
+from ampyre.domain.authz import AuthDecision, AuthStatus, as_told
 from ampyre.domain.models import Connector, Page
 from ampyre.domain.transactions import (
     ENERGY_REGISTER,
@@ -282,10 +282,16 @@ class FakeAuth:
         self.types: dict[str, str] = {}  # stored token types
 
     async def authorize(
-        self, station_id: str, id_token: str, type_: str | None, evse_id: int | None = None
+        self,
+        station_id: str,
+        id_token: str,
+        type_: str | None,
+        evse_id: int | None = None,
+        ocpp_version: str | None = None,
     ) -> AuthDecision:
         self.asked.append((station_id, id_token, type_, evse_id))
-        return AuthDecision(self.statuses.get(id_token, AuthStatus.ACCEPTED))
+        # Like AuthService: the status as the station's version can be told.
+        return AuthDecision(as_told(self.statuses.get(id_token, AuthStatus.ACCEPTED), ocpp_version))
 
     async def stored_type(self, id_token: str) -> str | None:
         return self.types.get(id_token)

@@ -135,7 +135,7 @@ class StationCreate(BaseModel):
     id: str = Field(
         min_length=1,
         max_length=48,
-        description="charge point identity: A-Z a-z 0-9 * - _ = : + | @ .",
+        description="charge point identity: A-Z a-z 0-9 * - _ = + | @ . (no ':')",
         examples=["CP-0001"],
     )
     password: str | None = Field(

@@ -6,27 +6,29 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import re
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from ampyre.domain.models import OcppVersion
+from ampyre.services.stations import is_station_id
 
 # Best first: the newest version both sides speak wins.
 PREFERENCE: tuple[OcppVersion, ...] = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
 
-# OCPP 2.0.1 Part 4 / 1.6 security whitepaper: identity is at most 48 characters of
-# this charset (no ':' in the Basic user name, which we allow in the path only).
-_STATION_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 def station_id_from_path(path: str) -> str | None:
-    """Last non-empty path segment, percent-decoded; None if absent or not a valid id."""
-    segments = [s for s in urlsplit(path).path.split("/") if s]
-    if not segments:
+    """The station id: the last path segment, percent-decoded; None if it is empty
+    ("/ocpp/"), not a valid id, or the path has dot segments ("/ocpp/../../etc/passwd"),
+    which a proxy or client may resolve differently from us."""
+    segments = urlsplit(path).path.split("/")
+    if any(unquote(s) in _DOT_SEGMENTS for s in segments):
         return None
+    # The identity is the last segment of the connection URL (OCPP-J 1.6 section 3.1.1;
+    # OCPP 2.0.1 Part 4 section 3.1.1); what an id may be is services.stations' rule.
     candidate = unquote(segments[-1])
-    return candidate if _STATION_ID.match(candidate) else None
+    return candidate if is_station_id(candidate) else None
 
 
 def choose_subprotocol(offered: Sequence[str]) -> OcppVersion | None:

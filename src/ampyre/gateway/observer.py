@@ -1,6 +1,9 @@
-"""Per-frame hooks of the OCPP sessions: Prometheus metrics and the buffered audit log."""
+"""Per-frame hooks of the OCPP sessions: Prometheus metrics and the buffered audit log;
+the gateway's security events (counted in `ampyre_security_events_total{event}`)."""
 
 from __future__ import annotations
+
+from prometheus_client import Counter
 
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
 from ampyre.metrics import Metrics
@@ -8,11 +11,25 @@ from ampyre.services.ports import Store
 
 
 class GatewayObserver:
-    __slots__ = ("_metrics", "_store")
+    __slots__ = ("_metrics", "_security", "_security_children", "_store")
 
     def __init__(self, metrics: Metrics, store: Store) -> None:
         self._metrics = metrics
         self._store = store
+        self._security = Counter(
+            "ampyre_security_events",
+            "Gateway security events: auth_failed (wrong or unknown credentials on the "
+            "handshake), auth_throttled (a handshake refused with 429).",
+            ["event"],
+            registry=metrics.registry,
+        )
+        self._security_children: dict[str, Counter] = {}
+
+    def security_event(self, event: str) -> None:
+        child = self._security_children.get(event)
+        if child is None:
+            child = self._security_children[event] = self._security.labels(event)
+        child.inc()
 
     def message(
         self, version: OcppVersion, direction: Direction, mtype: int, action: str | None

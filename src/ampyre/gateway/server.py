@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Protocol, runtime_checkable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -19,6 +21,7 @@ from ampyre.config import Settings
 from ampyre.domain.models import OcppVersion, RegistrationStatus
 from ampyre.gateway import handshake
 from ampyre.gateway.registry import ConnectionRegistry, Link
+from ampyre.gateway.throttle import AuthThrottle
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import HandlerTable, OcppSession, SessionObserver
 from ampyre.services import secrets
@@ -29,6 +32,14 @@ log = logging.getLogger(__name__)
 
 CLOSE_REPLACED = 1000  # normal closure: the station itself opened a newer connection
 CLOSE_GOING_AWAY = 1001  # server shutting down
+CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame
+
+
+@runtime_checkable
+class SecurityEvents(Protocol):
+    """Where security events are counted (the GatewayObserver: a Prometheus counter)."""
+
+    def security_event(self, event: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -76,6 +87,11 @@ class Gateway:
         self._on_change = on_change
         self.node_id = settings.node_id
         self._closing: set[asyncio.Task[None]] = set()  # replaced sockets being closed
+        self._throttle = AuthThrottle(
+            station_limit=settings.auth_fail_station_limit,
+            address_limit=settings.auth_fail_address_limit,
+            max_delay=settings.auth_fail_max_delay,
+        )
 
     # ------------------------------------------------------------------ life cycle
 
@@ -138,13 +154,30 @@ class Gateway:
         remote = handshake.client_address(
             peer, request.headers.get("X-Forwarded-For"), self._trusted
         )
+        credentials = handshake.basic_credentials(request.headers.get("Authorization"))
+        if credentials is not None:
+            wait = self._throttle.retry_after(station_id, remote)
+            if wait > 0:
+                self._security_event("auth_throttled")
+                log.warning(
+                    "security: handshake of %s from %s throttled after failed logins "
+                    "(retry in %.0f s)",
+                    station_id,
+                    remote,
+                    wait,
+                )
+                return _too_many(connection, wait)
         try:
             station = await self._store.get_station(station_id)
         except StoreUnavailable:
             return _refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "Try again later")
-        credentials = handshake.basic_credentials(request.headers.get("Authorization"))
         if station is None:
-            if self._settings.auto_register and credentials is None:
+            if credentials is not None:
+                # The same answer (and about the same time) as a wrong password: which
+                # station ids exist is not told to whoever guesses credentials.
+                await _password_ok(credentials[1], await _dummy_hash())
+                return await self._auth_failed(connection, station_id, remote, "unknown station")
+            if self._settings.auto_register:
                 connection.admission = Admission(station_id, remote, known=False)
                 return None
             log.info("refused unknown station %s from %s", station_id, remote)
@@ -155,13 +188,37 @@ class Gateway:
             if credentials is None:
                 return _unauthorized(connection, "Credentials required")
             user, password = credentials
-            if user != station_id or not await _password_ok(password, station.password_hash):
-                log.info("refused %s from %s: bad credentials", station_id, remote)
-                return _unauthorized(connection, "Invalid credentials")
+            if user != station_id:
+                return await self._auth_failed(connection, station_id, remote, "wrong user name")
+            if not await _password_ok(password, station.password_hash):
+                return await self._auth_failed(connection, station_id, remote, "wrong password")
+            self._throttle.succeeded(station_id, remote)
         connection.admission = Admission(
             station_id, remote, known=True, registration=station.registration_status
         )
         return None
+
+    async def _auth_failed(
+        self, connection: ServerConnection, station_id: str, remote: str, why: str
+    ) -> Response:
+        """A security event: counted, logged, throttled; answered 401 whatever the cause."""
+        failure = self._throttle.failed(station_id, remote)
+        self._security_event("auth_failed")
+        log.warning(
+            "security: failed HTTP Basic login for station %s from %s: %s "
+            "(failures in a row: %d for the station, %d from the address%s)",
+            station_id,
+            remote,
+            why,
+            failure.station_failures,
+            failure.address_failures,
+            f"; refused for {failure.delay:.0f} s" if failure.delay else "",
+        )
+        return _unauthorized(connection, "Invalid credentials")
+
+    def _security_event(self, event: str) -> None:
+        if isinstance(self._observer, SecurityEvents):
+            self._observer.security_event(event)
 
     def _select_subprotocol(
         self, connection: ServerConnection, subprotocols: Sequence[Subprotocol]
@@ -225,7 +282,14 @@ class Gateway:
             recv = ws.recv
             on_frame = session.on_frame
             while True:
-                await on_frame(await recv())
+                frame = await recv()
+                if type(frame) is not str:
+                    # OCPP-J (1.6J and 2.0.1 Part 4, RPC framework) carries its JSON
+                    # in text frames only: 1003 = unsupported data (RFC 6455 7.4.1).
+                    log.info("%s: binary frame; closing with 1003", station_id)
+                    await ws.close(CLOSE_UNSUPPORTED_DATA, "OCPP-J uses text frames only")
+                    break
+                await on_frame(frame)
         except ConnectionClosed as exc:
             log.info("%s disconnected: %s", station_id, exc)
         finally:
@@ -251,6 +315,16 @@ async def _password_ok(password: str, stored: str) -> bool:
     return False
 
 
+_DUMMY_HASH: list[str] = []
+
+
+async def _dummy_hash() -> str:
+    """A password hash no password matches, for unknown stations (made once, off the loop)."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(await asyncio.to_thread(secrets.hash_password, "-unknown-station-"))
+    return _DUMMY_HASH[0]
+
+
 def _offered_subprotocols(headers: Headers) -> list[str]:
     offered: list[str] = []
     for value in headers.get_all("Sec-WebSocket-Protocol"):
@@ -260,6 +334,14 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
 
 def _refuse(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
     return connection.respond(status, text + "\n")
+
+
+def _too_many(connection: ServerConnection, wait: float) -> Response:
+    response = connection.respond(
+        HTTPStatus.TOO_MANY_REQUESTS, "Too many failed logins; try again later\n"
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 def _unauthorized(connection: ServerConnection, text: str) -> Response:

@@ -2,11 +2,10 @@
 local authorization lists and reservations.
 
 Id token values are case insensitive (OCPP 1.6 section 7.28 IdToken; 2.0.1 IdTokenType
-"IdToken is case insensitive"). They are stored as the operator entered them (that is
-what local lists send) and looked up by the exact, upper- and lower-case forms of the
-value the station sent: one SELECT on the (id_token, type) index that matches every
-token entered in one consistent case, which is how RFID UIDs, eMAIDs and MAC addresses
-are written in practice.
+"IdToken is case insensitive"): one rule for uniqueness, lookups, blocking and filters.
+They are stored as the operator entered them (that is what local lists send) and looked
+up by their folded value (an index on lower(id_token)). Which stored token a presented
+(value, type) is, and the answer for it, are pure rules in `ampyre.domain.authz`.
 """
 
 from __future__ import annotations
@@ -27,6 +26,10 @@ from ampyre.domain.authz import (
     Reservation,
     Restriction,
     TokenStatus,
+    as_told,
+    decide,
+    pick_token,
+    why_unknown,
 )
 from ampyre.domain.models import Page
 from ampyre.services.clock import utcnow
@@ -68,52 +71,6 @@ class NotFound(AuthError, LookupError):
     pass
 
 
-def decide(
-    token: IdToken | None,
-    station_id: str,
-    evse_id: int | None,
-    now: datetime,
-    type_: str | None = None,
-) -> AuthDecision:
-    """The answer for `token` (None = unknown) presented at `station_id`/`evse_id`."""
-    if type_ == IdTokenType.NO_AUTHORIZATION:
-        # 2.0.1 IdTokenEnumType NoAuthorization: the station did no authorization at all
-        # (free vend); there is nothing to refuse.
-        return AuthDecision(AuthStatus.ACCEPTED, token=token)
-    if token is None:
-        return AuthDecision(AuthStatus.UNKNOWN)
-    if token.type == IdTokenType.NO_AUTHORIZATION:
-        return AuthDecision(AuthStatus.ACCEPTED, token.expires_at, token.group_id, token)
-    status = _STATUS.get(token.status, AuthStatus.INVALID)
-    if status is AuthStatus.ACCEPTED and token.expires_at is not None and token.expires_at <= now:
-        status = AuthStatus.EXPIRED
-    if status is AuthStatus.ACCEPTED and not usable_at(token, station_id, evse_id):
-        status = AuthStatus.NOT_AT_THIS_LOCATION
-    return AuthDecision(status, token.expires_at, token.group_id, token)
-
-
-_STATUS: Final = {
-    TokenStatus.ACCEPTED: AuthStatus.ACCEPTED,
-    TokenStatus.BLOCKED: AuthStatus.BLOCKED,
-    TokenStatus.EXPIRED: AuthStatus.EXPIRED,
-    TokenStatus.INVALID: AuthStatus.INVALID,
-}
-
-
-def usable_at(token: IdToken, station_id: str, evse_id: int | None) -> bool:
-    """True if the token's restrictions allow the station (and the EVSE, when known:
-    2.0.1 Authorize names no EVSE, so a token restricted to some EVSEs of the station is
-    accepted there and the EVSE is checked when the transaction names one)."""
-    if not token.restrictions:
-        return True
-    for r in token.restrictions:
-        if r.station_id != station_id:
-            continue
-        if r.evse_id is None or evse_id is None or r.evse_id == evse_id:
-            return True
-    return False
-
-
 # How long a looked-up id token is reused (seconds), and how many are kept at most.
 TOKEN_CACHE_TTL: Final = 5.0
 TOKEN_CACHE_MAX: Final = 50_000
@@ -135,9 +92,9 @@ class AuthService:
             store, router, settings, clock, lambda t, station, now: decide(t, station, None, now)
         )
         self.reservations = ReservationService(store, router, settings, clock)
-        # (value, type) -> (monotonic expiry, token or None): every session authorizes
+        # value -> (monotonic expiry, stored tokens of the value): every session authorizes
         # twice or more (Authorize, then the start), each a database read otherwise.
-        self._cache: dict[tuple[str, str | None], tuple[float, IdToken | None]] = {}
+        self._cache: dict[str, tuple[float, list[IdToken]]] = {}
 
     async def start(self) -> None:
         await self.reservations.start()
@@ -151,33 +108,49 @@ class AuthService:
     # ------------------------------------------------------------------ authorize
 
     async def authorize(
-        self, station_id: str, id_token: str, type_: str | None, evse_id: int | None = None
+        self,
+        station_id: str,
+        id_token: str,
+        type_: str | None,
+        evse_id: int | None = None,
+        ocpp_version: str | None = None,
     ) -> AuthDecision:
         """The answer for an id token a station presents (1.6 Authorize/StartTransaction
-        with type None: any type matches; 2.x with the token's type)."""
+        with type None: any type matches; 2.x with the token's type). With the station's
+        `ocpp_version`, the status is the one that version can be told (1.6: Invalid for
+        an unknown token), so what is stored is what the station was told."""
+        now = self._clock()
         if type_ == IdTokenType.NO_AUTHORIZATION:
-            return decide(None, station_id, evse_id, self._clock(), type_)
-        token = await self._lookup(id_token, type_)
-        return decide(token, station_id, evse_id, self._clock(), type_)
+            return decide(None, station_id, evse_id, now, type_)
+        candidates = await self._lookup(id_token)
+        token = pick_token(candidates, id_token, type_)
+        decision = decide(token, station_id, evse_id, now, type_)
+        if token is None:
+            decision = replace(decision, reason=why_unknown(candidates, id_token, type_))
+        if ocpp_version is not None:
+            decision = replace(decision, status=as_told(decision.status, ocpp_version))
+        if decision.status is not AuthStatus.ACCEPTED:
+            log_refusal(station_id, id_token, type_, decision)
+        return decision
 
-    async def _lookup(self, id_token: str, type_: str | None) -> IdToken | None:
-        """The stored token, remembered for TOKEN_CACHE_TTL seconds. Changes made through
-        this process clear the cache at once; another node's changes show within the TTL.
-        Expiry is judged at every decision, not at lookup."""
-        key = (id_token, type_)
+    async def _lookup(self, id_token: str) -> list[IdToken]:
+        """The stored tokens of this value (any type, any case), remembered for
+        TOKEN_CACHE_TTL seconds. Changes made through this process clear the cache at
+        once; another node's changes show within the TTL. Expiry is judged at every
+        decision, not at lookup."""
         now = time.monotonic()
-        hit = self._cache.get(key)
+        hit = self._cache.get(id_token)
         if hit is not None and hit[0] > now:
             return hit[1]
-        token = await self._store.find_id_token(id_token, type_)
+        tokens = await self._store.find_id_tokens(id_token)
         if len(self._cache) >= TOKEN_CACHE_MAX:
             self._cache.clear()
-        self._cache[key] = (now + TOKEN_CACHE_TTL, token)
-        return token
+        self._cache[id_token] = (now + TOKEN_CACHE_TTL, tokens)
+        return tokens
 
     async def stored_type(self, id_token: str) -> str | None:
         """The type of the stored token with this value (any type), or None."""
-        token = await self._lookup(id_token, None)
+        token = pick_token(await self._lookup(id_token), id_token, None)
         return None if token is None else IdTokenType(token.type).value
 
     def forget_tokens(self) -> None:
@@ -236,6 +209,7 @@ class AuthService:
         except KeyError:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
+                " (id tokens are case insensitive)"
             ) from None
         finally:
             self.forget_tokens()  # after the write: no lookup can re-remember the old state
@@ -259,6 +233,7 @@ class AuthService:
         except KeyError:
             raise IdTokenExists(
                 f"id token {token.id_token!r} of type {token.type.value} exists"
+                " (id tokens are case insensitive)"
             ) from None
         finally:
             self.forget_tokens()
@@ -273,6 +248,24 @@ class AuthService:
             self.forget_tokens()
         if not deleted:
             raise NotFound(f"id token {token_pk} does not exist")
+
+
+def mask_token(value: str) -> str:
+    """An id token for a log line: only its last 4 characters (enough to find the card
+    among the operator's tokens; the full value is in the transaction record)."""
+    return "*" * max(len(value) - 4, 0) + value[-4:] if len(value) > 4 else "*" * len(value)
+
+
+def log_refusal(station_id: str, id_token: str, type_: str | None, decision: AuthDecision) -> None:
+    """One INFO line per refused id token: station, token (masked), type, answer, why."""
+    log.info(
+        "%s: id token %s (%s) refused: %s (%s)",
+        station_id,
+        mask_token(id_token),
+        type_ or "any type",
+        decision.status.value,
+        decision.reason or "no reason recorded",
+    )
 
 
 _EDITABLE: Final = frozenset(

@@ -193,12 +193,17 @@ class AuthStore(Protocol):
     """Id tokens, local authorization lists and reservations (API-side transactions)."""
 
     async def create_id_token(self, token: IdToken) -> IdToken:
-        """Raise KeyError if (id_token, type) exists."""
+        """Raise KeyError if (id_token ignoring case, type) exists."""
         ...
 
     async def get_id_token(self, token_pk: int) -> IdToken | None: ...
     async def find_id_token(self, id_token: str, type_: str | None) -> IdToken | None:
-        """By value and type; with type None, the first match of any type."""
+        """The token a presented (value, type) is: `ampyre.domain.authz.pick_token` over
+        `find_id_tokens`."""
+        ...
+
+    async def find_id_tokens(self, id_token: str) -> list[IdToken]:
+        """Every stored token whose value equals `id_token` ignoring case, any type."""
         ...
 
     async def list_id_tokens(self, limit: int, offset: int, search: str | None) -> Page: ...

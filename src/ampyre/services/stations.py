@@ -18,10 +18,17 @@ from ampyre.domain.models import (
 from ampyre.services import secrets
 from ampyre.services.ports import Store
 
-# OCPP 1.6 / 2.0.1 identifierString: the charge point identity ends up in the WebSocket
-# URL and in HTTP Basic auth (where ':' would be ambiguous only in the password part).
+# OCPP 1.6 / 2.0.1 identifierString without ':': the charge point identity is the last
+# segment of the WebSocket URL and the HTTP Basic user name, which cannot hold ':' (RFC
+# 7617; OCPP 2.0.1 Part 2 A00 security profile 1). "." and ".." are not a path segment.
 STATION_ID_MAX = 48
-_STATION_ID_RE: Final = re.compile(rf"[A-Za-z0-9*\-_=:+|@.]{{1,{STATION_ID_MAX}}}")
+_STATION_ID_RE: Final = re.compile(rf"[A-Za-z0-9*\-_=+|@.]{{1,{STATION_ID_MAX}}}")
+
+
+def is_station_id(value: str) -> bool:
+    """The one rule for station ids (the gateway's URL path and the REST API alike)."""
+    return bool(_STATION_ID_RE.fullmatch(value)) and value not in (".", "..")
+
 
 # OCPP 1.6 Security Whitepaper / 2.0.1 BasicAuthPassword: passwordString of 16..40 chars.
 PASSWORD_MIN, PASSWORD_MAX = 16, 40
@@ -72,9 +79,10 @@ UNSET: Final = _Unset()
 
 
 def validate_station_id(station_id: str) -> str:
-    if not isinstance(station_id, str) or not _STATION_ID_RE.fullmatch(station_id):
+    if not isinstance(station_id, str) or not is_station_id(station_id):
         raise InvalidStationId(
-            f"station id must be 1..{STATION_ID_MAX} characters of A-Z a-z 0-9 * - _ = : + | @ ."
+            f"station id must be 1..{STATION_ID_MAX} characters of A-Z a-z 0-9 * - _ = + | @ ."
+            " (not '.' or '..')"
         )
     return station_id
 

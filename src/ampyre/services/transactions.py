@@ -45,7 +45,7 @@ from ampyre.domain.transactions import (
     TransactionStatus,
     delivered_wh,
 )
-from ampyre.services.authz import AuthService
+from ampyre.services.authz import AuthService, log_refusal
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CallOutcome, CommandError, CommandRouter, StationNotConnected
 from ampyre.services.events import EventBus
@@ -214,7 +214,11 @@ class TransactionService:
     async def _authorize(self, event: TransactionEvent) -> AuthDecision:
         assert event.id_token is not None
         decision = await self._auth.authorize(
-            event.station_id, event.id_token, event.id_token_type, event.evse_id
+            event.station_id,
+            event.id_token,
+            event.id_token_type,
+            event.evse_id,
+            event.ocpp_version,  # the status stored is the one the station is told
         )
         # A token may drive one transaction at a time (1.6 ConcurrentTx, 2.0.1
         # AuthorizationStatusEnumType ConcurrentTx); the stop itself is never refused.
@@ -225,7 +229,12 @@ class TransactionService:
             and (event.id_token_type or "") not in _NO_CONCURRENCY_TYPES
             and await self._in_other_transaction(event)
         ):
-            decision = dataclasses.replace(decision, status=AuthStatus.CONCURRENT_TX)
+            decision = dataclasses.replace(
+                decision,
+                status=AuthStatus.CONCURRENT_TX,
+                reason="in a transaction at another station or EVSE",
+            )
+            log_refusal(event.station_id, event.id_token, event.id_token_type, decision)
         return decision
 
     async def _in_other_transaction(self, event: TransactionEvent) -> bool:

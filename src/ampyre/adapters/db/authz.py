@@ -18,22 +18,11 @@ from ampyre.domain.authz import (
     ReservationStatus,
     Restriction,
     TokenStatus,
+    pick_token,
 )
 from ampyre.domain.models import Page
 
 _ACTIVE = (ReservationStatus.REQUESTED.value, ReservationStatus.ACCEPTED.value)
-
-
-def lookup_values(value: str) -> list[str]:
-    """The forms of a presented id token that are looked up, exact first. Id tokens are
-    case insensitive (1.6 section 7.28, 2.0.1 IdTokenType); matching the upper- and
-    lower-case forms through the (id_token, type) index finds every token stored in one
-    consistent case, which is how UIDs, eMAIDs and MAC addresses are written."""
-    out = [value]
-    for form in (value.upper(), value.lower()):
-        if form not in out:
-            out.append(form)
-    return out
 
 
 class AuthSql(StorePart):
@@ -45,16 +34,12 @@ class AuthSql(StorePart):
         now = datetime.now(UTC)
         values["created_at"] = token.created_at or now
         values["updated_at"] = token.updated_at or now
-        stmt = (
-            self._insert(k)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[k.c.id_token, k.c.type])
-            .returning(*k.columns)
-        )
+        stmt = sa.insert(k).values(values).returning(*k.columns)
         async with self._tx() as conn:
-            row = (await conn.execute(stmt)).first()
-        if row is None:
-            raise KeyError((token.id_token, token.type))
+            try:
+                row = (await conn.execute(stmt)).one()
+            except sa_exc.IntegrityError as exc:  # (lower(id_token), type) taken
+                raise KeyError((token.id_token, token.type)) from exc
         return _token(row)
 
     async def get_id_token(self, token_pk: int) -> IdToken | None:
@@ -64,17 +49,19 @@ class AuthSql(StorePart):
         return None if row is None else _token(row)
 
     async def find_id_token(self, id_token: str, type_: str | None) -> IdToken | None:
-        """One indexed SELECT: the exact value first, then its upper/lower-case forms;
-        with type None any type (the lowest id of the best match)."""
+        return pick_token(await self.find_id_tokens(id_token), id_token, type_)
+
+    async def find_id_tokens(self, id_token: str) -> list[IdToken]:
+        """One SELECT on the lower(id_token) index: every type, oldest first."""
         k = t.id_tokens
-        forms = lookup_values(id_token)
-        query = sa.select(k).where(k.c.id_token.in_(forms))
-        if type_ is not None:
-            query = query.where(k.c.type == type_)
-        query = query.order_by(sa.case((k.c.id_token == id_token, 0), else_=1), k.c.id).limit(1)
+        query = (
+            sa.select(k)
+            .where(sa.func.lower(k.c.id_token) == sa.func.lower(id_token))
+            .order_by(k.c.id)
+        )
         async with self._tx() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _token(row)
+            rows = (await conn.execute(query)).all()
+        return [_token(r) for r in rows]
 
     async def list_id_tokens(self, limit: int, offset: int, search: str | None) -> Page:
         k = t.id_tokens
@@ -93,7 +80,7 @@ class AuthSql(StorePart):
         async with self._tx() as conn:
             try:
                 row = (await conn.execute(stmt)).first()
-            except sa_exc.IntegrityError as exc:  # (id_token, type) taken by another
+            except sa_exc.IntegrityError as exc:  # (lower(id_token), type) taken by another
                 raise KeyError((token.id_token, token.type)) from exc
         return None if row is None else _token(row)
 

@@ -210,7 +210,8 @@ transactions = sa.Table(
     sa.UniqueConstraint("station_id", "start_key"),
     sa.Index("ix_transactions_status_last_message_at", "status", "last_message_at"),
     sa.Index("ix_transactions_started_at", "started_at"),
-    sa.Index("ix_transactions_id_token", "id_token"),
+    # Id tokens are case insensitive: filters and ConcurrentTx compare lower() (0003).
+    sa.Index("ix_transactions_lower_id_token", sa.func.lower(sa.column("id_token"))),
 )
 
 transaction_events = sa.Table(
@@ -312,7 +313,13 @@ id_tokens = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.UniqueConstraint("id_token", "type"),
+    # One token per value ignoring case and type (0003); also the lookup index.
+    sa.Index(
+        "uq_id_tokens_lower_id_token_type",
+        sa.func.lower(sa.column("id_token")),
+        "type",
+        unique=True,
+    ),
 )
 
 local_lists = sa.Table(

@@ -388,7 +388,8 @@ class TransactionSql(StorePart):
         if where.station_id is not None:
             conditions.append(tx.c.station_id == where.station_id)
         if where.id_token is not None:
-            conditions.append(tx.c.id_token == where.id_token)
+            # Id tokens are case insensitive (index ix_transactions_lower_id_token).
+            conditions.append(sa.func.lower(tx.c.id_token) == sa.func.lower(where.id_token))
         if where.status is not None:
             conditions.append(tx.c.status == TransactionStatus(where.status).value)
         if where.started_from is not None:
@@ -458,7 +459,7 @@ class TransactionSql(StorePart):
         query = (
             sa.select(tx.c.id)
             .where(
-                tx.c.id_token == id_token,
+                sa.func.lower(tx.c.id_token) == sa.func.lower(id_token),
                 tx.c.status == _ACTIVE,
                 sa.or_(tx.c.station_id != station_id, sa.and_(*here_but_other)),
             )

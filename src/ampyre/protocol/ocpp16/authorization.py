@@ -83,7 +83,7 @@ def reserve_now(r: Reservation) -> dict[str, Any]:
 def handlers(svc: AuthService) -> dict[str, Handler]:
     async def authorize(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
         # 1.6 idTags carry no type: any stored type matches the value.
-        decision = await svc.authorize(ctx.station_id, p["idTag"], None)
+        decision = await svc.authorize(ctx.station_id, p["idTag"], None, None, ctx.version.value)
         return {"idTagInfo": id_tag_info(decision)}
 
     return {"Authorize": authorize}
