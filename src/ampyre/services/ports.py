@@ -182,10 +182,16 @@ class TransactionStore(Protocol):
         ...
 
     async def end_transaction(
-        self, transaction_pk: int, at: datetime, reason: str
+        self,
+        transaction_pk: int,
+        at: datetime,
+        reason: str,
+        closed_by: str | None = None,
+        note: str | None = None,
     ) -> Transaction | None:
-        """Close an active transaction on Ampyre's own decision (zombie): status ended,
-        ended_at, stop_reason. Group-committed. None if unknown; unchanged if ended."""
+        """Close an active transaction on Ampyre's own decision (zombie) or an operator's
+        (`closed_by`, `note`: administrative close): `domain.transactions.close`.
+        Group-committed. None if unknown; unchanged if ended."""
         ...
 
 
