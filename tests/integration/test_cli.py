@@ -40,7 +40,7 @@ def db_url(tmp_path: Path) -> str:
 async def test_migrate_then_token_create(db_url: str) -> None:
     migrated = await asyncio.to_thread(_run, db_url, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "database at head: 0002" in migrated.stdout
+    assert "database at head: 0003_tx_admin_close" in migrated.stdout
     again = await asyncio.to_thread(_run, db_url, "migrate")  # idempotent
     assert again.returncode == 0, again.stderr
 
