@@ -285,7 +285,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="EVs arrive at every connector, authorize with an RFID id token and charge "
-        "(default on; remote starts are answered either way)",
+        "(default on; remote starts are answered either way and charge with the options "
+        "below)",
     )
     group.add_argument(
         "--id-tokens",
