@@ -198,9 +198,20 @@ class FakeTxStore:
                 where.started_to is None
                 or (t.started_at is not None and t.started_at < where.started_to)
             )
+            and (where.stale is None or self._stale(t, where.silent_before) == where.stale)
         ]
         items.sort(key=lambda t: t.started_at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return Page(items[offset : offset + limit], len(items), limit, offset)
+
+    @staticmethod
+    def _stale(t: Transaction, silent_before: datetime | None) -> bool:
+        # The fake knows no connections: stale = active and silent (domain is_stale).
+        return (
+            t.status is TransactionStatus.ACTIVE
+            and silent_before is not None
+            and t.last_message_at is not None
+            and t.last_message_at < silent_before
+        )
 
     async def list_transaction_events(self, transaction_pk: int) -> list[EventRecord]:
         return sorted(

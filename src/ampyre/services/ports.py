@@ -125,8 +125,8 @@ class TransactionStore(Protocol):
     station/EVSE/connector, timestamp, measurand, phase, location, context) is stored, is
     not stored twice; a 1.6 start whose start_key is stored gets the id issued before.
     A transaction that is not known yet is created from whatever event arrives first and
-    completed by the later ones (merge rules in adapters/db/transactions.py), so arrival
-    order never matters.
+    completed by the later ones (merge rules: domain.transactions.merge, which the SQL
+    store applies), so arrival order never matters.
     """
 
     async def record_transaction_events(
