@@ -256,3 +256,24 @@ async def test_no_sessions_remote_start_still_sends_meter_values(
     await h.until("periodic meter values", lambda: len(periodic()) >= 3, timeout=5)
     # No EV arrived by itself at the other connector.
     assert len(h.actions("StartTransaction") + _tx_events(h, "Started")) == 1
+
+
+@pytest.mark.parametrize("harness", [("ocpp1.6", REMOTE_ONLY)], indirect=True)
+async def test_16_unavailable_persists_a_reboot(harness: tuple[Harness, Any]) -> None:
+    h, _ = harness
+    got = await h.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
+    assert got == {"status": "Accepted"}
+    await h.until("connector 1 Unavailable", lambda: h.statuses(1)[-1:] == ["Unavailable"])
+    assert await h.call("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    await h.until("the second boot", lambda: len(h.actions("BootNotification")) == 2)
+    boots = [i for i, (_, a, _, _) in enumerate(h.fake.received[SID]) if a == "BootNotification"]
+
+    def after_boot(connector: int) -> list[str]:
+        return [
+            p["status"]
+            for i, (_, a, p, _) in enumerate(h.fake.received[SID])
+            if i > boots[1] and a == "StatusNotification" and p["connectorId"] == connector
+        ]
+
+    await h.until("statuses after the boot", lambda: bool(after_boot(1) and after_boot(2)))
+    assert after_boot(1) == ["Unavailable"] and after_boot(2) == ["Available"]
