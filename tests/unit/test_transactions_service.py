@@ -26,10 +26,12 @@ from ampyre.domain.transactions import (
 )
 from ampyre.services.commands import CallOutcome, StationNotConnected
 from ampyre.services.transactions import (
+    REASON_CLOSED_BY_OPERATOR,
     REASON_CONNECTOR_IDLE,
     REASON_NOT_ONGOING,
     TransactionNotActive,
     TransactionNotFound,
+    TransactionNotStale,
     TransactionService,
 )
 
@@ -318,3 +320,51 @@ async def test_watcher_runs_and_stops() -> None:
         await asyncio.sleep(0.02)
     await svc.close()
     assert store.transactions[pk].status is TransactionStatus.ENDED
+
+
+# ------------------------------------------------------------------------ administrative close
+
+
+async def test_administrative_close_of_a_silent_transaction() -> None:
+    svc, store, _, events = make(transaction_silence_timeout=600)
+    now = datetime.now(UTC)
+    meter = (MeterReading(T0, (SampledValue(100.0, "100", si_value=100.0, si_unit="Wh"),)),)
+    started = event(
+        EventKind.STARTED, "TX-9", T0, event_key="seq:0", seq_no=0, evse_id=1, meter_values=meter
+    )
+    pk = (await svc.record(started)).stored.id
+    tx = await svc.get(pk)
+    assert tx is not None and not svc.stale(tx)
+    with pytest.raises(TransactionNotStale):
+        await svc.close_administratively(pk, "gone", "ops")
+    fresh = await svc.list_transactions(TransactionFilter(stale=False), 10, 0)
+    assert [t.id for t in fresh.items] == [pk]
+    # Silent for longer than the timeout: stale, and closed without force.
+    store.transactions[pk].last_message_at = now - timedelta(seconds=601)
+    stale = await svc.list_transactions(TransactionFilter(stale=True), 10, 0)
+    assert [t.id for t in stale.items] == [pk]
+    events.published.clear()
+    closed = await svc.close_administratively(pk, "station replaced", "ops")
+    assert (closed.status, closed.stop_reason, closed.closed_by, closed.close_reason) == (
+        TransactionStatus.ENDED,
+        REASON_CLOSED_BY_OPERATOR,
+        "ops",
+        "station replaced",
+    )
+    [published] = events.published
+    assert published.type is EventType.TRANSACTION_ENDED
+    assert published.data["closed_administratively"] is True
+    assert published.data["closed_by"] == "ops" and published.data["meter_stop_wh"] == 100.0
+    with pytest.raises(TransactionNotActive):
+        await svc.close_administratively(pk, "again", "ops", force=True)
+    with pytest.raises(TransactionNotFound):
+        await svc.close_administratively(pk + 100, "nothing", "ops")
+
+
+async def test_forced_close_of_a_live_transaction() -> None:
+    svc, _, _, events = make()
+    started = event(EventKind.STARTED, "TX-10", T0, event_key="seq:0", seq_no=0, evse_id=1)
+    pk = (await svc.record(started)).stored.id
+    closed = await svc.close_administratively(pk, "stuck display", "ops", force=True)
+    assert closed.status is TransactionStatus.ENDED and closed.closed_at is not None
+    assert events.published[-1].data["close_reason"] == "stuck display"

@@ -1,7 +1,7 @@
 """In-memory doubles of the TransactionStore port and of AuthService for unit tests
 (imported as a plain module). The fake store follows the port's rules: duplicates are
-absorbed, a transaction is created by whatever event comes first, start meter = earliest
-register reading by timestamp, stop meter = latest."""
+absorbed, a transaction is created by whatever event comes first and merged by the
+domain's pure functions (domain.transactions.merge / close), as the SQL store is."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ampyre.domain import transactions as rules
 from ampyre.domain.authz import AuthDecision, AuthStatus, as_told
 from ampyre.domain.models import Connector, Page
 from ampyre.domain.transactions import (
-    ENERGY_REGISTER,
-    EventKind,
     EventRecord,
     StationMeterValues,
     StoredEvent,
@@ -60,25 +59,18 @@ class FakeTxStore:
             if pk is None:
                 tx_id = str(self.counters.get("transaction", 0) + 1)
                 self.counters["transaction"] = int(tx_id)
+            else:
+                tx_id = self.transactions[pk].transaction_id
         else:
             tx_id = e.transaction_id
             pk = self.by_key.get((e.station_id, tx_id))
         if pk is None:
             pk = next(self._ids)
-            tx = Transaction(
-                id=pk,
-                station_id=e.station_id,
-                transaction_id=tx_id,
-                status=TransactionStatus.ACTIVE,
-                ocpp_version=e.ocpp_version,
-                created_at=e.received_at,
-            )
-            self.transactions[pk] = tx
             self.by_key[(e.station_id, tx_id)] = pk
             if e.start_key is not None:
                 self.start_keys[(e.station_id, e.start_key)] = pk
-        tx = self.transactions[pk]
-        self._merge(tx, e)
+        tx = rules.merge(self.transactions.get(pk), rules.contribution(e, pk, tx_id, e.received_at))
+        self.transactions[pk] = tx
         if e.event_key is not None:
             self.events.setdefault(pk, {}).setdefault(
                 e.event_key,
@@ -101,50 +93,14 @@ class FakeTxStore:
                 rows.setdefault(
                     key,
                     StoredMeterValue(
-                        reading.timestamp, s, e.evse_id, e.connector_id, e.received_at
+                        reading.timestamp,
+                        s,
+                        e.evse_id if e.evse_id is not None else tx.evse_id,
+                        e.connector_id if e.connector_id is not None else tx.connector_id,
+                        e.received_at,
                     ),
                 )
-        self._meters(tx)
         return StoredEvent(pk, tx.transaction_id, replace(tx))
-
-    def _merge(self, tx: Transaction, e: TransactionEvent) -> None:
-        for name in (
-            "evse_id",
-            "connector_id",
-            "id_token",
-            "id_token_type",
-            "auth_status",
-            "remote_start_id",
-            "reservation_id",
-        ):
-            if getattr(tx, name) is None and getattr(e, name) is not None:
-                setattr(tx, name, getattr(e, name))
-        if tx.started_at is None or e.timestamp < tx.started_at:
-            tx.started_at = e.timestamp
-        if e.kind is EventKind.STARTED:
-            tx.start_seen = True
-            tx.started_at = min(tx.started_at, e.timestamp)
-        if e.kind is EventKind.ENDED:
-            tx.status = TransactionStatus.ENDED
-            tx.ended_at = e.timestamp
-            tx.stop_reason = e.stop_reason
-        if e.charging_state is not None:
-            tx.charging_state = e.charging_state
-        tx.offline = tx.offline or e.offline
-        if tx.last_message_at is None or e.received_at > tx.last_message_at:
-            tx.last_message_at = e.received_at
-        tx.updated_at = e.received_at
-
-    def _meters(self, tx: Transaction) -> None:
-        registers = [
-            (v.timestamp, v.sample.si_value)
-            for v in self.meter.get(tx.id, {}).values()
-            if v.sample.measurand == ENERGY_REGISTER and v.sample.si_value is not None
-        ]
-        if registers:
-            first, last = min(registers), max(registers)
-            tx.meter_start_at, tx.meter_start_wh = first
-            tx.meter_stop_at, tx.meter_stop_wh = last
 
     async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None:
         if self.fail:
@@ -175,18 +131,20 @@ class FakeTxStore:
         return self.counters[counter]
 
     async def end_transaction(
-        self, transaction_pk: int, at: datetime, reason: str
+        self,
+        transaction_pk: int,
+        at: datetime,
+        reason: str,
+        closed_by: str | None = None,
+        note: str | None = None,
     ) -> Transaction | None:
         if self.fail:
             raise StoreUnavailable("write not stored (fake outage)")
         tx = self.transactions.get(transaction_pk)
         if tx is None:
             return None
-        if tx.status is TransactionStatus.ACTIVE:
-            tx.status = TransactionStatus.ENDED
-            tx.ended_at = at
-            tx.stop_reason = reason
-        return replace(tx)
+        self.transactions[transaction_pk] = rules.close(tx, at, reason, closed_by, note)
+        return replace(self.transactions[transaction_pk])
 
     # ------------------------------------------------------------------ reads
 
@@ -240,9 +198,20 @@ class FakeTxStore:
                 where.started_to is None
                 or (t.started_at is not None and t.started_at < where.started_to)
             )
+            and (where.stale is None or self._stale(t, where.silent_before) == where.stale)
         ]
         items.sort(key=lambda t: t.started_at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return Page(items[offset : offset + limit], len(items), limit, offset)
+
+    @staticmethod
+    def _stale(t: Transaction, silent_before: datetime | None) -> bool:
+        # The fake knows no connections: stale = active and silent (domain is_stale).
+        return (
+            t.status is TransactionStatus.ACTIVE
+            and silent_before is not None
+            and t.last_message_at is not None
+            and t.last_message_at < silent_before
+        )
 
     async def list_transaction_events(self, transaction_pk: int) -> list[EventRecord]:
         return sorted(

@@ -37,7 +37,7 @@ class TransactionOut(BaseModel):
     stop_reason: str | None = Field(
         None,
         description="as the station reported it; Ampyre's own closes use NotOngoing, "
-        "ConnectorIdle or Superseded",
+        "ConnectorIdle or Superseded, an operator's administrative close ClosedByOperator",
     )
     meter_start_wh: float | None = Field(
         None, description="earliest energy register reading (by meter timestamp)"
@@ -60,9 +60,21 @@ class TransactionOut(BaseModel):
         description="2.x seqNo values missing between 0 and the highest received",
     )
     meter_values_url: str = Field(description="where this transaction's meter values are")
+    stale: bool = Field(
+        False,
+        description="active, and its station is not connected or has been silent for longer "
+        "than AMPYRE_TRANSACTION_SILENCE_TIMEOUT: nobody may end it; an operator can "
+        "close it (POST /transactions/{id}/close)",
+    )
+    station_connected: bool | None = Field(None, description="whether its station is connected")
+    closed_by: str | None = Field(
+        None, description="the API token name of the operator who closed it administratively"
+    )
+    close_reason: str | None = Field(None, description="the operator's reason for the close")
+    closed_at: datetime | None = Field(None, description="when it was closed administratively")
 
     @classmethod
-    def build(cls, t: Transaction) -> "TransactionOut":
+    def build(cls, t: Transaction, stale: bool = False) -> "TransactionOut":
         return cls(
             id=t.id,
             station_id=t.station_id,
@@ -92,6 +104,11 @@ class TransactionOut(BaseModel):
             updated_at=t.updated_at,
             missing_seq_nos=list(t.missing_seq_nos),
             meter_values_url=f"{API_PREFIX}/transactions/{t.id}/meter-values",
+            stale=stale,
+            station_connected=t.station_connected,
+            closed_by=t.closed_by,
+            close_reason=t.close_reason,
+            closed_at=t.closed_at,
         )
 
 
@@ -229,3 +246,18 @@ class RemoteStopOut(BaseModel):
     status: str = Field(description="the station's answer in lower case", examples=["accepted"])
     transaction_id: int = Field(description="Ampyre's transaction id")
     response: dict[str, Any] = Field(description="the station's CALLRESULT payload")
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="why it is closed (stored with the transaction and sent in the webhook)",
+    )
+    force: bool = Field(
+        False,
+        description="close it even if it is not stale (its station is connected and "
+        "reported it recently); a later stop from the station still wins",
+    )

@@ -125,8 +125,8 @@ class TransactionStore(Protocol):
     station/EVSE/connector, timestamp, measurand, phase, location, context) is stored, is
     not stored twice; a 1.6 start whose start_key is stored gets the id issued before.
     A transaction that is not known yet is created from whatever event arrives first and
-    completed by the later ones (merge rules in adapters/db/transactions.py), so arrival
-    order never matters.
+    completed by the later ones (merge rules: domain.transactions.merge, which the SQL
+    store applies), so arrival order never matters.
     """
 
     async def record_transaction_events(
@@ -182,10 +182,16 @@ class TransactionStore(Protocol):
         ...
 
     async def end_transaction(
-        self, transaction_pk: int, at: datetime, reason: str
+        self,
+        transaction_pk: int,
+        at: datetime,
+        reason: str,
+        closed_by: str | None = None,
+        note: str | None = None,
     ) -> Transaction | None:
-        """Close an active transaction on Ampyre's own decision (zombie): status ended,
-        ended_at, stop_reason. Group-committed. None if unknown; unchanged if ended."""
+        """Close an active transaction on Ampyre's own decision (zombie) or an operator's
+        (`closed_by`, `note`: administrative close): `domain.transactions.close`.
+        Group-committed. None if unknown; unchanged if ended."""
         ...
 
 

@@ -15,6 +15,12 @@ is an OCPP reason, so they cannot be mistaken for what a station reported):
   Unavailable or Faulted: nothing is charging there any more.
 - `Superseded`: a 1.6 StartTransaction arrived for a connector that still had an
   active transaction that started earlier; one connector carries one transaction.
+- `ClosedByOperator`: an operator closed it administratively (`close_administratively`:
+  who, why and when are stored with it; the transaction.ended event says
+  `closed_administratively: true`).
+
+A StopTransaction / Ended event that the station sends after any of these still wins: its
+time, reason and meter replace what the close set (domain.transactions.merge).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ampyre.domain.transactions import (
     TransactionFilter,
     TransactionStatus,
     delivered_wh,
+    is_stale,
 )
 from ampyre.services.authz import AuthService, log_refusal
 from ampyre.services.clock import utcnow
@@ -56,6 +63,7 @@ log = logging.getLogger(__name__)
 REASON_NOT_ONGOING = "NotOngoing"
 REASON_CONNECTOR_IDLE = "ConnectorIdle"
 REASON_SUPERSEDED = "Superseded"
+REASON_CLOSED_BY_OPERATOR = "ClosedByOperator"
 
 # 1.6 connector states in which no transaction can be running (1.6 4.9 / 7.7).
 IDLE_CONNECTOR_STATES = frozenset({"Available", "Unavailable", "Faulted"})
@@ -75,6 +83,10 @@ class TransactionNotFound(LookupError):
 
 class TransactionNotActive(Exception):
     """The transaction has ended (or cannot be addressed at its station)."""
+
+
+class TransactionNotStale(Exception):
+    """An administrative close of a transaction that is not stale, without `force`."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -100,6 +112,7 @@ class _PendingStart:
     id_token: str
     v16: bool
     created: float
+    id_token_type: str | None = None
     future: asyncio.Future[StoredEvent] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -192,6 +205,8 @@ class TransactionService:
         if event.id_token is not None:
             decision = await self._authorize(event)
             event = dataclasses.replace(event, auth_status=decision.status.value)
+        if event.id_token is None and event.remote_start_id is not None:
+            event = self._token_of_remote_start(event)
         matched: _PendingStart | None = None
         if event.kind is EventKind.STARTED and event.transaction_id is None:
             matched = self._match_16_start(event)
@@ -206,6 +221,21 @@ class TransactionService:
             await self._close_superseded(event, stored)
         self._publish(event, stored)
         return Recorded(stored, decision)
+
+    def _token_of_remote_start(self, event: TransactionEvent) -> TransactionEvent:
+        """2.x: a Started event may leave out the idToken of the remote start it answers
+        (remoteStartId); the transaction has the token Ampyre sent. Not authorized again
+        (Ampyre itself asked for it), so the station gets no idTokenInfo for it."""
+        for pending in self._pending:
+            if (
+                not pending.v16
+                and pending.remote_start_id == event.remote_start_id
+                and pending.station_id == event.station_id
+            ):
+                return dataclasses.replace(
+                    event, id_token=pending.id_token, id_token_type=pending.id_token_type
+                )
+        return event
 
     async def record_station_meter_values(self, values: StationMeterValues) -> None:
         """Meter values outside any transaction (durable before ack)."""
@@ -279,6 +309,58 @@ class TransactionService:
                     transaction_data(closed),
                 )
             )
+        return closed
+
+    def stale(self, tx: Transaction) -> bool:
+        """domain.transactions.is_stale with the configured silence timeout."""
+        return is_stale(tx, self._clock(), self._silence())
+
+    def _silence(self) -> timedelta:
+        return timedelta(seconds=self._settings.transaction_silence_timeout)
+
+    async def close_administratively(
+        self, transaction_pk: int, reason: str, closed_by: str, force: bool = False
+    ) -> Transaction:
+        """An operator ends a transaction the station will not end (offline, replaced,
+        gone): status ended now, the energy known so far is final, who and why are stored,
+        and transaction.ended is published with `closed_administratively: true`. Only a
+        stale transaction unless `force`. Raises TransactionNotFound, TransactionNotActive,
+        TransactionNotStale, StoreUnavailable."""
+        tx = await self._store.get_transaction(transaction_pk)
+        if tx is None:
+            raise TransactionNotFound(transaction_pk)
+        if tx.status is not TransactionStatus.ACTIVE:
+            raise TransactionNotActive(f"transaction {transaction_pk} has already ended")
+        if not force and not self.stale(tx):
+            raise TransactionNotStale(
+                f"transaction {transaction_pk} is not stale: its station is connected and "
+                "reported it recently; stop it through the station, or close it with force"
+            )
+        at = self._clock()
+        closed = await self._store.end_transaction(
+            tx.id, at, REASON_CLOSED_BY_OPERATOR, closed_by=closed_by, note=reason
+        )
+        if closed is None:
+            raise TransactionNotFound(transaction_pk)
+        if closed.closed_by is None or closed.closed_at != at:
+            # The station's end (or another close) got there first.
+            raise TransactionNotActive(f"transaction {transaction_pk} has already ended")
+        log.warning(
+            "%s: transaction %s (id %s) closed administratively by %s: %s",
+            closed.station_id,
+            closed.transaction_id,
+            closed.id,
+            closed_by,
+            reason,
+        )
+        data = transaction_data(closed)
+        data["closed_administratively"] = True
+        data["closed_by"] = closed.closed_by
+        data["close_reason"] = closed.close_reason
+        data["closed_at"] = _iso(closed.closed_at)
+        self._events.publish(
+            DomainEvent(EventType.TRANSACTION_ENDED, self._clock(), closed.station_id, data)
+        )
         return closed
 
     async def _reservation_used(self, station_id: str, reservation_id: int, pk: int) -> None:
@@ -413,7 +495,7 @@ class TransactionService:
             payload["chargingProfile"] = charging_profile
         # Registered before sending: the station may report the start before it answers.
         pending = _PendingStart(
-            station_id, remote_start_id, evse_id, id_token, v16, time.monotonic()
+            station_id, remote_start_id, evse_id, id_token, v16, time.monotonic(), id_token_type
         )
         self._prune_pending()
         self._pending.append(pending)
@@ -481,6 +563,8 @@ class TransactionService:
         return await self._store.get_transaction(transaction_pk)
 
     async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
+        if where.stale is not None:
+            where = dataclasses.replace(where, silent_before=self._clock() - self._silence())
         return await self._store.list_transactions(where, limit, offset)
 
     async def events(self, transaction_pk: int) -> list[EventRecord]:

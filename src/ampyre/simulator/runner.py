@@ -231,11 +231,12 @@ def _rate(text: str) -> float:
     return value
 
 
-def session_config_from_args(args: argparse.Namespace) -> SessionConfig | None:
-    """The SessionConfig the options describe; None with --no-sessions."""
-    if not args.sessions:
-        return None
+def session_config_from_args(args: argparse.Namespace) -> SessionConfig:
+    """The SessionConfig the options describe. With --no-sessions no EV arrives by
+    itself (local_sessions off), but remote-started sessions still charge with the
+    given meter interval, duration and power, and send their meter values."""
     return SessionConfig(
+        local_sessions=args.sessions,
         id_tokens=args.id_tokens,
         meter_interval=args.meter_interval,
         session_duration=args.session_duration,
@@ -284,7 +285,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="EVs arrive at every connector, authorize with an RFID id token and charge "
-        "(default on; remote starts are answered either way)",
+        "(default on; remote starts are answered either way and charge with the options "
+        "below)",
     )
     group.add_argument(
         "--id-tokens",

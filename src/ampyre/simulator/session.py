@@ -247,6 +247,7 @@ class Session:
             "DeAuthorized": "Deauthorized",
             "EVDisconnected": "EVDeparted",
             "SOCLimitReached": "EVDeparted",
+            "ImmediateReset": "ResetCommand",  # OCPP 2.0.1 B12
         }.get(reason, "AbnormalCondition")
         return "TransactionEvent", self._event(
             "Ended",

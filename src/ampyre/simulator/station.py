@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
+from ampyre.simulator import control
 from ampyre.simulator import messages as m
 from ampyre.simulator import txmessages as tx
 from ampyre.simulator.power import Charge
@@ -149,7 +150,14 @@ class SimulatedStation:
         self.state.variables[("SampledDataCtrlr", "TxUpdatedInterval")] = (interval, False)
         answer = self._answer_16 if self.v16 else self._answer_2x
         self._tx_handlers: dict[str, Callable[[dict[str, Any]], m.Payload]] = answer()
+        self._tx_handlers["ChangeAvailability"] = self._change_availability
+        self._tx_handlers["Reset"] = self._reset
         self._after_answer: list[Callable[[], None]] = []
+        # ChangeAvailability Inoperative: Unavailable once idle (kept across reboots).
+        self.inoperative: set[int] = set()
+        # A reset is on its way (2.x OnIdle waiting, or rebooting): no new sessions.
+        self.reset_pending = False
+        self._reset_on_idle = False
 
     # ---- connection lifecycle -----------------------------------------------------
 
@@ -220,12 +228,14 @@ class SimulatedStation:
                 with contextlib.suppress(Exception):
                     await ws.close()
             self.counters.disconnects += 1
-            if self.state.reset_requested:
+            # A reset whose going-down was cut short by the connection dropping counts too.
+            if self.state.reset_requested or (self.reset_pending and not self._reset_on_idle):
                 self.state.reset_requested = False
                 self.booted = False
                 self.counters.resets += 1
+                self.reset_pending = self._reset_on_idle = False
                 self.statuses = {
-                    c: ("Available" if c not in self.active else s)
+                    c: (self._idle_status(c) if c not in self.active else s)
                     for c, s in self.statuses.items()
                 }
                 await asyncio.sleep(REBOOT_DELAY)
@@ -336,11 +346,112 @@ class SimulatedStation:
 
     # ---- CSMS calls about transactions ------------------------------------------------
 
+    def _usable(self, connector: int) -> bool:
+        """Free for a new session: idle, operative, and no reset coming."""
+        return (
+            connector not in self._session_tasks
+            and connector not in self.inoperative
+            and 0 not in self.inoperative
+            and not self.reset_pending
+        )
+
     def _free_connector(self, wanted: int | None) -> int | None:
         if wanted is not None:
-            ok = wanted in self.session_connectors and wanted not in self._session_tasks
+            ok = wanted in self.session_connectors and self._usable(wanted)
             return wanted if ok else None
-        return next((c for c in self.session_connectors if c not in self._session_tasks), None)
+        return next((c for c in self.session_connectors if self._usable(c)), None)
+
+    def _idle_status(self, connector: int) -> str:
+        # 0 = the whole station (ChangeAvailability without an EVSE / connectorId 0).
+        if connector in self.inoperative or 0 in self.inoperative:
+            return "Unavailable"
+        return "Available"
+
+    # ---- availability and reset (simulator/control.py) ---------------------------------
+
+    def _change_availability(self, payload: dict[str, Any]) -> m.Payload:
+        targets = control.availability_targets(self.protocol, payload, list(self.statuses))
+        if targets is None:
+            return {"status": "Rejected"}
+        inoperative = control.wants_inoperative(self.protocol, payload)
+        if inoperative:
+            self.inoperative.update(targets)
+        else:
+            self.inoperative.difference_update(targets)
+        busy = [c for c in targets if c in self._session_tasks]
+
+        def apply() -> None:
+            # 1.6 5.2 / 2.0.1 G03.FR.05: report the new state; a busy connector changes
+            # when its transaction has ended (_charge).
+            for c in self.statuses:
+                idle = self._idle_status(c)
+                if c not in self._session_tasks and self.statuses[c] != idle:
+                    self._set_status(c, idle)
+
+        self._after_answer.append(apply)
+        # 1.6 5.2 / 2.0.1 G03.FR.03: Scheduled while a transaction runs there.
+        return {"status": "Scheduled" if inoperative and busy else "Accepted"}
+
+    def _reset(self, payload: dict[str, Any]) -> m.Payload:
+        order = control.reset_order(self.protocol, payload)
+        if order is None:
+            return {"status": "Rejected"}
+        if order.evse_id is not None:
+            # 2.x: reset one EVSE; the station stays connected.
+            if order.evse_id not in self.session_connectors:
+                return {"status": "Rejected"}
+            session = self.active.get(order.evse_id)
+            if session is None or session.ended:
+                return {"status": "Accepted"}
+            if order.on_idle:
+                return {"status": "Scheduled"}
+            self._stop_session(session, control.IMMEDIATE_RESET)
+            return {"status": "Accepted"}
+        running = [s for s in self.active.values() if not s.ended]
+        self.reset_pending = True
+        if order.on_idle and running:
+            # 2.0.1 B12.FR.01: wait for the transactions to end, then reset (_charge).
+            self._reset_on_idle = True
+            return {"status": "Scheduled"}
+        if order.stop_reason is not None:
+            for session in running:
+                self._stop_session(session, order.stop_reason)
+        self._after_answer.append(lambda: self._start_reboot(order.graceful))
+        return {"status": "Accepted"}
+
+    def _stop_session(self, session: Session, reason: str) -> None:
+        session.stop_reason = reason
+        wake = self._wake.get(session.connector_id)
+        if wake is not None:
+            wake.set()
+
+    def _start_reboot(self, graceful: bool) -> None:
+        ws = self._ws
+        if ws is None:
+            # Offline: the next connection boots again.
+            self.booted = False
+            self.counters.resets += 1
+            self.reset_pending = self._reset_on_idle = False
+            return
+        task = asyncio.create_task(self._reboot(ws, graceful))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reboot(self, ws: ClientConnection, graceful: bool) -> None:
+        """Go down for a reset: a graceful one first lets the ended sessions queue their
+        stop and sends it (1.6 Soft, 2.0.1); a hard one goes at once and the stop
+        follows the boot (1.6 5.14). Bounded: a CSMS that does not answer cannot stop it."""
+        if graceful:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + max(self.call_timeout, 1.0)
+            tasks = [t for c, t in self._session_tasks.items() if c in self.active]
+            if tasks:
+                await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            # The sender drains the outbox; poll it (bounded by the deadline).
+            while self.outbox.pending_for(None) and loop.time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        self.state.reset_requested = True
+        await ws.close()
 
     def _find(self, transaction_id: object) -> Session | None:
         for session in self.active.values():
@@ -566,7 +677,11 @@ class SimulatedStation:
                 await self._heartbeat()
                 next_heartbeat = loop.time() + self.state.heartbeat_interval
             if next_change is not None and now >= next_change:
-                changeable = [c for c in self.session_connectors if c not in self._session_tasks]
+                changeable = [
+                    c
+                    for c in self.session_connectors
+                    if c not in self._session_tasks and self._idle_status(c) == "Available"
+                ]
                 if changeable:
                     connector = self.rng.choice(changeable)
                     self.statuses[connector] = m.next_status(
@@ -701,7 +816,7 @@ class SimulatedStation:
         await asyncio.sleep(self.rng.uniform(0.0, max(cfg.idle_time, 0.5)))
         while True:
             task = self._session_tasks.get(connector)
-            if task is None and self.booted:
+            if task is None and self.booted and self._usable(connector):
                 slot = self.token_index * len(self.session_connectors)
                 slot += self.session_connectors.index(connector)
                 token = cfg.id_tokens[slot % len(cfg.id_tokens)]
@@ -771,7 +886,7 @@ class SimulatedStation:
         try:
             if not await self._begin(s, remote):
                 self.counters.sessions_rejected += 1
-                self._set_status(connector, "Available")
+                self._set_status(connector, self._idle_status(connector))
                 return
             reason = await self._meter(s, wake)
             s.stop_reason = reason
@@ -780,12 +895,17 @@ class SimulatedStation:
             self.counters.energy_wh += int(charge.register_wh) - int(self.registers[connector])
             if self.v16:
                 self._set_status(connector, "Finishing")
-            self._set_status(connector, "Available")
+            # Available, or Unavailable after a Scheduled ChangeAvailability Inoperative.
+            self._set_status(connector, self._idle_status(connector))
             self.completed = [*self.completed[-9:], s]
         finally:
             self.registers[connector] = charge.register_wh
             self.active.pop(connector, None)
             self._wake.pop(connector, None)
+            if self._reset_on_idle and not self.active:
+                # 2.0.1 B12.FR.01: the last transaction has ended: reset now.
+                self._reset_on_idle = False
+                self._start_reboot(graceful=True)
 
     async def _begin(self, s: Session, remote: bool) -> bool:
         """Plug in and authorize; True when the transaction started."""

@@ -206,6 +206,10 @@ transactions = sa.Table(
     sa.Column("last_message_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # An operator's administrative close (0003): API token name, reason, when.
+    sa.Column("closed_by", sa.String(255)),
+    sa.Column("close_reason", sa.String(500)),
+    sa.Column("closed_at", UtcDateTime),
     sa.UniqueConstraint("station_id", "transaction_id"),
     sa.UniqueConstraint("station_id", "start_key"),
     sa.Index("ix_transactions_status_last_message_at", "status", "last_message_at"),

@@ -12,15 +12,17 @@ events becomes, whatever the number of stations in it, at most six statements:
 4. insert the events into the history, ignoring ones already stored;
 5. insert the sampled values, ignoring ones already stored.
 
-The upsert merges each event into the row with rules that do not depend on arrival
-order, so offline replays and out-of-order events reconstruct the same transaction:
-- the start meter is the Transaction.Begin energy-register reading (1.6 meterStart);
-  without one, the earliest reading by meter time; the stop meter likewise the
-  Transaction.End reading (1.6 meterStop), else the latest. So a sample sent after the
-  stop, or a station clock that went backwards, cannot change the energy;
-- only the outlet's total register counts (no phase, location Outlet, in Wh);
-- an Ended event ends it for good; first-known values (id token, EVSE) are kept; flags
-  (start seen, offline) only ever turn on.
+The upsert merges each event into the row with the rules of `domain.transactions.merge`
+(which do not depend on arrival order, so offline replays and out-of-order events
+reconstruct the same transaction); the row each event contributes is built by
+`domain.transactions.contribution`. tests/integration/test_tx_merge_sql.py feeds events
+in random orders to this store and compares the result with the pure function.
+
+Meter values of an event that names no EVSE/connector (1.6 StopTransaction, 2.x
+Updated/Ended without `evse`) are stored under the transaction's EVSE/connector as known
+after the upsert; if no event naming them has arrived yet they are stored under 0 and
+shown under the transaction's EVSE/connector when read (`list_transaction_meter_values`),
+so arrival order does not matter.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from ampyre.adapters.db.writes import (
 )
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
-    EventKind,
     EventRecord,
     MeterReading,
     SampledValue,
@@ -59,7 +60,7 @@ from ampyre.domain.transactions import (
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
-    delivered_wh,
+    contribution,
 )
 
 _ACTIVE = TransactionStatus.ACTIVE.value
@@ -84,6 +85,8 @@ class EndTransaction:
     transaction_pk: int
     at: datetime
     reason: str
+    closed_by: str | None = None  # an operator's administrative close (API token name)
+    note: str | None = None
 
 
 class TransactionSql(StorePart):
@@ -205,6 +208,10 @@ class TransactionSql(StorePart):
                 ended_at=sa.bindparam("b_at", type_=t.UtcDateTime()),
                 stop_reason=sa.func.coalesce(tx.c.stop_reason, sa.bindparam("b_reason")),
                 updated_at=sa.bindparam("b_now", type_=t.UtcDateTime()),
+                # An operator's administrative close (None for Ampyre's own closes).
+                closed_by=sa.bindparam("b_by", type_=sa.String()),
+                close_reason=sa.bindparam("b_note", type_=sa.String()),
+                closed_at=sa.bindparam("b_closed_at", type_=t.UtcDateTime()),
             )
         )
 
@@ -226,9 +233,14 @@ class TransactionSql(StorePart):
             await self._submit(LooseMeterValues(tuple(values)))
 
     async def end_transaction(
-        self, transaction_pk: int, at: datetime, reason: str
+        self,
+        transaction_pk: int,
+        at: datetime,
+        reason: str,
+        closed_by: str | None = None,
+        note: str | None = None,
     ) -> Transaction | None:
-        await self._submit(EndTransaction(transaction_pk, at, reason))
+        await self._submit(EndTransaction(transaction_pk, at, reason, closed_by, note))
         return await self.get_transaction(transaction_pk)
 
     async def next_id(self, counter: str) -> int:
@@ -248,7 +260,15 @@ class TransactionSql(StorePart):
         for op in ops:
             end: EndTransaction = op.payload
             ends.append(
-                {"b_id": end.transaction_pk, "b_at": end.at, "b_reason": end.reason, "b_now": now}
+                {
+                    "b_id": end.transaction_pk,
+                    "b_at": end.at,
+                    "b_reason": end.reason,
+                    "b_now": now,
+                    "b_by": end.closed_by,
+                    "b_note": end.note,
+                    "b_closed_at": end.at if end.closed_by is not None else None,
+                }
             )
         yield self._end_stmt, ends
 
@@ -332,8 +352,9 @@ class TransactionSql(StorePart):
             op.result[index] = StoredEvent(pk, tid, _transaction(row))
             if ev.event_key is not None:
                 event_rows.append(_event_row(pk, ev))
-            evse = ev.evse_id if ev.evse_id is not None else 0
-            connector = ev.connector_id if ev.connector_id is not None else 0
+            # An event naming no EVSE (module docstring): the transaction's, if known.
+            evse = _first_not_none(ev.evse_id, row.evse_id, 0)
+            connector = _first_not_none(ev.connector_id, row.connector_id, 0)
             meter_rows.extend(
                 _meter_row(pk, ev.station_id, evse, connector, r, s, ev.received_at)
                 for r in ev.meter_values
@@ -374,7 +395,9 @@ class TransactionSql(StorePart):
 
     async def _one_transaction(self, where: Any) -> Transaction | None:
         async with self._tx() as conn:
-            row = (await conn.execute(sa.select(t.transactions).where(where))).first()
+            row = (
+                await conn.execute(_with_station(sa.select(t.transactions)).where(where))
+            ).first()
             if row is None:
                 return None
             found = _transaction(row)
@@ -398,8 +421,26 @@ class TransactionSql(StorePart):
             conditions.append(tx.c.started_at < where.started_to)
         if where.remote_start_id is not None:
             conditions.append(tx.c.remote_start_id == where.remote_start_id)
-        query = sa.select(tx).where(*conditions).order_by(tx.c.id.desc())
-        count = sa.select(sa.func.count()).select_from(tx).where(*conditions)
+        if where.stale is not None:
+            # domain.transactions.is_stale: active, and the station is not connected or
+            # silent since before `silent_before`.
+            s = t.stations
+            stale = sa.and_(
+                tx.c.status == _ACTIVE,
+                sa.or_(
+                    sa.func.coalesce(s.c.connected, sa.false()) == sa.false(),
+                    tx.c.last_message_at < where.silent_before
+                    if where.silent_before is not None
+                    else sa.false(),
+                ),
+            )
+            conditions.append(stale if where.stale else sa.not_(stale))
+        query = _with_station(sa.select(tx)).where(*conditions).order_by(tx.c.id.desc())
+        count = (
+            sa.select(sa.func.count())
+            .select_from(tx.outerjoin(t.stations, t.stations.c.id == tx.c.station_id))
+            .where(*conditions)
+        )
         page = await self._page(query, count, _transaction, limit, offset)
         if page.items:
             async with self._tx() as conn:
@@ -435,11 +476,22 @@ class TransactionSql(StorePart):
     async def list_transaction_meter_values(
         self, transaction_pk: int, limit: int, offset: int
     ) -> Page:
-        m = t.meter_values
+        m, tx = t.meter_values, t.transactions
         mine = m.c.transaction_pk == transaction_pk
+        # Values stored under EVSE/connector 0 because their event named none and the
+        # transaction's was not known yet are shown under the transaction's (docstring).
+        evse = sa.case(
+            (m.c.evse_id == 0, sa.func.coalesce(tx.c.evse_id, 0)), else_=m.c.evse_id
+        ).label("evse_id")
+        connector = sa.case(
+            (m.c.connector_id == 0, sa.func.coalesce(tx.c.connector_id, 0)),
+            else_=m.c.connector_id,
+        ).label("connector_id")
+        columns = [c for c in m.c if c.name not in ("evse_id", "connector_id")]
         # The order of the unique index: served by it, no sort.
         query = (
-            sa.select(m)
+            sa.select(*columns, evse, connector)
+            .select_from(m.join(tx, tx.c.id == m.c.transaction_pk))
             .where(mine)
             .order_by(m.c.timestamp, m.c.measurand, m.c.phase, m.c.location, m.c.context)
         )
@@ -495,6 +547,14 @@ class TransactionSql(StorePart):
 # ---------------------------------------------------------------------- rows
 
 
+def _with_station(query: Any) -> Any:
+    """A select of transactions with whether their station is connected now."""
+    s, tx = t.stations, t.transactions
+    return query.add_columns(s.c.connected.label("station_connected")).select_from(
+        tx.outerjoin(s, s.c.id == tx.c.station_id)
+    )
+
+
 _INT32_MAX = 2**31 - 1
 # meter_values columns in the order of the tuples given to the driver.
 _METER_COLUMNS = (
@@ -517,75 +577,26 @@ def _highest_16_id(events: Iterable[TransactionEvent]) -> int | None:
     return highest
 
 
-# Readings that are the transaction's own start / end meter (1.6 meterStart/meterStop
-# are stored with these contexts too).
-_BEGIN, _END = "Transaction.Begin", "Transaction.End"
+# The columns of the transactions row an event contributes (`contribution`).
+_ROW_FIELDS = (
+    *("station_id", "transaction_id", "start_key", "ocpp_version", "evse_id", "connector_id"),
+    *("id_token", "id_token_type", "auth_status", "started_at", "ended_at", "start_seen"),
+    *("stop_reason", "meter_start_wh", "meter_start_at", "meter_start_rank", "meter_stop_wh"),
+    *("meter_stop_at", "meter_stop_rank", "charging_state", "charging_state_at"),
+    *("remote_start_id", "reservation_id", "offline", "last_message_at", "created_at"),
+    "updated_at",
+)
 
 
-def _register_readings(readings: Iterable[MeterReading]) -> list[tuple[datetime, float, str]]:
-    """(timestamp, Wh, context) of every reading of the energy delivered to the EV."""
-    return [
-        (r.timestamp, wh, s.context)
-        for r in readings
-        for s in r.values
-        if (wh := delivered_wh(s)) is not None
-    ]
-
-
-def _start_candidate(
-    registers: list[tuple[datetime, float, str]],
-) -> tuple[datetime | None, float | None, int]:
-    """This event's best start meter, by the rules of the upsert (module docstring)."""
-    if not registers:
-        return None, None, 0
-    at, wh, context = min(registers, key=lambda r: (r[2] != _BEGIN, r[0], r[1]))
-    return at, wh, int(context == _BEGIN)
-
-
-def _stop_candidate(
-    registers: list[tuple[datetime, float, str]],
-) -> tuple[datetime | None, float | None, int]:
-    if not registers:
-        return None, None, 0
-    at, wh, context = max(registers, key=lambda r: (r[2] == _END, r[0], r[1]))
-    return at, wh, int(context == _END)
+def _first_not_none(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
 
 
 def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -> dict[str, Any]:
-    registers = _register_readings(ev.meter_values)
-    start_at, start_wh, start_rank = _start_candidate(registers)
-    stop_at, stop_wh, stop_rank = _stop_candidate(registers)
-    ended = ev.kind is EventKind.ENDED
-    return {
-        "station_id": ev.station_id,
-        "transaction_id": transaction_id,
-        "start_key": ev.start_key,
-        "status": _ENDED if ended else _ACTIVE,
-        "ocpp_version": ev.ocpp_version,
-        "evse_id": ev.evse_id,
-        "connector_id": ev.connector_id,
-        "id_token": ev.id_token,
-        "id_token_type": ev.id_token_type,
-        "auth_status": ev.auth_status if ev.id_token is not None else None,
-        "started_at": ev.timestamp,
-        "ended_at": ev.timestamp if ended else None,
-        "start_seen": ev.kind is EventKind.STARTED,
-        "stop_reason": ev.stop_reason,
-        "meter_start_wh": start_wh,
-        "meter_start_at": start_at,
-        "meter_start_rank": start_rank,
-        "meter_stop_wh": stop_wh,
-        "meter_stop_at": stop_at,
-        "meter_stop_rank": stop_rank,
-        "charging_state": ev.charging_state,
-        "charging_state_at": ev.timestamp if ev.charging_state is not None else None,
-        "remote_start_id": ev.remote_start_id,
-        "reservation_id": ev.reservation_id,
-        "offline": ev.offline,
-        "last_message_at": ev.received_at,
-        "created_at": now,
-        "updated_at": now,
-    }
+    row = contribution(ev, 0, transaction_id, now)
+    values = {name: getattr(row, name) for name in _ROW_FIELDS}
+    values["status"] = row.status.value
+    return values
 
 
 def _event_row(pk: int, ev: TransactionEvent) -> dict[str, Any]:
@@ -642,6 +653,8 @@ def _transaction(row: Any) -> Transaction:
     values["status"] = TransactionStatus(values["status"])
     values["start_seen"] = bool(values["start_seen"])
     values["offline"] = bool(values["offline"])
+    if values.get("station_connected") is not None:
+        values["station_connected"] = bool(values["station_connected"])
     return Transaction(**values)
 
 

@@ -1,4 +1,4 @@
-"""REST routes: transactions (reads), remote start and remote stop."""
+"""REST routes: transactions (reads), remote start and remote stop, administrative close."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,6 +12,7 @@ from ampyre.api.problems import ApiProblem
 from ampyre.api.routes._common import Limit, Offset, problems
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas_transactions import (
+    CloseIn,
     MeterValueOut,
     MeterValuePage,
     RemoteStartIn,
@@ -23,7 +24,7 @@ from ampyre.api.schemas_transactions import (
     TransactionOut,
     TransactionPage,
 )
-from ampyre.domain.models import Role
+from ampyre.domain.models import ApiToken, Role
 from ampyre.domain.transactions import Transaction, TransactionFilter, TransactionStatus
 from ampyre.services.commands import (
     CommandError,
@@ -31,6 +32,7 @@ from ampyre.services.commands import (
 from ampyre.services.transactions import (
     TransactionNotActive,
     TransactionNotFound,
+    TransactionNotStale,
     TransactionService,
 )
 
@@ -65,6 +67,10 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         ] = None,
         started_to: Annotated[datetime | None, Query(description="started before")] = None,
         remote_start_id: int | None = None,
+        stale: Annotated[
+            bool | None,
+            Query(description="only stale (true) or only not stale (false) transactions"),
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> TransactionPage:
@@ -76,10 +82,12 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             started_from=started_from,
             started_to=started_to,
             remote_start_id=remote_start_id,
+            stale=stale,
         )
-        page = await service().list_transactions(where, limit, offset)
+        svc = service()
+        page = await svc.list_transactions(where, limit, offset)
         return TransactionPage(
-            items=[TransactionOut.build(t) for t in page.items],
+            items=[TransactionOut.build(t, svc.stale(t)) for t in page.items],
             total=page.total,
             limit=limit,
             offset=offset,
@@ -87,7 +95,8 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
 
     @router.get("/transactions/{pk}", dependencies=viewer, responses=problems(404, 503))
     async def get_transaction(pk: TransactionPk) -> TransactionOut:
-        return TransactionOut.build(await require(pk))
+        tx = await require(pk)
+        return TransactionOut.build(tx, service().stale(tx))
 
     @router.get(
         "/transactions/{pk}/meter-values", dependencies=viewer, responses=problems(404, 422, 503)
@@ -193,5 +202,29 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     async def stop_transaction(pk: TransactionPk) -> RemoteStopOut:
         """Same as `POST /stations/{station_id}/remote-stop` for this transaction."""
         return await stop(pk, None)
+
+    @router.post("/transactions/{pk}/close", responses=problems(404, 409, 422, 503))
+    async def close_transaction(
+        pk: TransactionPk,
+        body: CloseIn,
+        caller: Annotated[ApiToken, Depends(auth.require(Role.OPERATOR))],
+    ) -> TransactionOut:
+        """Administrative close of a transaction its station will not end (offline,
+        replaced, gone; see `stale`): it ends now with stop_reason ClosedByOperator, the
+        energy known so far is final, and who (this API token's name), why and when are
+        stored. A transaction.ended webhook event with `closed_administratively: true` is
+        sent. A stop the station reports later still replaces the end time, reason and
+        stop meter. 409 if it has ended, or is not stale and `force` is not set."""
+        try:
+            tx = await service().close_administratively(pk, body.reason, caller.name, body.force)
+        except TransactionNotFound:
+            raise ApiProblem(
+                404, f"transaction {pk} does not exist", slug="transaction-not-found"
+            ) from None
+        except TransactionNotActive as exc:
+            raise ApiProblem(409, str(exc), slug="transaction-not-active") from None
+        except TransactionNotStale as exc:
+            raise ApiProblem(409, str(exc), slug="transaction-not-stale") from None
+        return TransactionOut.build(tx, service().stale(tx))
 
     return router
