@@ -33,7 +33,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.authz import AuthSql
@@ -225,6 +225,11 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
     @property
     def database_url(self) -> str:
         return self._url
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """For repositories of their own (operator audit, token usage) to share the pool."""
+        return self._engine
 
     def _safe_url(self) -> str:
         return make_url(self._url).render_as_string(hide_password=True)
