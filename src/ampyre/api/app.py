@@ -73,7 +73,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     _document_problems(app)
     # Starlette puts the last added outermost: the size limit, then the write guard.
     app.add_middleware(
-        WriteGuard, auth=auth, rules=write_rules(app, auth), audit=deps.operator_audit
+        WriteGuard, auth=auth, rules=write_rules(routers, auth), audit=deps.operator_audit
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=deps.settings.max_body_size)
     return app

@@ -16,6 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, problem_type
 
 
+# Set in the scope when a body was cut off: what the app answers after that is dropped, and
+# the write guard records the 413 instead.
+SCOPE_REFUSED = "ampyre.body_refused"
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -44,6 +49,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     refused = True
+                    scope[SCOPE_REFUSED] = True
                     await send_problem(send, scope, 413, self._detail(), slug="body-too-large")
                     # The application sees the client go away and stops reading.
                     return {"type": "http.disconnect"}

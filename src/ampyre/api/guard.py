@@ -18,21 +18,22 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ampyre.api.auth import SCOPE_TOKEN, Auth, check_role, rank
-from ampyre.api.body_limit import send_problem
+from ampyre.api.body_limit import SCOPE_REFUSED, send_problem
 from ampyre.api.problems import ApiProblem
 from ampyre.domain.models import ApiToken, Role
 from ampyre.protocol.redact import MASK, redact
@@ -64,18 +65,21 @@ class WriteRule:
     role: Role
 
 
-def write_rules(app: FastAPI, auth: Auth) -> list[WriteRule]:
-    """One rule per write route that needs a token, with the highest role it asks for."""
+def write_rules(routers: Iterable[tuple[APIRouter, str]], auth: Auth) -> list[WriteRule]:
+    """One rule per write route that needs a token, with the highest role it asks for.
+    `routers`: (router, prefix) as included in the app."""
     rules: list[WriteRule] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        methods = frozenset(route.methods or ()) & WRITE_METHODS
-        if not methods:
-            continue
-        roles = [r for r in (auth.required_role(c) for c in _calls(route.dependant)) if r]
-        if roles:
-            rules.append(WriteRule(route.path_regex, methods, max(roles, key=rank)))
+    for router, prefix in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            methods = frozenset(route.methods or ()) & WRITE_METHODS
+            if not methods:
+                continue
+            roles = [r for r in (auth.required_role(c) for c in _calls(route.dependant)) if r]
+            if roles:
+                pattern, _, _ = compile_path(prefix + route.path)
+                rules.append(WriteRule(pattern, methods, max(roles, key=rank)))
     return rules
 
 
@@ -203,6 +207,8 @@ class _Record:
                 self.response += message.get("body", b"")[:room]
 
     async def done(self, status: int, outcome: str | None) -> None:
+        if self.scope.get(SCOPE_REFUSED):
+            status, outcome = 413, "request body too large"
         body = self._request_json()
         action = OperatorAction(
             created_at=self.at,
@@ -271,7 +277,9 @@ class _Record:
     def _station(self, body: Any) -> str | None:
         station = self.params.get("station_id")
         if station is None and isinstance(body, dict):
-            given = body.get("station_id")
+            # A body that names a station, or one that creates it (POST /stations).
+            creates = str(self.scope.get("path", "")).rstrip("/").endswith("/stations")
+            given = body.get("id") if creates else body.get("station_id")
             station = given if isinstance(given, str) else None
         return station
 
