@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, problem_type
 
-
 # Set in the scope when a body was cut off: what the app answers after that is dropped, and
 # the write guard records the 413 instead.
 SCOPE_REFUSED = "ampyre.body_refused"
