@@ -216,11 +216,11 @@ class _Record:
             token_name=clip(self.token.name, NAME_MAX),
             role=self.token.role.value,
             method=str(self.scope["method"]),
-            target=clip(_clean(self._target()), TARGET_MAX) or "",
-            station_id=clip(_clean(self._station(body)), STATION_MAX),
+            target=clip(self._target(), TARGET_MAX) or "",
+            station_id=clip(self._station(body), STATION_MAX),
             summary=clip(self._summary(body), SUMMARY_MAX),
             status_code=status,
-            outcome=clip(_clean(outcome or self._outcome(status)), OUTCOME_MAX),
+            outcome=clip(outcome or self._outcome(status), OUTCOME_MAX),
             duration_ms=int((time.perf_counter() - self.started) * 1000),
         )
         log.info(
@@ -272,7 +272,7 @@ class _Record:
         if body is None:
             kind = _header(self.scope, b"content-type") or "unknown type"
             return f"<{self.request_size} bytes, {kind}>"
-        return _clean(json.dumps(redact(body), separators=(",", ":"), ensure_ascii=False))
+        return json.dumps(redact(body), separators=(",", ":"), ensure_ascii=False)
 
     def _station(self, body: Any) -> str | None:
         station = self.params.get("station_id")
@@ -315,11 +315,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-def _clean(text: str | None) -> str | None:
-    """No NUL characters (PostgreSQL text cannot hold them)."""
-    return None if text is None else text.replace("\x00", "\ufffd")
 
 
 async def _send(send: Send, scope: Scope, problem: ApiProblem) -> None:

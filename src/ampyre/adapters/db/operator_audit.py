@@ -63,6 +63,12 @@ class OperatorAuditSql:
 
 
 def _row(action: OperatorAction) -> dict[str, Any]:
+    row = _fields(action)
+    # PostgreSQL text cannot hold NUL (a path may carry %00): store what can be stored.
+    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _fields(action: OperatorAction) -> dict[str, Any]:
     return {
         "created_at": action.created_at,
         "token_id": action.token_id,
