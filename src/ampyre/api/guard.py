@@ -151,7 +151,7 @@ class WriteGuard:
 
         try:
             await self.app(scope, keeping_receive, watching_send)
-        except BaseException:
+        except Exception:
             await record.done(500, "an unexpected error occurred")
             raise
         await record.done(record.status or 500, None)
