@@ -18,17 +18,22 @@ def _frame(action: str, payload: object) -> str:
     return json.dumps([2, "u1", action, payload])
 
 
+def _stored(action: str, payload: object) -> list[object]:
+    result: list[object] = json.loads(redact_frame(_frame(action, payload), action))
+    return result
+
+
 def test_16_authorization_key_is_masked() -> None:
     text = _frame("ChangeConfiguration", {"key": "AuthorizationKey", "value": "A1B2C3D4E5F60718"})
-    stored = json.loads(redact_frame(text))
+    stored = json.loads(redact_frame(text, "ChangeConfiguration"))
     assert stored == [2, "u1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": MASK}]
 
 
 def test_16_other_configuration_keys_are_kept_byte_for_byte() -> None:
     text = _frame("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "300"})
-    assert redact_frame(text) is text
+    assert redact_frame(text, "ChangeConfiguration") is text
     names = _frame("GetConfiguration", {"key": ["AuthorizationKey", "HeartbeatInterval"]})
-    assert redact_frame(names) == names
+    assert redact_frame(names, "GetConfiguration") == names
 
 
 def test_16_get_configuration_answer_masks_the_key_value() -> None:
@@ -44,7 +49,7 @@ def test_16_get_configuration_answer_masks_the_key_value() -> None:
             },
         ]
     )
-    keys = json.loads(redact_frame(answer))[2]["configurationKey"]
+    keys = json.loads(redact_frame(answer, "GetConfiguration"))[2]["configurationKey"]
     assert [k["value"] for k in keys] == [MASK, "60"]
 
 
@@ -66,7 +71,7 @@ def test_2x_basic_auth_password_is_masked() -> None:
             ]
         },
     )
-    data = json.loads(redact_frame(text))[3]["setVariableData"]
+    data = json.loads(redact_frame(text, "SetVariables"))[3]["setVariableData"]
     assert [d["attributeValue"] for d in data] == [MASK, "30"]
     assert data[0]["variable"] == {"name": "BasicAuthPassword"}
 
@@ -84,7 +89,7 @@ def test_2x_report_values_of_secret_variables_are_masked() -> None:
             ]
         },
     )
-    data = json.loads(redact_frame(text))[3]["reportData"][0]
+    data = json.loads(redact_frame(text, "NotifyReport"))[3]["reportData"][0]
     assert data["variableAttribute"] == [{"type": "Actual", "value": MASK}]
 
 
@@ -108,7 +113,9 @@ def test_2x_network_profile_secrets_are_masked() -> None:
             },
         },
     }
-    data = json.loads(redact_frame(_frame("SetNetworkProfile", payload)))[3]["connectionData"]
+    data = json.loads(redact_frame(_frame("SetNetworkProfile", payload), "SetNetworkProfile"))[3][
+        "connectionData"
+    ]
     assert data["vpn"] == {
         "server": "vpn",
         "user": "u",
@@ -125,12 +132,25 @@ def test_2x_network_profile_secrets_are_masked() -> None:
 
 
 def test_frames_without_secrets_and_bad_json_are_untouched() -> None:
-    for text in (
-        _frame("Authorize", {"idToken": {"idToken": "CARD-1", "type": "ISO14443"}}),
-        _frame("Heartbeat", {}),
-        "not json at all password",
+    for action, text in (
+        ("Authorize", _frame("Authorize", {"idToken": {"idToken": "CARD-1", "type": "Local"}})),
+        ("Reset", _frame("Reset", {"type": "Immediate"})),
+        ("Heartbeat", _frame("Heartbeat", {})),
+        ("DataTransfer", "not json at all password"),
+        ("SetVariables", _frame("SetVariables", {"setVariableData": []})),
+        (None, json.dumps([4, "u1", "GenericError", "", {}])),
     ):
-        assert redact_frame(text) is text
+        assert redact_frame(text, action) is text
+
+
+def test_hot_station_messages_are_not_looked_at_but_any_other_action_is() -> None:
+    text = _frame("MeterValues", {"connectorId": 1, "meterValue": [], "password": "x"})
+    assert redact_frame(text, "MeterValues") is text
+    assert _stored("FutureAction", {"adminPassword": "x"})[3] == {"adminPassword": MASK}
+    assert _stored("DataTransfer", {"vendorId": "V", "data": {"password": "x"}})[3] == {
+        "vendorId": "V",
+        "data": {"password": MASK},
+    }
 
 
 def test_request_bodies_mask_fields_named_as_secrets() -> None:

@@ -12,6 +12,9 @@ What counts as a secret, by shape (the same rules for every version and directio
   OCPP 2.0.1 Part 2 A00.FR.205: the password is write-only; the 2.1 NetworkConfiguration
   variables `ApnPassword`, `VpnPassword`, `VpnKey`): its attributeValue / value;
 * the `key` of a VPN in SetNetworkProfile's connectionData (its shared secret; B09).
+
+Certificates (CertificateSigned, InstallCertificate, SignCertificate's CSR) are public and
+no OCPP message carries a private key in clear.
 """
 
 from __future__ import annotations
@@ -29,8 +32,23 @@ _SECRET_NAME = re.compile(
 )
 # Variable / configuration key names that hold a secret (value of "name" / "key").
 _SECRET_SETTING = re.compile(r"password|passphrase|secret|pin$|key$", re.IGNORECASE)
-# A frame is parsed only if its text contains one of these: the message log sees thousands
-# of frames a second, and almost none carry a secret.
+# The message log sees thousands of frames a second, nearly all of them these station
+# messages, which carry no secret: they are stored without a second look. Every other frame
+# (commands of any action, later ones included, and their answers) is parsed if its text
+# mentions a secret at all.
+HOT_ACTIONS = frozenset(
+    {
+        "Heartbeat",
+        "MeterValues",
+        "TransactionEvent",
+        "StartTransaction",
+        "StopTransaction",
+        "StatusNotification",
+        "Authorize",
+        "BootNotification",
+        "NotifyEvent",
+    }
+)
 _HINT = re.compile(r'passw|secret|passphrase|key"|pin"', re.IGNORECASE)
 
 
@@ -78,10 +96,11 @@ def redact(value: Any) -> Any:
     return out
 
 
-def redact_frame(text: str) -> str:
-    """An OCPP-J frame as stored in the message log: unchanged unless it holds a secret,
-    else re-encoded with the secrets masked. Text that is not JSON is returned as is."""
-    if _HINT.search(text) is None:
+def redact_frame(text: str, action: str | None) -> str:
+    """An OCPP-J frame (a CALL of `action` or the answer to one) as stored in the message
+    log: unchanged unless it holds a secret, else re-encoded with the secrets masked.
+    Text that is not JSON is returned as is."""
+    if action in HOT_ACTIONS or _HINT.search(text) is None:
         return text
     try:
         frame = json.loads(text)

@@ -363,7 +363,7 @@ class OcppSession:
         self._observer.message(self.version, direction, mtype, action)
         if self._audit:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-            text = redact_frame(text)  # passwords and keys never reach the log (redact.py)
+            text = redact_frame(text, action)  # no passwords or keys in the log (redact.py)
             self._observer.audit(
                 MessageLogEntry(
                     self.station_id,
