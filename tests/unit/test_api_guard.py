@@ -338,3 +338,34 @@ async def test_docs_page_uses_no_outside_host_and_its_assets_are_served(env: Env
         assert "javascript" in js.headers["content-type"]
         assert "SwaggerUIBundle" in js.text
         assert (await c.get("/api/v1/openapi.json")).status_code == 200
+
+
+def _write_routes(env: Env) -> list[tuple[str, str]]:
+    return [
+        (method.upper(), path)
+        for path, item in env.app.openapi()["paths"].items()
+        for method in item
+        if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
+    ]
+
+
+# The authorization matrix of writes: these need an operator, every other write an admin.
+OPERATOR_WRITES = re.compile(
+    r"^/api/v1/(id-tokens|local-lists|reservations|transactions/[^/]+/stop"
+    r"|stations/[^/]+/(ocpp/|clear-cache|remote-start|remote-stop))"
+)
+ORDER = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+
+
+async def test_every_write_route_refuses_exactly_the_roles_below_its_own(env: Env) -> None:
+    routes = _write_routes(env)
+    assert len(routes) >= 15
+    for method, template in routes:
+        path = re.sub(r"{\w+}", "999", template)  # 999: no such token to revoke
+        needed = Role.OPERATOR if OPERATOR_WRITES.match(path) else Role.ADMIN
+        for role in Role:
+            async with env.client(role) as c:
+                r = await c.request(method, path, json={})
+            refused = ORDER.index(role) < ORDER.index(needed)
+            assert (r.status_code == 403) == refused, (method, template, role, r.text)
+            assert r.status_code != 401
