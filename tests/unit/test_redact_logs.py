@@ -204,9 +204,16 @@ def test_json_lines_carry_time_level_logger_message_and_extras(restore_logging: 
     except ValueError:
         logging.getLogger("ampyre.x").exception("failed")
     logging.getLogger("ampyre.x").debug("not at INFO")
+    logging.getLogger("uvicorn.error").info("up", extra={"color_message": "\x1b[36mup\x1b[0m"})
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2
-    first, second = (json.loads(line) for line in lines)
+    assert len(lines) == 3
+    first, second, third = (json.loads(line) for line in lines)
+    assert third == {
+        "time": third["time"],
+        "level": "INFO",
+        "logger": "uvicorn.error",
+        "message": "up",
+    }
     assert first["level"] == "INFO" and first["logger"] == "ampyre.audit.operator"
     assert first["message"] == "admin POST /api/v1/stations -> 201"
     assert (first["status"], first["token"]) == (201, "admin")
