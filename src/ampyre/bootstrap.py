@@ -13,7 +13,9 @@ from datetime import timedelta
 
 import uvicorn
 
+from ampyre.adapters.db.operator_audit import OperatorAuditSql
 from ampyre.adapters.db.store import SqlStore
+from ampyre.adapters.db.token_usage import TokenUsageSql
 from ampyre.api.app import create_api
 from ampyre.api.deps import ApiDeps
 from ampyre.config import Settings
@@ -62,6 +64,7 @@ class App:
     auth: AuthService
     transactions: TransactionService
     webhooks: WebhookService
+    operator_audit: OperatorAuditSql
 
     @property
     def http_port(self) -> int:
@@ -115,7 +118,8 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             lambda: metrics.set_audit_dropped_total(int(getattr(store, "dropped_messages", 0)))
         )
     stations = StationService(store)
-    tokens = TokenService(store)
+    tokens = TokenService(store, TokenUsageSql(store.engine))
+    operator_audit = OperatorAuditSql(store.engine)
     api = create_api(
         ApiDeps(
             settings=settings,
@@ -128,6 +132,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             auth=auth,
             transactions=transactions,
             webhooks=webhooks,
+            operator_audit=operator_audit,
         )
     )
     config = uvicorn.Config(
@@ -137,6 +142,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="off",
+        log_config=None,  # uvicorn's lines go through our handler (logs.py: text or JSON)
     )
     server = _HttpServer(config)
     return App(
@@ -152,6 +158,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         auth,
         transactions,
         webhooks,
+        operator_audit,
     )
 
 
@@ -225,4 +232,11 @@ async def _prune_forever(app: App) -> None:
                 log.info("pruned %d message-log entries older than %s", removed, retention)
         except Exception:
             log.warning("message-log pruning failed; will retry", exc_info=True)
+        try:
+            days = timedelta(days=app.settings.operator_audit_retention_days)
+            removed = await app.operator_audit.prune(utcnow() - days)
+            if removed:
+                log.info("pruned %d operator-audit entries older than %s", removed, days)
+        except Exception:
+            log.warning("operator-audit pruning failed; will retry", exc_info=True)
         await asyncio.sleep(PRUNE_EVERY)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from ampyre import __version__
+from ampyre import __version__, logs
 from ampyre.config import ConfigError, Settings, load_settings
 from ampyre.domain.models import Role
 from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate":
             from ampyre.simulator.runner import main_from_args
 
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+            logs.configure("INFO")
             return _run(main_from_args(args))
         if args.command == "serve":
             settings = _settings(
@@ -149,13 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             settings = _settings(args)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        logs.configure(settings.log_level, settings.log_format)
         if args.command == "serve":
-            # The schema check uses Alembic, whose INFO lines say nothing useful here.
-            logging.getLogger("alembic").setLevel(logging.WARNING)
             return _run(_serve(settings))
         if args.command == "migrate":
             return _run(_migrate(settings))

@@ -42,6 +42,9 @@ class Settings:
     message_log: bool = True  # audit log of every OCPP frame
     message_log_retention_days: int = 7
     log_level: str = "INFO"
+    log_format: str = "text"  # "text" or "json" (one JSON object per line)
+    max_body_size: int = 1024 * 1024  # bytes per REST request body; larger ones get 413
+    operator_audit_retention_days: int = 365  # the REST write trail (GET /api/v1/audit)
     sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
     db_pool_size: int = 20  # PostgreSQL connections per process
     write_batch_max: int = 500  # ops per group commit
@@ -163,6 +166,12 @@ def _validate(s: Settings) -> None:
         s.auth_fail_max_delay <= 0
     ):
         raise ConfigError("AMPYRE_AUTH_FAIL_* limits must be at least 1 and the delay positive")
+    if s.log_format.lower() not in {"text", "json"}:
+        raise ConfigError("AMPYRE_LOG_FORMAT must be text or json")
+    if s.max_body_size < 1024:
+        raise ConfigError("AMPYRE_MAX_BODY_SIZE must be at least 1024 bytes")
+    if s.operator_audit_retention_days < 1:
+        raise ConfigError("AMPYRE_OPERATOR_AUDIT_RETENTION_DAYS must be at least 1")
     if s.webhook_max_attempts < 1:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     s.trusted_networks()

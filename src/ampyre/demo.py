@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import secrets
 import sys
 from pathlib import Path
 
-from ampyre import bootstrap
+from ampyre import bootstrap, logs
 from ampyre.adapters.db.migrate import migrate
 from ampyre.config import load_settings
 from ampyre.domain.authz import IdToken, IdTokenType, TokenStatus
@@ -145,10 +144,7 @@ async def main(token: str) -> int:
 
 
 def run() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure("INFO", os.environ.get("AMPYRE_LOG_FORMAT", "text"))
     try:
         import uvloop
 

@@ -67,6 +67,29 @@ async def test_migrate_then_token_create(db_url: str) -> None:
         await store.close()
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_migrate_and_token_create_are_quiet(db_url: str, log_format: str) -> None:
+    loud = {"AMPYRE_LOG_LEVEL": "INFO", "AMPYRE_LOG_FORMAT": log_format}
+    migrated = await asyncio.to_thread(_run, db_url, "migrate", extra_env=loud)
+    assert migrated.returncode == 0, migrated.stderr
+    created = await asyncio.to_thread(
+        _run, db_url, "token", "create", "--role", "admin", "--name", "ops", extra_env=loud
+    )
+    assert created.returncode == 0, created.stderr
+    for result in (migrated, created):
+        assert "alembic" not in result.stderr.lower()
+        assert "Running upgrade" not in result.stderr
+        assert "Context impl" not in result.stderr
+    assert migrated.stdout.strip() == f"database at head: {head_revision()}"
+    assert created.stderr.strip().startswith("(token ")  # only the one note
+
+
+def test_bad_log_format_is_a_configuration_error(db_url: str) -> None:
+    result = _run(db_url, "migrate", extra_env={"AMPYRE_LOG_FORMAT": "xml"})
+    assert result.returncode == 2
+    assert "AMPYRE_LOG_FORMAT" in result.stderr
+
+
 def test_token_create_rejects_unknown_role(db_url: str) -> None:
     result = _run(db_url, "token", "create", "--role", "superuser", "--name", "x")
     assert result.returncode == 2

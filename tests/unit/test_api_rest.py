@@ -492,7 +492,9 @@ async def test_token_lifecycle(env: Env) -> None:
         assert created["revoked"] is False
         assert r.headers["cache-control"] == "no-store"
 
-        listed = (await c.get("/api/v1/tokens")).json()
+        page = (await c.get("/api/v1/tokens")).json()
+        assert (page["total"], page["limit"], page["offset"]) == (4, 50, 0)
+        listed = page["items"]
         assert {t["name"] for t in listed} >= {"grafana", "admin-token"}
         assert all("token" not in t and "token_hash" not in t for t in listed)
         assert created["token"] not in (await c.get("/api/v1/tokens")).text
@@ -503,8 +505,12 @@ async def test_token_lifecycle(env: Env) -> None:
 
         assert (await c.delete(f"/api/v1/tokens/{created['id']}")).status_code == 204
         assert_problem(await c.get("/api/v1/stations", headers=new), 401)
-        revoked = [t for t in (await c.get("/api/v1/tokens")).json() if t["id"] == created["id"]]
-        assert revoked == [] or revoked[0]["revoked"] is True
+        items = (await c.get("/api/v1/tokens")).json()["items"]
+        revoked = [t for t in items if t["id"] == created["id"]]
+        assert len(revoked) == 1 and revoked[0]["revoked"] is True
+        second = (await c.get("/api/v1/tokens", params={"limit": 1, "offset": 1})).json()
+        assert [t["id"] for t in second["items"]] == [items[1]["id"]]
+        assert second["total"] == 4
 
         assert_problem(await c.delete("/api/v1/tokens/424242"), 404)
         assert_problem(await c.post("/api/v1/tokens", json={"name": "x", "role": "root"}), 422)

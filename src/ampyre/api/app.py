@@ -10,9 +10,13 @@ from starlette.routing import compile_path
 
 from ampyre import __version__ as _version
 from ampyre.api.auth import Auth
+from ampyre.api.body_limit import BodyLimitMiddleware
 from ampyre.api.deps import ApiDeps
+from ampyre.api.docs import install_docs
+from ampyre.api.guard import WriteGuard, write_rules
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ampyre.api.routes._common import API_PREFIX
+from ampyre.api.routes.audit import audit_router
 from ampyre.api.routes.authz import authz_router
 from ampyre.api.routes.commands import commands_router
 from ampyre.api.routes.health import health_router
@@ -25,8 +29,9 @@ from ampyre.api.routes.webhooks import webhooks_router
 DESCRIPTION = """\
 Ampyre's REST API. Authenticate with `Authorization: Bearer <token>`.
 Roles: **viewer** may read, **operator** may also send commands to stations,
-**admin** may do everything (stations, tokens). Errors are `application/problem+json`
-(RFC 9457). Lists take `limit` (1..500, default 50) and `offset` and return a `total`.
+**admin** may do everything (stations, tokens, the audit trail). Errors are
+`application/problem+json` (RFC 9457). Lists take `limit` (1..500, default 50) and
+`offset` and return a `total`. Request bodies are limited to AMPYRE_MAX_BODY_SIZE (413).
 """
 
 
@@ -36,12 +41,12 @@ def create_api(deps: ApiDeps) -> FastAPI:
         version=_version,
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by install_docs, from installed assets
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
     )
     app.state.deps = deps
     install_problem_handlers(app)
+    install_docs(app, API_PREFIX)
     auth = Auth(deps.tokens)
     method_table: list[tuple[re.Pattern[str], set[str]]] = []
     routers = [(health_router(deps, auth), "")]
@@ -55,6 +60,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
             transactions_router,
             authz_router,
             webhooks_router,
+            audit_router,
         )
     ]
     for router, prefix in routers:
@@ -65,6 +71,11 @@ def create_api(deps: ApiDeps) -> FastAPI:
         app.include_router(router, prefix=prefix)
     app.state.method_table = method_table
     _document_problems(app)
+    # Starlette puts the last added outermost: the size limit, then the write guard.
+    app.add_middleware(
+        WriteGuard, auth=auth, rules=write_rules(routers, auth), audit=deps.operator_audit
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=deps.settings.max_body_size)
     return app
 
 

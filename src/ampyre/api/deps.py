@@ -7,6 +7,7 @@ from ampyre.config import Settings
 from ampyre.metrics import Metrics
 from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
+from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.ports import Store
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
@@ -31,3 +32,5 @@ class ApiDeps:
     auth: AuthService | None = None
     transactions: TransactionService | None = None
     webhooks: WebhookService | None = None
+    # The operator audit trail (None: writes are only logged).
+    operator_audit: OperatorAuditLog | None = None

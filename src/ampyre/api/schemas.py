@@ -272,7 +272,9 @@ class TokenOut(BaseModel):
     name: str
     role: Role
     created_at: datetime
-    last_used_at: datetime | None = None
+    last_used_at: datetime | None = Field(
+        default=None, description="last request made with it (written at most once a minute)"
+    )
     revoked: bool
 
     @classmethod
@@ -285,6 +287,13 @@ class TokenOut(BaseModel):
             last_used_at=t.last_used_at,
             revoked=t.revoked,
         )
+
+
+class TokenPage(BaseModel):
+    items: list[TokenOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class TokenCreate(BaseModel):

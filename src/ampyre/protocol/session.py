@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion, RegistrationStatus
 from ampyre.protocol import limits, rpc
 from ampyre.protocol.errors import ErrorKind, OcppError, error_code
+from ampyre.protocol.redact import redact_frame
 from ampyre.protocol.schemas import SchemaRegistry
 from ampyre.services.commands import (
     CallOutcome,
@@ -366,6 +367,7 @@ class OcppSession:
         self._observer.message(self.version, direction, mtype, action)
         if self._audit:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            text = redact_frame(text, action)  # no passwords or keys in the log (redact.py)
             self._observer.audit(
                 MessageLogEntry(
                     self.station_id,

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
-from ampyre.domain.models import ApiToken, Role
+from ampyre.domain.models import ApiToken, Page, Role
 from ampyre.services import secrets
-from ampyre.services.ports import Store
+from ampyre.services.ports import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 NAME_MAX = 100
+# `last_used_at` is written at most this often per token (seconds): a busy client must not
+# turn every request into a database write.
+LAST_USED_EVERY = 60.0
+
+
+class TokenUsage(Protocol):
+    """Where `last_used_at` is written (adapters/db/token_usage.py)."""
+
+    async def touch_api_token(self, token_id: int, at: datetime) -> None: ...
 
 
 class InvalidTokenInput(ValueError):
@@ -19,8 +32,16 @@ class InvalidTokenInput(ValueError):
 
 
 class TokenService:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        usage: TokenUsage | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
+        self._usage = usage
+        self._clock = clock
+        self._written: dict[int, float] = {}  # token id -> clock() of the last write
 
     async def create(self, name: str, role: Role | str) -> tuple[str, ApiToken]:
         """Issue a new token; the plaintext is returned once and never stored."""
@@ -43,7 +64,32 @@ class TokenService:
         token = await self._store.find_api_token(secrets.hash_api_token(plaintext))
         if token is None or token.revoked:
             return None
-        return token
+        return await self._mark_used(token)
+
+    async def _mark_used(self, token: ApiToken) -> ApiToken:
+        if self._usage is None or token.id is None:
+            return token
+        now = self._clock()
+        last = self._written.get(token.id)
+        if last is not None and now - last < LAST_USED_EVERY:
+            return token
+        at = datetime.now(UTC)
+        # First use since this process started: another process (or our previous life)
+        # may have written it moments ago.
+        recent = token.last_used_at is not None and (
+            (at - token.last_used_at).total_seconds() < LAST_USED_EVERY
+        )
+        if last is None and recent:
+            self._written[token.id] = now
+            return token
+        self._written[token.id] = now
+        try:
+            await self._usage.touch_api_token(token.id, at)
+        except StoreUnavailable as exc:
+            # Bookkeeping only: the request itself must not fail for it.
+            log.warning("could not record the use of API token %d: %s", token.id, exc)
+            return token
+        return dataclasses.replace(token, last_used_at=at)
 
     async def ensure_bootstrap(self, plaintext: str, name: str = "bootstrap") -> ApiToken:
         """Make sure an admin token with exactly this value exists (AMPYRE_BOOTSTRAP_TOKEN).
@@ -73,6 +119,14 @@ class TokenService:
 
     async def list(self) -> list[ApiToken]:
         return await self._store.list_api_tokens()
+
+    async def page(self, limit: int, offset: int) -> Page:
+        """Tokens by id (there are few: the store returns them all, the page is cut here)."""
+        tokens = await self._store.list_api_tokens()
+        limit, offset = max(0, limit), max(0, offset)
+        return Page(
+            items=tokens[offset : offset + limit], total=len(tokens), limit=limit, offset=offset
+        )
 
     async def revoke(self, token_id: int) -> bool:
         return await self._store.revoke_api_token(token_id)

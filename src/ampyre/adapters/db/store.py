@@ -18,6 +18,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ampyre.adapters.db.api_tokens import ApiTokensSql
 from ampyre.adapters.db.audit_log import AuditLogSql
 from ampyre.adapters.db.authz import AuthSql
@@ -177,6 +179,12 @@ class SqlStore:
     @property
     def failed_ops(self) -> int:
         return self.writer.failed_ops
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """For repositories of their own (operator audit, token usage) to share the pool."""
+        engine: AsyncEngine = self.db.engine
+        return engine
 
     async def start(self) -> None:
         if self._closed:

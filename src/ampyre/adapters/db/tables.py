@@ -395,6 +395,30 @@ webhook_deliveries = sa.Table(
     sa.Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
 )
 
+# ---------------------------------------------------------------- operator audit (0003)
+
+# Who changed what through the REST API (services/operator_audit.py). No foreign keys: the
+# trail outlives deleted stations.
+operator_audit = sa.Table(
+    "operator_audit",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("token_id", sa.Integer),
+    sa.Column("token_name", sa.String(255)),
+    sa.Column("role", sa.String(16)),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("target", sa.String(2048), nullable=False),
+    sa.Column("station_id", sa.String(255)),
+    sa.Column("summary", sa.Text),
+    sa.Column("status_code", sa.SmallInteger, nullable=False),
+    sa.Column("outcome", sa.String(255)),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index("ix_operator_audit_created_at", "created_at"),
+    sa.Index("ix_operator_audit_token_id_created_at", "token_id", "created_at"),
+    sa.Index("ix_operator_audit_station_id_created_at", "station_id", "created_at"),
+)
+
 # Columns an operator may set through StationUpdate.extra (identity and bookkeeping
 # columns are excluded).
 STATION_EDITABLE: frozenset[str] = frozenset(

@@ -9,9 +9,13 @@ from ampyre.api.schemas import Problem, ValidationProblem
 
 API_PREFIX = "/api/v1"
 MAX_LIMIT = 500
+# Bounds of integer path/query parameters: a value the database column cannot hold is
+# a 422 here, never a driver error (500 on SQLite, a false 503 on PostgreSQL).
+INT32_MAX = 2**31 - 1  # INTEGER columns (and OCPP's integer)
+INT64_MAX = 2**63 - 1  # BIGINT columns, OFFSET
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
+Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="items to skip")]
 
 _DESCRIPTIONS = {
     400: "Bad request",

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from ampyre.api.auth import Auth, allows
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
-from ampyre.api.routes._common import API_PREFIX, Limit, Offset, problems
+from ampyre.api.routes._common import API_PREFIX, INT32_MAX, Limit, Offset, problems
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas_authz import (
     IdTokenCreate,
@@ -34,8 +34,8 @@ from ampyre.services.reservations import (
     ReservationNotFound,
 )
 
-TokenId = Annotated[int, Path(ge=1, description="the id token's Ampyre id")]
-ReservationId = Annotated[int, Path(ge=0, description="the reservation id")]
+TokenId = Annotated[int, Path(ge=1, le=INT32_MAX, description="the id token's Ampyre id")]
+ReservationId = Annotated[int, Path(ge=0, le=INT32_MAX, description="the reservation id")]
 Search = Annotated[
     str | None, Query(max_length=255, description="substring of the token value, any case")
 ]

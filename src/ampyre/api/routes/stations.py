@@ -49,8 +49,9 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         responses=problems(409, 422),
     )
     async def create_station(body: StationCreate, response: Response) -> StationOut:
-        """Register a station. Without a password it can only connect over mTLS
-        (security profile 3) or, on profile 0, without credentials."""
+        """Register a station. With a password it must present it with HTTP Basic
+        (security profile 1); without one it connects without credentials (profile 0).
+        Ampyre terminates no TLS itself (profiles 2/3 need a TLS proxy in front)."""
         station = await service.create(
             body.id,
             password=body.password,

@@ -9,7 +9,7 @@ from ampyre.api.auth import Auth
 from ampyre.api.command_errors import check_outcome, command_failed
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
-from ampyre.api.routes._common import Limit, Offset, problems
+from ampyre.api.routes._common import INT32_MAX, INT64_MAX, Limit, Offset, problems
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas_transactions import (
     CloseIn,
@@ -36,7 +36,7 @@ from ampyre.services.transactions import (
     TransactionService,
 )
 
-TransactionPk = Annotated[int, Path(ge=1, description="Ampyre's transaction id")]
+TransactionPk = Annotated[int, Path(ge=1, le=INT64_MAX, description="Ampyre's transaction id")]
 
 
 def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
@@ -66,7 +66,7 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             datetime | None, Query(description="started at or after (ISO 8601)")
         ] = None,
         started_to: Annotated[datetime | None, Query(description="started before")] = None,
-        remote_start_id: int | None = None,
+        remote_start_id: Annotated[int | None, Query(ge=-INT32_MAX - 1, le=INT32_MAX)] = None,
         stale: Annotated[
             bool | None,
             Query(description="only stale (true) or only not stale (false) transactions"),
