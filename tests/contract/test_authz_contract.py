@@ -52,7 +52,7 @@ async def test_id_tokens_crud_and_uniqueness(store: Any) -> None:
     assert await store.get_id_token(card.id) is None
 
 
-async def test_find_id_token_exact_first_then_case_forms(store: Any) -> None:
+async def test_find_id_token_ignores_case(store: Any) -> None:
     upper = await store.create_id_token(IdToken("ABCD", IdTokenType.ISO14443))
     await store.create_id_token(IdToken("EMAID1", IdTokenType.EMAID))
     found = await store.find_id_token("abcd", None)  # presented in lower case
@@ -61,9 +61,12 @@ async def test_find_id_token_exact_first_then_case_forms(store: Any) -> None:
     assert found is not None and found.id == upper.id
     assert await store.find_id_token("ABCD", "eMAID") is None
     assert await store.find_id_token("nothing", None) is None
-    exact = await store.create_id_token(IdToken("abcd", IdTokenType.ISO14443))
-    found = await store.find_id_token("abcd", None)
-    assert found is not None and found.id == exact.id
+    with pytest.raises(KeyError):  # one value in any case is one token per type
+        await store.create_id_token(IdToken("abcd", IdTokenType.ISO14443))
+    other = await store.create_id_token(IdToken("abcd", IdTokenType.LOCAL))
+    found = await store.find_id_token("abcd", None)  # the exact spelling first
+    assert found is not None and found.id == other.id
+    assert [t.id for t in await store.find_id_tokens("aBcD")] == [upper.id, other.id]
 
 
 async def test_list_id_tokens_and_restrictions(store: Any) -> None:

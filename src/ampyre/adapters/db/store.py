@@ -126,6 +126,7 @@ class SqlStore:
         self.create_id_token = au.create_id_token
         self.get_id_token = au.get_id_token
         self.find_id_token = au.find_id_token
+        self.find_id_tokens = au.find_id_tokens
         self.list_id_tokens = au.list_id_tokens
         self.update_id_token = au.update_id_token
         self.delete_id_token = au.delete_id_token

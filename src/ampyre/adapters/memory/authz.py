@@ -15,20 +15,12 @@ from ampyre.domain.authz import (
     Reservation,
     ReservationStatus,
     TokenStatus,
+    pick_token,
+    same_value,
 )
 from ampyre.domain.models import Page
 
 _ACTIVE = (ReservationStatus.REQUESTED, ReservationStatus.ACCEPTED)
-
-
-def _lookup_values(value: str) -> list[str]:
-    """The forms of a presented id token that are looked up, exact first (as the SQL
-    store does: adapters/db/authz.py lookup_values)."""
-    out = [value]
-    for form in (value.upper(), value.lower()):
-        if form not in out:
-            out.append(form)
-    return out
 
 
 def _token_copy(token: IdToken) -> IdToken:
@@ -48,7 +40,7 @@ class MemoryAuth(MemoryStations):
 
     def _taken(self, token: IdToken, other_than: int | None = None) -> bool:
         return any(
-            (t.id_token, t.type) == (token.id_token, IdTokenType(token.type))
+            same_value(t.id_token, token.id_token) and t.type == IdTokenType(token.type)
             for pk, t in self.id_tokens.items()
             if pk != other_than
         )
@@ -76,17 +68,17 @@ class MemoryAuth(MemoryStations):
         return None if token is None else _token_copy(token)
 
     async def find_id_token(self, id_token: str, type_: str | None) -> IdToken | None:
+        return pick_token(await self.find_id_tokens(id_token), id_token, type_)
+
+    async def find_id_tokens(self, id_token: str) -> list[IdToken]:
+        """Every type of the value, ignoring case, oldest first (the SQL store's
+        lower(id_token) lookup)."""
         self._read()
-        forms = _lookup_values(id_token)
-        found = [
-            t
-            for t in self.id_tokens.values()
-            if t.id_token in forms and (type_ is None or t.type == type_)
+        return [
+            _token_copy(t)
+            for _, t in sorted(self.id_tokens.items())
+            if same_value(t.id_token, id_token)
         ]
-        if not found:
-            return None
-        best = min(found, key=lambda t: (t.id_token != id_token, t.id or 0))
-        return _token_copy(best)
 
     async def list_id_tokens(self, limit: int, offset: int, search: str | None) -> Page:
         self._read()

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ampyre.adapters.memory.stations import MemoryStations, _page
+from ampyre.domain import transactions as rules
+from ampyre.domain.authz import same_value
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventKind,
@@ -254,13 +256,17 @@ class MemoryTransactions(MemoryStations):
             self._store_readings(None, v.station_id, v.evse_id, v.connector_id, v.readings, v)
 
     async def end_transaction(
-        self, transaction_pk: int, at: datetime, reason: str
+        self,
+        transaction_pk: int,
+        at: datetime,
+        reason: str,
+        closed_by: str | None = None,
+        note: str | None = None,
     ) -> Transaction | None:
         self._write()
         row = self.transactions.get(transaction_pk)
         if row is not None and row.tx.status is TransactionStatus.ACTIVE:
-            row.tx.status, row.tx.ended_at = TransactionStatus.ENDED, at
-            row.tx.stop_reason = row.tx.stop_reason or reason
+            row.tx = rules.close(row.tx, at, reason, closed_by, note)
             row.tx.updated_at = datetime.now(UTC)
         return await self.get_transaction(transaction_pk)
 
@@ -274,7 +280,13 @@ class MemoryTransactions(MemoryStations):
     # ------------------------------------------------------------------ reads
 
     def _out(self, pk: int) -> Transaction:
-        return dataclasses.replace(self.transactions[pk].tx, missing_seq_nos=self._gaps(pk))
+        tx = self.transactions[pk].tx
+        station = self.stations.get(tx.station_id)
+        return dataclasses.replace(
+            tx,
+            missing_seq_nos=self._gaps(pk),
+            station_connected=station.connected if station is not None else False,
+        )
 
     def _gaps(self, pk: int) -> list[int]:
         seqs = {
@@ -299,9 +311,7 @@ class MemoryTransactions(MemoryStations):
     async def list_transactions(self, where: TransactionFilter, limit: int, offset: int) -> Page:
         self._read()
         items = [
-            pk
-            for pk in sorted(self.transactions, reverse=True)
-            if _matches(self.transactions[pk].tx, where)
+            pk for pk in sorted(self.transactions, reverse=True) if _matches(self._out(pk), where)
         ]
         total = len(items)
         limit, offset = max(0, limit), max(0, offset)
@@ -371,7 +381,24 @@ def _matches(tx: Transaction, where: TransactionFilter) -> bool:
         return False
     return (
         (where.station_id is None or tx.station_id == where.station_id)
-        and (where.id_token is None or tx.id_token == where.id_token)
+        and (
+            where.id_token is None
+            or (tx.id_token is not None and same_value(tx.id_token, where.id_token))
+        )
         and (where.status is None or tx.status == where.status)
         and (where.remote_start_id is None or tx.remote_start_id == where.remote_start_id)
+        and (where.stale is None or _stale(tx, where.silent_before) == where.stale)
+    )
+
+
+def _stale(tx: Transaction, silent_before: datetime | None) -> bool:
+    """domain.transactions.is_stale with the cut-off the service computed."""
+    if tx.status is not TransactionStatus.ACTIVE:
+        return False
+    if not tx.station_connected:
+        return True
+    return (
+        silent_before is not None
+        and tx.last_message_at is not None
+        and tx.last_message_at < silent_before
     )
