@@ -23,6 +23,7 @@ from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
 from ampyre.gateway.server import Gateway
 from ampyre.metrics import Metrics
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
 from ampyre.services.authz import AuthService
@@ -82,8 +83,9 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     schemas.warm()
     events = EventBus()
     provisioning = ProvisioningService(store, settings, events=events)
-    auth = AuthService(store, registry, settings)
-    transactions = TransactionService(store, auth, registry, events, settings)
+    commands = OcppStationCommands(registry)
+    auth = AuthService(store, commands, settings)
+    transactions = TransactionService(store, auth, commands, events, settings)
     webhooks = WebhookService(store, events, settings)
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:

@@ -22,6 +22,7 @@ from ampyre.domain.authz import (
     TokenStatus,
 )
 from ampyre.domain.models import Page
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.services.authz import AuthService, IdTokenExists, InvalidAuthInput, NotFound
 from ampyre.services.commands import CallOutcome, CommandTimeout
 from ampyre.services.ports import StoreUnavailable
@@ -144,7 +145,8 @@ def _ok(status: str) -> CallOutcome:
 
 
 def _service(store: MemAuthStore, router: FakeRouter) -> AuthService:
-    return AuthService(store, router, Settings(call_timeout=1.0), clock=lambda: NOW)  # type: ignore[arg-type]
+    commands = OcppStationCommands(router)
+    return AuthService(store, commands, Settings(call_timeout=1.0), clock=lambda: NOW)  # type: ignore[arg-type]
 
 
 async def test_authorize_is_one_lookup_and_no_authorization_none() -> None:

@@ -24,6 +24,7 @@ from ampyre.domain.transactions import (
     TransactionFilter,
     TransactionStatus,
 )
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.services.commands import CallOutcome, StationNotConnected
 from ampyre.services.transactions import (
     REASON_CONNECTOR_IDLE,
@@ -65,7 +66,7 @@ def make(
     svc = TransactionService(
         store,
         FakeAuth(),  # type: ignore[arg-type]
-        router,
+        OcppStationCommands(router),
         events,  # type: ignore[arg-type]
         Settings(**settings),
     )
