@@ -28,6 +28,7 @@ from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
 from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
+from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.stations import StationService
@@ -63,6 +64,8 @@ class App:
     auth: AuthService
     transactions: TransactionService
     webhooks: WebhookService
+    # Station DataTransfer handlers by vendorId (none by default: UnknownVendorId).
+    data_transfer: DataTransferService
 
     @property
     def http_port(self) -> int:
@@ -87,6 +90,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     auth = AuthService(store, commands, settings)
     transactions = TransactionService(store, auth, commands, events, settings)
     webhooks = WebhookService(store, events, settings)
+    data_transfer = DataTransferService()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
         if connected:
@@ -105,7 +109,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     gateway = Gateway(
         settings,
         store,
-        build_tables(provisioning, auth, transactions),
+        build_tables(provisioning, auth, transactions, data_transfer),
         schemas,
         GatewayObserver(metrics, store),
         registry,
@@ -154,6 +158,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         auth,
         transactions,
         webhooks,
+        data_transfer,
     )
 
 
