@@ -555,9 +555,12 @@ class TransactionService:
             return None
         # Ask for the meter (a running transaction answers with a MeterValues carrying its
         # transactionId, which refreshes it) and for the connector's current status.
-        await self._commands.trigger_message(
+        meter = await self._commands.trigger_message(
             tx.station_id, Trigger.METER_VALUES, connector_id=connector
         )
+        if meter.status in ("not_connected", "timeout"):
+            log.info("%s: could not query transaction %s: %s", tx.station_id, tx.id, meter.detail)
+            return None
         asked_at = self._clock()
         outcome = await self._commands.trigger_message(
             tx.station_id, Trigger.STATUS_NOTIFICATION, connector_id=connector
