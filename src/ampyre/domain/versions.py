@@ -31,6 +31,7 @@ CONNECTOR_TYPE_MAX: Final = 20
 class VersionTraits:
     version: OcppVersion
     id_token_max: int  # longest id token a station of this version can be sent
+    id_token_term: str  # what the version's specification calls an id token
     # Reservations: whether a connector type can be named, and from which values (None:
     # any string up to CONNECTOR_TYPE_MAX).
     reserve_connector_type: bool
@@ -43,16 +44,21 @@ class VersionTraits:
 
 
 _TRAITS: Final = {
-    OcppVersion.V16: VersionTraits(OcppVersion.V16, ID_TAG_MAX_16, False, None, False, False),
+    OcppVersion.V16: VersionTraits(
+        OcppVersion.V16, ID_TAG_MAX_16, "idTag", False, None, False, False
+    ),
     OcppVersion.V201: VersionTraits(
         OcppVersion.V201,
         ID_TOKEN_MAX_201,
+        "idToken",
         True,
         CONNECTOR_TYPES_201,
         True,
         True,
     ),
-    OcppVersion.V21: VersionTraits(OcppVersion.V21, ID_TOKEN_MAX_21, True, None, True, True),
+    OcppVersion.V21: VersionTraits(
+        OcppVersion.V21, ID_TOKEN_MAX_21, "idToken", True, None, True, True
+    ),
 }
 
 

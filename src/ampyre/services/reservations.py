@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from ampyre.config import Settings
 from ampyre.domain.authz import Reservation, ReservationStatus
-from ampyre.domain.models import OcppVersion
 from ampyre.domain.versions import CONNECTOR_TYPE_MAX, ID_TOKEN_MAX_21, traits
 from ampyre.services.ports import AuthStore
 from ampyre.services.station_port import Answer, StationCommands
@@ -137,11 +136,10 @@ class ReservationService:
         if version is None:
             return
         t = traits(version)
-        name = "idTag" if version == OcppVersion.V16 else "idToken"
         if len(r.id_token) > t.id_token_max:
             raise ReservationInputError(
-                f"an OCPP {version.removeprefix('ocpp')} {name} has at most {t.id_token_max} "
-                "characters",
+                f"an OCPP {version.removeprefix('ocpp')} {t.id_token_term} has at most "
+                f"{t.id_token_max} characters",
                 "id_token",
             )
         if r.connector_type is not None:
