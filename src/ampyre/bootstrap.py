@@ -25,10 +25,12 @@ from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
 from ampyre.gateway.server import Gateway
 from ampyre.metrics import Metrics
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
 from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
+from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.stations import StationService
@@ -65,6 +67,8 @@ class App:
     transactions: TransactionService
     webhooks: WebhookService
     operator_audit: OperatorAuditSql
+    # Station DataTransfer handlers by vendorId (none by default: UnknownVendorId).
+    data_transfer: DataTransferService
 
     @property
     def http_port(self) -> int:
@@ -85,9 +89,11 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     schemas.warm()
     events = EventBus()
     provisioning = ProvisioningService(store, settings, events=events)
-    auth = AuthService(store, registry, settings)
-    transactions = TransactionService(store, auth, registry, events, settings)
+    commands = OcppStationCommands(registry)
+    auth = AuthService(store, commands, settings)
+    transactions = TransactionService(store, auth, commands, events, settings)
     webhooks = WebhookService(store, events, settings)
+    data_transfer = DataTransferService()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
         if connected:
@@ -106,7 +112,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     gateway = Gateway(
         settings,
         store,
-        build_tables(provisioning, auth, transactions),
+        build_tables(provisioning, auth, transactions, data_transfer),
         schemas,
         GatewayObserver(metrics, store),
         registry,
@@ -159,6 +165,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         transactions,
         webhooks,
         operator_audit,
+        data_transfer,
     )
 
 

@@ -161,3 +161,43 @@ async def test_payload_must_be_a_json_object(
 async def test_malformed_action_name_is_422(client: httpx.AsyncClient, router: FakeRouter) -> None:
     problem(await client.post("/api/v1/stations/CP1/ocpp/Re-set", json={}), 422)
     assert router.calls == []
+
+
+@pytest.mark.parametrize(
+    ("action", "endpoint"),
+    [
+        ("SendLocalList", "POST /api/v1/local-lists/push"),
+        ("ReserveNow", "POST /api/v1/reservations"),
+        ("CancelReservation", "DELETE /api/v1/reservations/{reservation_id}"),
+        ("RemoteStartTransaction", "POST /api/v1/stations/CP1/remote-start"),
+        ("RequestStartTransaction", "POST /api/v1/stations/CP1/remote-start"),
+    ],
+)
+async def test_actions_with_state_go_through_their_typed_endpoint(
+    client: httpx.AsyncClient, router: FakeRouter, action: str, endpoint: str
+) -> None:
+    body = problem(await client.post(f"/api/v1/stations/CP1/ocpp/{action}", json={}), 409)
+    assert body["typed_endpoint"] == endpoint and body["action"] == action
+    assert endpoint in body["detail"]
+    assert router.calls == []
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["BootNotification", "Heartbeat", "StatusNotification", "TransactionEvent", "StopTransaction"],
+)
+async def test_station_initiated_actions_are_refused(
+    client: httpx.AsyncClient, router: FakeRouter, action: str
+) -> None:
+    body = problem(await client.post(f"/api/v1/stations/CP1/ocpp/{action}", json={}), 422)
+    assert body["action"] == action and "station" in body["detail"]
+    assert router.calls == []
+
+
+@pytest.mark.parametrize("action", ["DataTransfer", "ClearCache", "RequestStopTransaction"])
+async def test_other_commands_still_pass_through(
+    client: httpx.AsyncClient, router: FakeRouter, action: str
+) -> None:
+    r = await client.post(f"/api/v1/stations/CP1/ocpp/{action}", json={})
+    assert r.status_code == 200, r.text
+    assert [c[1] for c in router.calls] == [action]

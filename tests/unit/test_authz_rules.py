@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,41 @@ from ampyre.domain.authz import (
     decide,
     usable_at,
 )
+from ampyre.protocol.commands import default_codecs
 from ampyre.protocol.ocpp16.authorization import id_tag_info
-from ampyre.protocol.ocpp16.authorization import reserve_now as reserve16
-from ampyre.protocol.ocpp16.authorization import send_local_list as send16
 from ampyre.protocol.ocpp201.authorization import id_token_info
-from ampyre.protocol.ocpp201.authorization import reserve_now as reserve201
-from ampyre.protocol.ocpp201.authorization import send_local_list as send201
-from ampyre.services.local_lists import ListEntry, apply, chunks, diff, signature, status_of
+from ampyre.services.local_lists import ListEntry, apply, chunks, diff, status_of
+
+CODECS = default_codecs()
+
+
+def signature(decision: AuthDecision, version: str) -> str:
+    return CODECS[version].entry_signature(decision)
+
+
+def send16(version: int, full: bool, entries: list[ListEntry]) -> dict[str, Any]:
+    action, payload = CODECS["ocpp1.6"].send_local_list(version, full, entries)
+    assert action == "SendLocalList"
+    return payload
+
+
+def send201(version: int, full: bool, entries: list[ListEntry]) -> dict[str, Any]:
+    action, payload = CODECS["ocpp2.0.1"].send_local_list(version, full, entries)
+    assert action == "SendLocalList"
+    return payload
+
+
+def reserve16(r: Reservation) -> dict[str, Any]:
+    action, payload = CODECS["ocpp1.6"].reserve(r)
+    assert action == "ReserveNow"
+    return payload
+
+
+def reserve201(r: Reservation) -> dict[str, Any]:
+    action, payload = CODECS["ocpp2.0.1"].reserve(r)
+    assert action == "ReserveNow"
+    return payload
+
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

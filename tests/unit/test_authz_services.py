@@ -24,6 +24,7 @@ from ampyre.domain.authz import (
     same_value,
 )
 from ampyre.domain.models import Page
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.services.authz import AuthService, IdTokenExists, InvalidAuthInput, NotFound
 from ampyre.services.commands import CallOutcome, CommandTimeout
 from ampyre.services.ports import StoreUnavailable
@@ -149,7 +150,8 @@ def _ok(status: str) -> CallOutcome:
 
 
 def _service(store: MemAuthStore, router: FakeRouter) -> AuthService:
-    return AuthService(store, router, Settings(call_timeout=1.0), clock=lambda: NOW)  # type: ignore[arg-type]
+    commands = OcppStationCommands(router)
+    return AuthService(store, commands, Settings(call_timeout=1.0), clock=lambda: NOW)  # type: ignore[arg-type]
 
 
 async def test_authorize_is_one_lookup_and_no_authorization_none() -> None:
@@ -331,3 +333,30 @@ async def test_expiry_loop_survives_store_errors_and_stops_on_close() -> None:
     await asyncio.sleep(0.05)
     assert store.expiry_calls == calls  # stopped
     await svc.close()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("version", "token", "connector_type", "error"),
+    [
+        ("ocpp1.6", "X" * 21, None, "an OCPP 1.6 idTag has at most 20 characters"),
+        ("ocpp1.6", "TAG", "cType2", "OCPP 1.6 reservations cannot name a connector type"),
+        ("ocpp2.0.1", "X" * 37, None, "an OCPP 2.0.1 idToken has at most 36 characters"),
+        ("ocpp2.0.1", "TAG", "Mennekes", "an OCPP 2.0.1 ConnectorEnumType value"),
+        ("ocpp2.1", "X" * 255, "Mennekes", None),  # 2.1: 255 characters, free type
+        (None, "X" * 255, "Mennekes", None),  # not connected: only Ampyre's own limits
+    ],
+)
+def test_reservation_limits_follow_the_connected_version(
+    version: str | None, token: str, connector_type: str | None, error: str | None
+) -> None:
+    router = FakeRouter({"CP1": version} if version else {})
+    svc = _service(MemAuthStore(), router)
+    r = Reservation(
+        0, "CP1", token, IdTokenType.ISO14443, NOW + timedelta(hours=1),
+        connector_type=connector_type,
+    )  # fmt: skip
+    if error is None:
+        svc.reservations.check(r)
+    else:
+        with pytest.raises(ReservationInputError, match=error):
+            svc.reservations.check(r)

@@ -21,6 +21,7 @@ from ampyre.adapters.memory import MemoryStore
 from ampyre.config import Settings
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion, Station
 from ampyre.protocol import rpc
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import OcppSession
 from ampyre.protocol.tables import build_tables
@@ -250,7 +251,7 @@ async def _feed(version: OcppVersion, raw: bytes | str) -> list[bytes]:
     transactions = TransactionService(
         FakeTxStore(),
         auth,  # type: ignore[arg-type]
-        FakeRouter(),
+        OcppStationCommands(FakeRouter()),
         EventBus(),
         settings,
     )

@@ -195,8 +195,9 @@ async def test_boot_then_status(version: OcppVersion) -> None:
 
 
 @ALL
-@pytest.mark.parametrize("action", ["Authorize", "NoSuchAction", "heartbeat"])
-async def test_not_implemented(version: OcppVersion, action: str) -> None:
+@pytest.mark.parametrize("action", ["NoSuchAction", "heartbeat", "StartTransactionX"])
+async def test_unknown_action_is_not_implemented(version: OcppVersion, action: str) -> None:
+    # OCPP-J 1.6 4.2.3 / 2.0.1 Part 4 4.3: NotImplemented "Requested Action is not known".
     env = Env(version)
     reply = await env.frame([2, "u", action, {}])
     assert reply is not None
@@ -204,6 +205,44 @@ async def test_not_implemented(version: OcppVersion, action: str) -> None:
     assert reply[4] == {}
     assert env.contexts == []
     assert env.observer.errors == ["NotImplemented"]
+
+
+@ALL
+@pytest.mark.parametrize("action", ["Authorize", "Reset"])
+async def test_known_action_without_handler_is_not_supported(
+    version: OcppVersion, action: str
+) -> None:
+    # An action the version defines that this table does not handle (Authorize), or one a
+    # CSMS never receives (Reset): NotSupported "recognized but not supported".
+    env = Env(version)
+    reply = await env.frame([2, "u", action, {}])
+    assert reply is not None
+    assert reply[:3] == [4, "u", "NotSupported"]
+    assert env.contexts == []
+    assert env.observer.errors == ["NotSupported"]
+
+
+@ALL
+async def test_callerror_is_logged_with_the_action_it_answers(version: OcppVersion) -> None:
+    env = Env(version)
+    call = asyncio.create_task(env.session.call("Reset", env.reset_payload()))
+    sent = await env.transport.wait_for(1)
+    await env.frame([4, sent[1], "NotSupported", "no", {}])
+    outcome = await call
+    assert not outcome.ok and outcome.error_code == "NotSupported"
+    errors = [e for e in env.observer.entries if e.message_type == 4]
+    assert [e.action for e in errors] == ["Reset"]
+    # An error for an id we are not waiting for keeps no action.
+    await env.frame([4, "stray", "GenericError", "", {}])
+    assert env.observer.entries[-1].action is None
+
+
+async def test_callresulterror_is_logged_with_the_call_it_refuses() -> None:
+    env = Env(V21)
+    assert await env.frame([2, "h1", "Heartbeat", {}]) is not None
+    await env.frame([5, "h1", "FormatViolation", "bad result", {}])
+    assert env.observer.entries[-1].message_type == 5
+    assert env.observer.entries[-1].action == "Heartbeat"
 
 
 @ALL

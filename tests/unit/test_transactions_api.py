@@ -15,6 +15,7 @@ from ampyre.config import Settings
 from ampyre.domain.models import Role
 from ampyre.domain.transactions import EventKind, TransactionEvent
 from ampyre.metrics import Metrics
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.services.commands import CallOutcome, CommandTimeout, InvalidPayload
 from ampyre.services.events import EventBus
 from ampyre.services.stations import StationService
@@ -31,7 +32,7 @@ class Env:
         self.svc = TransactionService(
             self.store,
             FakeAuth(),  # type: ignore[arg-type]
-            self.router,
+            OcppStationCommands(self.router),
             EventBus(),
             Settings(remote_start_wait=0),
         )

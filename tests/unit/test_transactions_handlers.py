@@ -18,6 +18,7 @@ from ampyre.domain.authz import AuthStatus
 from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
 from ampyre.domain.transactions import TransactionStatus
+from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import OcppSession
 from ampyre.protocol.tables import build_tables
@@ -75,7 +76,7 @@ class Station:
         self.svc = TransactionService(
             self.store,
             self.auth,  # type: ignore[arg-type]
-            self.router,
+            OcppStationCommands(self.router),
             self.events,  # type: ignore[arg-type]
             settings,
         )

@@ -24,7 +24,8 @@ from ampyre.domain.transactions import (
     TransactionFilter,
     TransactionStatus,
 )
-from ampyre.services.commands import CallOutcome, StationNotConnected
+from ampyre.protocol.commands import OcppStationCommands
+from ampyre.services.commands import CallOutcome, CommandTimeout, StationNotConnected
 from ampyre.services.transactions import (
     REASON_CLOSED_BY_OPERATOR,
     REASON_CONNECTOR_IDLE,
@@ -67,7 +68,7 @@ def make(
     svc = TransactionService(
         store,
         FakeAuth(),  # type: ignore[arg-type]
-        router,
+        OcppStationCommands(router),
         events,  # type: ignore[arg-type]
         Settings(**settings),
     )
@@ -305,6 +306,20 @@ async def test_16_silent_transaction_closed_when_its_connector_is_idle(
         "MeterValues",
         "StatusNotification",
     ]
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_unanswered_probe_leaves_the_transaction_alone(version: str) -> None:
+    svc, store, router, _ = make(version, transaction_silence_timeout=60, call_timeout=1)
+    pk = await _silent(svc, "7", start_key="k", event_key="seq:0", connector_id=1, evse_id=1)
+
+    async def script(action: str, payload: dict[str, Any]) -> CallOutcome:
+        raise CommandTimeout("no answer")
+
+    router.script = script
+    assert await svc.check_silent() == 0
+    assert store.transactions[pk].status is TransactionStatus.ACTIVE
+    assert len(router.calls) == 1  # the probe stops at the first unanswered command
 
 
 async def test_watcher_runs_and_stops() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ampyre.domain.models import BootInfo
 from ampyre.protocol.session import CallContext
-from ampyre.services.clock import to_ocpp
+from ampyre.protocol.timefmt import to_ocpp
 from ampyre.services.provisioning import ProvisioningService
 
 

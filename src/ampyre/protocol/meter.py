@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ampyre.domain.transactions import ENERGY_REGISTER, MeterReading, SampledValue
-from ampyre.services.clock import from_ocpp
+from ampyre.protocol.timefmt import from_ocpp
 
 DEFAULT_CONTEXT = "Sample.Periodic"
 DEFAULT_LOCATION = "Outlet"

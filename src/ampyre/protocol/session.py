@@ -74,6 +74,7 @@ class Transport(Protocol):
     async def send(self, data: bytes) -> None: ...
 
 
+_ANSWERED_KEPT = 8
 # TriggerMessage.requestedMessage -> the action the station then sends (2.0.1 F06).
 _TRIGGER_ACTIONS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
 _TRIGGERED_ACTION = {
@@ -111,6 +112,8 @@ class OcppSession:
         self._pending_id: str | None = None
         self._pending_action: str | None = None
         self._pending: asyncio.Future[CallOutcome] | None = None
+        # 2.1: the last CALLs we answered (id -> action), to log a CALLRESULTERROR's action.
+        self._answered: dict[str, str] = {}
 
     # ---------------------------------------------------------------- incoming
 
@@ -133,7 +136,13 @@ class OcppSession:
             self._trace(Direction.IN, 3, frame.unique_id, self._pending_action, raw)
             await self._on_result(frame)
         elif type(frame) is rpc.CallError:
-            self._trace(Direction.IN, 5 if frame.result_error else 4, frame.unique_id, None, raw)
+            # Logged under the action it answers: our CALL's (CALLERROR) or, for a 2.1
+            # CALLRESULTERROR, the station's CALL whose CALLRESULT it refuses.
+            if frame.result_error:
+                action = self._answered.get(frame.unique_id)
+            else:
+                action = self._pending_action if frame.unique_id == self._pending_id else None
+            self._trace(Direction.IN, 5 if frame.result_error else 4, frame.unique_id, action, raw)
             self._on_error(frame)
         elif type(frame) is rpc.Send:
             self._trace(Direction.IN, 6, frame.unique_id, frame.action, raw)
@@ -163,13 +172,22 @@ class OcppSession:
             return
         data = rpc.encode_result(call.unique_id, response)
         self._trace(Direction.OUT, 3, call.unique_id, action, data)
+        if self.version is OcppVersion.V21:
+            self._answered[call.unique_id] = action
+            if len(self._answered) > _ANSWERED_KEPT:
+                del self._answered[next(iter(self._answered))]
         await self._transport.send(data)
 
     async def _dispatch(self, call: rpc.Call) -> dict[str, Any]:
         action = call.action
         handler = self._table.calls.get(action)
-        if handler is None or action not in self._schemas.actions:
+        if action not in self._schemas.actions:
+            # OCPP-J 1.6 4.2.3 / 2.0.1 Part 4 4.3: "Requested Action is not known by receiver".
             raise OcppError(ErrorKind.NOT_IMPLEMENTED, f"Action {action[:64]!r} is not implemented")
+        if handler is None:
+            # An action of this version Ampyre does not handle (or one a CSMS never gets):
+            # "Requested Action is recognized but not supported by the receiver".
+            raise OcppError(ErrorKind.NOT_SUPPORTED, f"Action {action!r} is not supported")
         violation = self._schemas.validate(action, call.payload, response=False)
         if violation is not None:
             raise OcppError(violation.kind, violation.message, {"path": violation.path})

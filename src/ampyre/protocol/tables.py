@@ -1,29 +1,30 @@
-"""The explicit handler table of each OCPP version."""
+"""The explicit handler table of each OCPP version (one module per version:
+protocol/ocpp16/handlers.py, ocpp201/handlers.py, ocpp21/handlers.py)."""
 
 from __future__ import annotations
 
 from ampyre.domain.models import OcppVersion
-from ampyre.protocol.ocpp16 import authorization as a16
-from ampyre.protocol.ocpp16 import provisioning as p16
-from ampyre.protocol.ocpp16 import transactions as t16
-from ampyre.protocol.ocpp201 import authorization as a201
-from ampyre.protocol.ocpp201 import provisioning as p201
-from ampyre.protocol.ocpp201 import transactions as t201
+from ampyre.protocol.ocpp16 import handlers as h16
+from ampyre.protocol.ocpp21 import handlers as h21
+from ampyre.protocol.ocpp201 import handlers as h201
 from ampyre.protocol.session import HandlerTable
 from ampyre.services.authz import AuthService
+from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
 
 
 def build_tables(
-    provisioning: ProvisioningService, auth: AuthService, transactions: TransactionService
+    provisioning: ProvisioningService,
+    auth: AuthService,
+    transactions: TransactionService,
+    data_transfer: DataTransferService | None = None,
 ) -> dict[OcppVersion, HandlerTable]:
-    v16 = HandlerTable(
-        OcppVersion.V16,
-        {**p16.handlers(provisioning), **a16.handlers(auth), **t16.handlers(transactions)},
+    """Without `data_transfer`, every DataTransfer is answered UnknownVendorId."""
+    vendors = data_transfer if data_transfer is not None else DataTransferService()
+    tables = (
+        h16.table(provisioning, auth, transactions, vendors),
+        h201.table(provisioning, auth, transactions, vendors),
+        h21.table(provisioning, auth, transactions, vendors),
     )
-    # 2.1 keeps the 2.0.1 payloads for these actions (checked against the 2.1 schemas).
-    v2 = {**p201.handlers(provisioning), **a201.handlers(auth), **t201.handlers(transactions)}
-    v201 = HandlerTable(OcppVersion.V201, v2)
-    v21 = HandlerTable(OcppVersion.V21, dict(v2))
-    return {t.version: t for t in (v16, v201, v21)}
+    return {t.version: t for t in tables}

@@ -33,10 +33,10 @@ from ampyre.domain.authz import (
 )
 from ampyre.domain.models import Page
 from ampyre.services.clock import utcnow
-from ampyre.services.commands import CommandRouter
 from ampyre.services.local_lists import LocalListService
 from ampyre.services.ports import AuthStore
 from ampyre.services.reservations import Delivery, ReservationService
+from ampyre.services.station_port import StationCommands
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +80,17 @@ class AuthService:
     def __init__(
         self,
         store: AuthStore,
-        router: CommandRouter,
+        commands: StationCommands,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        self._router = router
         self._settings = settings
         self._clock = clock
         self.lists = LocalListService(
-            store, router, settings, clock, lambda t, station, now: decide(t, station, None, now)
+            store, commands, settings, clock, lambda t, station, now: decide(t, station, None, now)
         )
-        self.reservations = ReservationService(store, router, settings, clock)
+        self.reservations = ReservationService(store, commands, settings, clock)
         # value -> (monotonic expiry, stored tokens of the value): every session authorizes
         # twice or more (Authorize, then the start), each a database read otherwise.
         self._cache: dict[str, tuple[float, list[IdToken]]] = {}

@@ -1,4 +1,4 @@
-"""Time helpers: one clock for the services, OCPP date-time text in and out."""
+"""The services' clock. (OCPP date-time text is the protocol layer's: protocol/timefmt.py.)"""
 
 from __future__ import annotations
 
@@ -9,20 +9,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def to_ocpp(dt: datetime) -> str:
-    """RFC 3339 UTC with millisecond precision and a 'Z', as OCPP stations expect."""
+def to_rfc3339(dt: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a 'Z' (webhook payloads)."""
     if dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
-    # isoformat of an aware UTC datetime ends in "+00:00"; it is ~2x faster than strftime.
     return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-def from_ocpp(text: str | None) -> datetime | None:
-    """Parse a station's date-time; None if absent or unreadable (never raises)."""
-    if not text:
-        return None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

@@ -1,6 +1,6 @@
 """Local authorization lists: what Ampyre pushes to a station's list, version tracking,
-differential updates, ClearCache and GetLocalListVersion. Version-neutral; the payloads
-come from the protocol modules.
+differential updates, ClearCache and GetLocalListVersion. Version-neutral: the station
+is reached through the StationCommands port, which encodes for its version.
 
 Rules (OCPP 1.6 section 5.15, 2.0.1 D01):
 * the version sent is the stored version + 1, never 0 (D01.FR.18);
@@ -31,31 +31,14 @@ from typing import Any, Final
 
 from ampyre.config import Settings
 from ampyre.domain.authz import AuthDecision, IdToken, IdTokenType, LocalListState
-from ampyre.domain.models import OcppVersion
-from ampyre.protocol.ocpp16 import authorization as p16
-from ampyre.protocol.ocpp201 import authorization as p201
-from ampyre.services.commands import (
-    CallFailure,
-    CallOutcome,
-    CommandRouter,
-    call_or_failure,
-)
+from ampyre.domain.versions import traits
 from ampyre.services.ports import AuthStore
+from ampyre.services.station_port import ListEntry, StationCommands
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK: Final = 100
 MAX_CHUNK: Final = 10_000
-
-
-@dataclass(slots=True, frozen=True)
-class ListEntry:
-    """One entry of a SendLocalList: a removal when `decision` is None."""
-
-    id_token: str
-    type: str
-    decision: AuthDecision | None
-    signature: str = ""  # what the entry's info looked like, to detect changes
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,21 +60,9 @@ class CommandAnswer:
     """A station's answer to a simple command (ClearCache, GetLocalListVersion)."""
 
     status: str  # the answer's status in lower case, or not_connected/timeout/error
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the station's answer as received (shown by the API)
     detail: str | None = None
-
-
-def signature(decision: AuthDecision, ocpp_version: str) -> str:
-    """The info of an entry as the station's version sends it, compactly: status, then
-    expiry and group when set ("Accepted|2030-01-01T00:00:00.000Z|G1")."""
-    if ocpp_version == OcppVersion.V16:
-        info = p16.id_tag_info(decision)
-        parts = [info["status"], info.get("expiryDate", ""), info.get("parentIdTag", "")]
-    else:
-        info = p201.id_token_info(decision)
-        group = info.get("groupIdToken", {}).get("idToken", "")
-        parts = [info["status"], info.get("cacheExpiryDateTime", ""), group]
-    return "|".join(parts).rstrip("|")
+    version: int | None = None  # GetLocalListVersion: the version the station holds
 
 
 def status_of(sig: str) -> str:
@@ -132,13 +103,13 @@ class LocalListService:
     def __init__(
         self,
         store: AuthStore,
-        router: CommandRouter,
+        commands: StationCommands,
         settings: Settings,
         clock: Callable[[], datetime],
         decide: Callable[[IdToken, str, datetime], AuthDecision],
     ) -> None:
         self._store = store
-        self._router = router
+        self._commands = commands
         self._settings = settings
         self._clock = clock
         self._decide = decide
@@ -153,9 +124,7 @@ class LocalListService:
         """The list a station of `ocpp_version` should hold: one entry per value (idTags
         are case insensitive and must be unique, D01.FR.06), tokens too long for the
         version and NoAuthorization tokens (nothing to present) left out."""
-        limit = (
-            p16.ID_TAG_MAX if ocpp_version == OcppVersion.V16 else p201.id_token_max(ocpp_version)
-        )
+        limit = traits(ocpp_version).id_token_max
         now = self._clock()
         seen: set[str] = set()
         out: list[ListEntry] = []
@@ -174,7 +143,7 @@ class LocalListService:
                     token.id_token,
                     IdTokenType(token.type).value,
                     decision,
-                    signature(decision, ocpp_version),
+                    self._commands.entry_signature(ocpp_version, decision),
                 )
             )
         return out
@@ -182,7 +151,7 @@ class LocalListService:
     async def push(
         self, station_id: str, differential: bool, chunk_size: int = DEFAULT_CHUNK
     ) -> PushResult:
-        ocpp_version = self._router.ocpp_version(station_id)
+        ocpp_version = self._commands.connected_version(station_id)
         if ocpp_version is None:
             return PushResult(station_id, "not_connected", detail="the station is not connected")
         size = max(1, min(chunk_size, MAX_CHUNK))
@@ -224,7 +193,6 @@ class LocalListService:
         full: bool,
         size: int,
     ) -> PushResult:
-        encode = p16.send_local_list if ocpp_version == OcppVersion.V16 else p201.send_local_list
         held = {} if full else dict(state.entries)
         version = state.version
         sent = messages = 0
@@ -233,20 +201,23 @@ class LocalListService:
             # A big Full list: the first message replaces the list, the others add to it.
             is_full = full and i == 0
             next_version = version + 1
-            outcome = await self._call(
-                station_id, "SendLocalList", encode(next_version, is_full, part)
+            outcome = await self._commands.send_local_list(
+                station_id, next_version, is_full, part, self._settings.call_timeout
             )
             messages += 1
-            if isinstance(outcome, PushResult):
+            if not outcome.answered:
                 # Undelivered (or unanswered): the station holds what was last accepted.
-                return replace(
-                    outcome,
+                return PushResult(
+                    station_id,
+                    outcome.status,
+                    station_answer=outcome.station_answer,
                     update_type=update_type,
                     version=version,
                     entries=sent,
                     messages=messages,
+                    detail=outcome.detail,
                 )
-            answer = str(outcome.payload.get("status"))
+            answer = str(outcome.station_answer)
             if outcome.status != "accepted":
                 return PushResult(
                     station_id,
@@ -276,29 +247,14 @@ class LocalListService:
             messages=messages,
         )
 
-    async def _call(
-        self, station_id: str, action: str, payload: dict[str, Any]
-    ) -> CallOutcome | PushResult:
-        """The station's CALLRESULT, or a PushResult saying why there is none."""
-        outcome = await call_or_failure(
-            self._router, station_id, action, payload, self._settings.call_timeout
-        )
-        if isinstance(outcome, CallFailure):
-            return PushResult(
-                station_id, outcome.status, station_answer=outcome.error_code, detail=outcome.detail
-            )
-        return outcome
-
     async def clear_cache(self, station_id: str) -> CommandAnswer:
-        return await self._command(station_id, "ClearCache")
+        answer = await self._commands.clear_cache(station_id, self._settings.call_timeout)
+        return CommandAnswer(answer.status, answer.response, answer.detail)
 
     async def live_version(self, station_id: str) -> CommandAnswer:
         """GetLocalListVersion: the version the station holds (0: no list, -1: local
         lists not supported; 1.6 section 5.10, 2.0.1 D02)."""
-        return await self._command(station_id, "GetLocalListVersion")
-
-    async def _command(self, station_id: str, action: str) -> CommandAnswer:
-        outcome = await self._call(station_id, action, {})
-        if isinstance(outcome, PushResult):
-            return CommandAnswer(outcome.status, {}, outcome.detail)
-        return CommandAnswer(outcome.status, outcome.payload)
+        answer = await self._commands.get_local_list_version(
+            station_id, self._settings.call_timeout
+        )
+        return CommandAnswer(answer.status, answer.response, answer.detail, answer.version)

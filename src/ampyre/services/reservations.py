@@ -19,30 +19,13 @@ from typing import Any, Final
 
 from ampyre.config import Settings
 from ampyre.domain.authz import Reservation, ReservationStatus
-from ampyre.domain.models import OcppVersion
-from ampyre.protocol.ocpp16 import authorization as p16
-from ampyre.protocol.ocpp201 import authorization as p201
-from ampyre.services.commands import (
-    CallFailure,
-    CommandRouter,
-    call_or_failure,
-)
+from ampyre.domain.versions import CONNECTOR_TYPE_MAX, ID_TOKEN_MAX_21, traits
 from ampyre.services.ports import AuthStore
+from ampyre.services.station_port import Answer, StationCommands
 
 log = logging.getLogger(__name__)
 
 ACTIVE: Final = frozenset({ReservationStatus.REQUESTED, ReservationStatus.ACCEPTED})
-
-# 2.0.1 ConnectorEnumType (2.1 makes it a free string of up to 20 characters).
-CONNECTOR_TYPES_201: Final = frozenset(
-    {
-        "cCCS1", "cCCS2", "cG105", "cTesla", "cType1", "cType2", "s309-1P-16A",
-        "s309-1P-32A", "s309-3P-16A", "s309-3P-32A", "sBS1361", "sCEE-7-7", "sType2",
-        "sType3", "Other1PhMax16A", "Other1PhOver16A", "Other3Ph", "Pan", "wInductive",
-        "wResonant", "Undetermined", "Unknown",
-    }
-)  # fmt: skip
-CONNECTOR_TYPE_MAX: Final = 20
 
 
 class ReservationError(Exception):
@@ -83,12 +66,12 @@ class ReservationService:
     def __init__(
         self,
         store: AuthStore,
-        router: CommandRouter,
+        commands: StationCommands,
         settings: Settings,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store
-        self._router = router
+        self._commands = commands
         self._settings = settings
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -141,39 +124,35 @@ class ReservationService:
             raise ReservationInputError("expires_at must be in the future", "expires_at")
         if r.evse_id is not None and r.evse_id < 0:
             raise ReservationInputError("evse_id must be >= 0", "evse_id")
-        if not 1 <= len(r.id_token) <= p201.ID_TOKEN_MAX_21:
+        if not 1 <= len(r.id_token) <= ID_TOKEN_MAX_21:
             raise ReservationInputError(
-                f"id_token must be 1..{p201.ID_TOKEN_MAX_21} characters", "id_token"
+                f"id_token must be 1..{ID_TOKEN_MAX_21} characters", "id_token"
             )
         if r.connector_type is not None and not 1 <= len(r.connector_type) <= CONNECTOR_TYPE_MAX:
             raise ReservationInputError(
                 f"connector_type must be 1..{CONNECTOR_TYPE_MAX} characters", "connector_type"
             )
-        version = self._router.ocpp_version(r.station_id)
-        if version == OcppVersion.V16:
-            if len(r.id_token) > p16.ID_TAG_MAX:
+        version = self._commands.connected_version(r.station_id)
+        if version is None:
+            return
+        t = traits(version)
+        if len(r.id_token) > t.id_token_max:
+            raise ReservationInputError(
+                f"an OCPP {version.removeprefix('ocpp')} {t.id_token_term} has at most "
+                f"{t.id_token_max} characters",
+                "id_token",
+            )
+        if r.connector_type is not None:
+            if not t.reserve_connector_type:
                 raise ReservationInputError(
-                    f"an OCPP 1.6 idTag has at most {p16.ID_TAG_MAX} characters", "id_token"
+                    f"OCPP {version.removeprefix('ocpp')} reservations cannot name a connector "
+                    "type",
+                    "connector_type",
                 )
-            if r.connector_type is not None:
+            if t.connector_types is not None and r.connector_type not in t.connector_types:
                 raise ReservationInputError(
-                    "OCPP 1.6 reservations cannot name a connector type", "connector_type"
-                )
-        elif version is not None:
-            limit = p201.id_token_max(version)
-            if len(r.id_token) > limit:
-                raise ReservationInputError(
-                    f"an OCPP {version.removeprefix('ocpp')} idToken has at most {limit} "
-                    "characters",
-                    "id_token",
-                )
-            if (
-                version == OcppVersion.V201
-                and r.connector_type is not None
-                and r.connector_type not in CONNECTOR_TYPES_201
-            ):
-                raise ReservationInputError(
-                    "connector_type must be an OCPP 2.0.1 ConnectorEnumType value",
+                    f"connector_type must be an OCPP {version.removeprefix('ocpp')} "
+                    "ConnectorEnumType value",
                     "connector_type",
                 )
 
@@ -184,13 +163,9 @@ class ReservationService:
         r.status = ReservationStatus.REQUESTED
         r.created_at = r.updated_at = now
         stored = await self._store.create_reservation(r)
-        version = self._router.ocpp_version(stored.station_id)
-        delivery: Delivery
-        if version is None:
-            delivery = Delivery("not_connected", detail="the station is not connected")
-        else:
-            encode = p16.reserve_now if version == OcppVersion.V16 else p201.reserve_now
-            delivery = await self._call(stored.station_id, "ReserveNow", encode(stored))
+        delivery = _delivery(
+            await self._commands.reserve(stored.station_id, stored, self._settings.call_timeout)
+        )
         if delivery.status == "accepted":
             stored.status = ReservationStatus.ACCEPTED
         elif delivery.answered:
@@ -209,21 +184,14 @@ class ReservationService:
         r = await self.get(reservation_id)
         if r.status not in ACTIVE:
             raise ReservationNotActive(f"reservation {reservation_id} is {r.status.value}")
-        delivery = await self._call(r.station_id, "CancelReservation", {"reservationId": r.id})
+        delivery = _delivery(
+            await self._commands.cancel_reservation(r.station_id, r.id, self._settings.call_timeout)
+        )
         if delivery.status == "accepted":
             r.status = ReservationStatus.CANCELLED
             r.updated_at = self._clock()
             r = await self._store.update_reservation(r) or r
         return r, delivery
-
-    async def _call(self, station_id: str, action: str, payload: dict[str, Any]) -> Delivery:
-        outcome = await call_or_failure(
-            self._router, station_id, action, payload, self._settings.call_timeout
-        )
-        if isinstance(outcome, CallFailure):
-            return Delivery(outcome.status, outcome.error_code, outcome.detail)
-        answer = outcome.payload.get("status")
-        return Delivery(outcome.status, answer if isinstance(answer, str) else None)
 
     # ------------------------------------------------------------------ OCPP side
 
@@ -260,3 +228,7 @@ class ReservationService:
         r.status = ReservationStatus.EXPIRED if status == "Expired" else ReservationStatus.CANCELLED
         r.updated_at = self._clock()
         await self._store.update_reservation(r)
+
+
+def _delivery(answer: Answer) -> Delivery:
+    return Delivery(answer.status, answer.station_answer, answer.detail)

@@ -38,7 +38,7 @@ from typing import Any
 from ampyre.config import Settings
 from ampyre.domain.authz import AuthDecision, AuthStatus
 from ampyre.domain.events import DomainEvent, EventType
-from ampyre.domain.models import OcppVersion, Page
+from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventKind,
     EventRecord,
@@ -52,11 +52,13 @@ from ampyre.domain.transactions import (
     delivered_wh,
     is_stale,
 )
+from ampyre.domain.versions import traits
 from ampyre.services.authz import AuthService, log_refusal
 from ampyre.services.clock import utcnow
-from ampyre.services.commands import CallOutcome, CommandError, CommandRouter, StationNotConnected
+from ampyre.services.commands import CallOutcome, StationNotConnected
 from ampyre.services.events import EventBus
 from ampyre.services.ports import TransactionStore
+from ampyre.services.station_port import NotAddressable, StationCommands, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +164,14 @@ class TransactionService:
         self,
         store: TransactionStore,
         auth: AuthService,
-        router: CommandRouter,
+        commands: StationCommands,
         events: EventBus,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._auth = auth
-        self._router = router
+        self._commands = commands
         self._events = events
         self._settings = settings
         self._clock = clock
@@ -468,31 +470,16 @@ class TransactionService:
     ) -> RemoteStartResult:
         """1.6 RemoteStartTransaction / 2.x RequestStartTransaction (OCPP 2.0.1 F01/F02:
         the remoteStartId correlates the TransactionEvent). Raises CommandError."""
-        version = self._router.ocpp_version(station_id)
+        version = self._commands.connected_version(station_id)
         if version is None:
             raise StationNotConnected(station_id)
-        v16 = version == OcppVersion.V16.value
+        # Without remoteStartId in its messages (1.6), the start is matched by idTag.
+        v16 = not traits(version).echoes_remote_start_id
         remote_start_id = await self._store.next_id("remote_start")
-        payload: dict[str, Any]
-        if v16:
-            action = "RemoteStartTransaction"
-            payload = {"idTag": id_token}
-            if evse_id is not None:
-                payload["connectorId"] = evse_id
-        else:
-            action = "RequestStartTransaction"
+        if id_token_type is None and not v16:
             # Without a type: the stored token's (the station checks value and type), else
             # Central, the type of a token the CSMS vouches for (2.0.1 IdTokenEnumType).
-            if id_token_type is None:
-                id_token_type = await self._auth.stored_type(id_token) or "Central"
-            payload = {
-                "idToken": {"idToken": id_token, "type": id_token_type},
-                "remoteStartId": remote_start_id,
-            }
-            if evse_id is not None:
-                payload["evseId"] = evse_id
-        if charging_profile is not None:
-            payload["chargingProfile"] = charging_profile
+            id_token_type = await self._auth.stored_type(id_token) or "Central"
         # Registered before sending: the station may report the start before it answers.
         pending = _PendingStart(
             station_id, remote_start_id, evse_id, id_token, v16, time.monotonic(), id_token_type
@@ -500,11 +487,19 @@ class TransactionService:
         self._prune_pending()
         self._pending.append(pending)
         try:
-            outcome = await self._router.call(station_id, action, payload)
+            answer = await self._commands.start_charging(
+                station_id,
+                evse_id,
+                id_token,
+                id_token_type or "Central",
+                remote_start_id,
+                charging_profile,
+            )
         except BaseException:
             self._forget(pending)
             raise
-        if outcome.status != "accepted":
+        outcome = answer.outcome
+        if not answer.accepted:
             self._forget(pending)
             return RemoteStartResult(outcome, remote_start_id)
         limit = self._settings.remote_start_wait if wait is None else wait
@@ -519,9 +514,9 @@ class TransactionService:
         tx: Transaction | None = None
         if stored is not None:
             tx = await self._store.get_transaction(stored.id)
-        elif not v16 and isinstance(outcome.payload.get("transactionId"), str):
+        elif answer.transaction_id is not None:
             # F01: a transaction was already running (cable plugged in first).
-            tx = await self._store.find_transaction(station_id, outcome.payload["transactionId"])
+            tx = await self._store.find_transaction(station_id, answer.transaction_id)
         return RemoteStartResult(outcome, remote_start_id, tx)
 
     def _forget(self, pending: _PendingStart) -> None:
@@ -538,23 +533,10 @@ class TransactionService:
             raise TransactionNotFound(transaction_pk)
         if tx.status is TransactionStatus.ENDED:
             raise TransactionNotActive(f"transaction {transaction_pk} has already ended")
-        version = self._router.ocpp_version(tx.station_id)
-        if version is None:
-            raise StationNotConnected(tx.station_id)
-        if version == OcppVersion.V16.value:
-            try:
-                number = int(tx.transaction_id)
-            except ValueError:
-                raise TransactionNotActive(
-                    f"transaction id {tx.transaction_id!r} cannot be addressed over OCPP 1.6"
-                ) from None
-            outcome = await self._router.call(
-                tx.station_id, "RemoteStopTransaction", {"transactionId": number}
-            )
-        else:
-            outcome = await self._router.call(
-                tx.station_id, "RequestStopTransaction", {"transactionId": tx.transaction_id}
-            )
+        try:
+            outcome = await self._commands.stop_charging(tx.station_id, tx.transaction_id)
+        except NotAddressable as exc:
+            raise TransactionNotActive(str(exc)) from None
         return tx, outcome
 
     # ------------------------------------------------------------------ reads
@@ -594,7 +576,9 @@ class TransactionService:
         silent_since = now - timedelta(seconds=self._settings.transaction_silence_timeout)
         stale = await self._store.list_stale_transactions(silent_since, STALE_BATCH)
         live = [
-            (tx, v) for tx in stale if (v := self._router.ocpp_version(tx.station_id)) is not None
+            (tx, v)
+            for tx in stale
+            if (v := self._commands.connected_version(tx.station_id)) is not None
         ]
         if not live:
             return 0
@@ -607,8 +591,6 @@ class TransactionService:
                 try:
                     if await self._probe(tx, version, silent_since):
                         closed += 1
-                except CommandError as exc:
-                    log.info("%s: could not query transaction %s: %r", tx.station_id, tx.id, exc)
                 except Exception:
                     log.warning(
                         "%s: probing transaction %s failed", tx.station_id, tx.id, exc_info=True
@@ -620,10 +602,10 @@ class TransactionService:
         return closed
 
     async def _probe(self, tx: Transaction, version: str, silent_since: datetime) -> bool:
-        if version == OcppVersion.V16.value:
-            reason = await self._probe_16(tx)
-        else:
+        if traits(version).transaction_status:
             reason = await self._probe_2x(tx)
+        else:
+            reason = await self._probe_16(tx)
         if reason is None:
             return False
         # Something may have arrived while we asked: only close what is still silent.
@@ -640,23 +622,23 @@ class TransactionService:
         return await self._close(current, self._clock(), reason) is not None
 
     async def _probe_2x(self, tx: Transaction) -> str | None:
-        outcome = await self._router.call(
-            tx.station_id, "GetTransactionStatus", {"transactionId": tx.transaction_id}
-        )
-        if not outcome.ok:
-            log.info("%s: GetTransactionStatus answered %s", tx.station_id, outcome.error_code)
+        answer = await self._commands.transaction_status(tx.station_id, tx.transaction_id)
+        if not answer.answered:
+            log.info(
+                "%s: could not query transaction %s: %s",
+                tx.station_id,
+                tx.id,
+                answer.detail or answer.station_answer,
+            )
             return None
-        ongoing = outcome.payload.get("ongoingIndicator")
-        queued = outcome.payload.get("messagesInQueue")
-        if ongoing is False and queued is False:
+        if answer.ongoing is False and answer.messages_in_queue is False:
             return REASON_NOT_ONGOING
-        if ongoing is True:
+        if answer.ongoing is True:
             # Still running but silent: ask for a TransactionEvent (F06 TriggerMessage) so
             # that it reports its meter (and is not probed again until silent again).
-            request: dict[str, Any] = {"requestedMessage": "TransactionEvent"}
-            if tx.evse_id:
-                request["evse"] = {"id": tx.evse_id}
-            await self._router.call(tx.station_id, "TriggerMessage", request)
+            await self._commands.trigger_message(
+                tx.station_id, Trigger.TRANSACTION_EVENT, evse_id=tx.evse_id or None
+            )
         # messagesInQueue true: the station will deliver the rest itself.
         return None
 
@@ -666,16 +648,15 @@ class TransactionService:
             return None
         # Ask for the meter (a running transaction answers with a MeterValues carrying its
         # transactionId, which refreshes it) and for the connector's current status.
-        await self._router.call(
-            tx.station_id,
-            "TriggerMessage",
-            {"requestedMessage": "MeterValues", "connectorId": connector},
+        meter = await self._commands.trigger_message(
+            tx.station_id, Trigger.METER_VALUES, connector_id=connector
         )
+        if meter.status in ("not_connected", "timeout"):
+            log.info("%s: could not query transaction %s: %s", tx.station_id, tx.id, meter.detail)
+            return None
         asked_at = self._clock()
-        outcome = await self._router.call(
-            tx.station_id,
-            "TriggerMessage",
-            {"requestedMessage": "StatusNotification", "connectorId": connector},
+        outcome = await self._commands.trigger_message(
+            tx.station_id, Trigger.STATUS_NOTIFICATION, connector_id=connector
         )
         fresh = outcome.status == "accepted"
         deadline = time.monotonic() + min(STATUS_WAIT, self._settings.call_timeout)

@@ -61,7 +61,7 @@ from ampyre import __version__
 from ampyre.config import Settings
 from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
 from ampyre.domain.models import Page
-from ampyre.services.clock import to_ocpp, utcnow
+from ampyre.services.clock import to_rfc3339, utcnow
 from ampyre.services.events import EventBus
 from ampyre.services.ports import StoreUnavailable, WebhookStore
 
@@ -167,7 +167,7 @@ def event_payload(event: DomainEvent) -> dict[str, Any]:
     value cannot make the whole batch unstorable."""
     return {
         "type": str(event.type),
-        "created_at": to_ocpp(event.at),
+        "created_at": to_rfc3339(event.at),
         "station_id": event.station_id,
         "data": json.loads(json.dumps(event.data, default=str)),
     }
@@ -432,7 +432,7 @@ class WebhookService:
         now = utcnow()
         payload = {
             "type": PING,
-            "created_at": to_ocpp(now),
+            "created_at": to_rfc3339(now),
             "station_id": None,
             "data": {"webhook_id": hook_id},
         }

@@ -1,23 +1,21 @@
 """OCPP 1.6J authorization: Authorize; the IdTagInfo every answer about an idTag carries
-(Authorize, StartTransaction, StopTransaction, SendLocalList entries); the payloads of
-the authorization CALLs Ampyre sends (SendLocalList, ReserveNow).
-Thin: decode -> AuthService -> encode."""
+(Authorize, StartTransaction, StopTransaction, SendLocalList entries; the CALLs Ampyre
+sends are encoded in commands.py). Thin: decode -> AuthService -> encode."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ampyre.domain.authz import AuthDecision, AuthStatus, Reservation
+from ampyre.domain.authz import AuthDecision, AuthStatus
+from ampyre.domain.versions import ID_TAG_MAX_16
 from ampyre.protocol.session import CallContext, Handler
-from ampyre.services.clock import to_ocpp
+from ampyre.protocol.timefmt import to_ocpp
 
 if TYPE_CHECKING:
     from ampyre.services.authz import AuthService
-    from ampyre.services.local_lists import ListEntry
 
 # 1.6 IdToken is CiString20Type (section 7.28): longer tokens cannot be used with 1.6.
-ID_TAG_MAX: Final = 20
+ID_TAG_MAX: Final = ID_TAG_MAX_16
 
 # 1.6 AuthorizationStatus has only Accepted, Blocked, Expired, Invalid, ConcurrentTx
 # (section 7.2); every 2.0.1-only refusal is "Invalid" ("Identifier is unknown. Not
@@ -45,39 +43,6 @@ def id_tag_info(decision: AuthDecision) -> dict[str, Any]:
     if group and len(group) <= ID_TAG_MAX:
         info["parentIdTag"] = group
     return info
-
-
-def send_local_list(version: int, full: bool, entries: Sequence[ListEntry]) -> dict[str, Any]:
-    """SendLocalList.req (section 6.41). An entry without a decision is a removal (no
-    idTagInfo: "the idTag is removed" in a differential update, section 5.15). An empty
-    Full update clears the list; the list is left out rather than sent empty."""
-    payload: dict[str, Any] = {
-        "listVersion": version,
-        "updateType": "Full" if full else "Differential",
-    }
-    items: list[dict[str, Any]] = []
-    for e in entries:
-        item: dict[str, Any] = {"idTag": e.id_token}
-        if e.decision is not None:
-            item["idTagInfo"] = id_tag_info(e.decision)
-        items.append(item)
-    if items:
-        payload["localAuthorizationList"] = items
-    return payload
-
-
-def reserve_now(r: Reservation) -> dict[str, Any]:
-    """ReserveNow.req (section 6.39). connectorId 0 = any connector (the station answers
-    Rejected unless it supports ReserveConnectorZeroSupported)."""
-    payload: dict[str, Any] = {
-        "connectorId": r.evse_id or 0,
-        "expiryDate": to_ocpp(r.expires_at),
-        "idTag": r.id_token,
-        "reservationId": r.id,
-    }
-    if r.group_id and len(r.group_id) <= ID_TAG_MAX:
-        payload["parentIdTag"] = r.group_id
-    return payload
 
 
 def handlers(svc: AuthService) -> dict[str, Handler]:

@@ -8,7 +8,7 @@ from typing import Any
 from ampyre.domain.models import BootInfo, StatusReport
 from ampyre.protocol.boot import boot_response
 from ampyre.protocol.session import CallContext, Handler
-from ampyre.services.clock import from_ocpp, to_ocpp
+from ampyre.protocol.timefmt import from_ocpp, to_ocpp
 from ampyre.services.provisioning import ProvisioningService
 
 

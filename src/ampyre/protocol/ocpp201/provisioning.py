@@ -1,15 +1,15 @@
 """OCPP 2.0.1 blocks B (provisioning) and G (availability): BootNotification, Heartbeat,
-StatusNotification, and the device-model reports NotifyEvent / NotifyReport, which are
-stored raw until the device-management block interprets them. Also used by 2.1."""
+StatusNotification (the device-model reports NotifyEvent / NotifyReport are stored raw:
+protocol/reports.py). Also used by 2.1."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ampyre.domain.models import BootInfo, StationReport, StatusReport
+from ampyre.domain.models import BootInfo, StatusReport
 from ampyre.protocol.boot import boot_response
 from ampyre.protocol.session import CallContext, Handler
-from ampyre.services.clock import from_ocpp, to_ocpp
+from ampyre.protocol.timefmt import from_ocpp, to_ocpp
 from ampyre.services.provisioning import ProvisioningService
 
 
@@ -46,27 +46,8 @@ def handlers(svc: ProvisioningService) -> dict[str, Handler]:
         )
         return {}
 
-    def raw_report(action: str) -> Handler:
-        # Kept as received until the device-management block interprets them.
-        async def store_raw(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:
-            await svc.device_report(
-                StationReport(
-                    station_id=ctx.station_id,
-                    action=action,
-                    payload=p,
-                    received_at=svc.now(),
-                    request_id=p.get("requestId"),  # NotifyReport only
-                    seq_no=p.get("seqNo"),
-                )
-            )
-            return {}
-
-        return store_raw
-
     return {
         "BootNotification": boot_notification,
         "Heartbeat": heartbeat,
         "StatusNotification": status_notification,
-        "NotifyEvent": raw_report("NotifyEvent"),
-        "NotifyReport": raw_report("NotifyReport"),
     }

@@ -1,0 +1,127 @@
+"""OCPP 1.6J encodings of the commands Ampyre gives a station, and decodings of their
+answers (the StationCommands port speaks domain terms; this is its 1.6 wire form)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ampyre.domain.authz import AuthDecision, Reservation
+from ampyre.domain.models import OcppVersion
+from ampyre.protocol.codec import Request
+from ampyre.protocol.ocpp16.authorization import ID_TAG_MAX, id_tag_info
+from ampyre.protocol.timefmt import to_ocpp
+from ampyre.services.station_port import ListEntry, NotAddressable, Trigger
+
+# 1.6 TriggerMessage.req requestedMessage (section 7.43 MessageTrigger).
+_TRIGGERS: Final = {
+    Trigger.BOOT_NOTIFICATION: "BootNotification",
+    Trigger.HEARTBEAT: "Heartbeat",
+    Trigger.METER_VALUES: "MeterValues",
+    Trigger.STATUS_NOTIFICATION: "StatusNotification",
+    Trigger.FIRMWARE_STATUS: "FirmwareStatusNotification",
+    Trigger.LOG_STATUS: "DiagnosticsStatusNotification",
+}
+
+
+class Codec16:
+    version = OcppVersion.V16
+
+    def entry_signature(self, decision: AuthDecision) -> str:
+        info = id_tag_info(decision)
+        parts = [info["status"], info.get("expiryDate", ""), info.get("parentIdTag", "")]
+        return "|".join(parts).rstrip("|")
+
+    def start(
+        self,
+        evse_id: int | None,
+        id_token: str,
+        token_type: str,
+        remote_start_id: int,
+        profile: dict[str, Any] | None,
+    ) -> Request:
+        # RemoteStartTransaction.req (section 6.33): no token type and no remoteStartId
+        # in 1.6; the connector stands for the EVSE.
+        payload: dict[str, Any] = {"idTag": id_token}
+        if evse_id is not None:
+            payload["connectorId"] = evse_id
+        if profile is not None:
+            payload["chargingProfile"] = profile
+        return "RemoteStartTransaction", payload
+
+    def started_transaction(self, answer: dict[str, Any]) -> str | None:
+        return None  # RemoteStartTransaction.conf carries only a status
+
+    def stop(self, transaction_id: str) -> Request:
+        # RemoteStopTransaction.req transactionId is an integer (section 6.35).
+        try:
+            number = int(transaction_id)
+        except ValueError:
+            raise NotAddressable(
+                f"transaction id {transaction_id!r} cannot be addressed over OCPP 1.6"
+            ) from None
+        return "RemoteStopTransaction", {"transactionId": number}
+
+    def send_local_list(self, version: int, full: bool, entries: Sequence[ListEntry]) -> Request:
+        """SendLocalList.req (section 6.41). An entry without a decision is a removal (no
+        idTagInfo: "the idTag is removed" in a differential update, section 5.15). An
+        empty Full update clears the list; the list is left out rather than sent empty."""
+        payload: dict[str, Any] = {
+            "listVersion": version,
+            "updateType": "Full" if full else "Differential",
+        }
+        items: list[dict[str, Any]] = []
+        for e in entries:
+            item: dict[str, Any] = {"idTag": e.id_token}
+            if e.decision is not None:
+                item["idTagInfo"] = id_tag_info(e.decision)
+            items.append(item)
+        if items:
+            payload["localAuthorizationList"] = items
+        return "SendLocalList", payload
+
+    def clear_cache(self) -> Request:
+        return "ClearCache", {}
+
+    def get_local_list_version(self) -> Request:
+        return "GetLocalListVersion", {}
+
+    def list_version(self, answer: dict[str, Any]) -> int | None:
+        value = answer.get("listVersion")
+        return value if isinstance(value, int) else None
+
+    def reserve(self, reservation: Reservation) -> Request:
+        """ReserveNow.req (section 6.39). connectorId 0 = any connector (the station
+        answers Rejected unless it supports ReserveConnectorZeroSupported)."""
+        r = reservation
+        payload: dict[str, Any] = {
+            "connectorId": r.evse_id or 0,
+            "expiryDate": to_ocpp(r.expires_at),
+            "idTag": r.id_token,
+            "reservationId": r.id,
+        }
+        if r.group_id and len(r.group_id) <= ID_TAG_MAX:
+            payload["parentIdTag"] = r.group_id
+        return "ReserveNow", payload
+
+    def cancel_reservation(self, reservation_id: int) -> Request:
+        return "CancelReservation", {"reservationId": reservation_id}
+
+    def transaction_status(self, transaction_id: str) -> Request | None:
+        return None  # 1.6 has no GetTransactionStatus
+
+    def transaction_status_answer(self, answer: dict[str, Any]) -> tuple[bool | None, bool | None]:
+        return None, None
+
+    def trigger(
+        self, message: Trigger, evse_id: int | None, connector_id: int | None
+    ) -> Request | None:
+        requested = _TRIGGERS.get(message)
+        if requested is None:
+            return None
+        payload: dict[str, Any] = {"requestedMessage": requested}
+        # 1.6 has no EVSE level: the connector is named by either.
+        connector = connector_id if connector_id is not None else evse_id
+        if connector:
+            payload["connectorId"] = connector
+        return "TriggerMessage", payload

@@ -1,0 +1,182 @@
+"""The one port through which services give a station commands, in domain terms.
+
+The protocol layer implements it (protocol/commands.py): it picks the codec of the
+station's connected OCPP version, encodes the command, sends it through the
+CommandRouter and decodes the answer. Services never see an action name or a payload;
+what they get back are the dataclasses below.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ampyre.domain.authz import AuthDecision, Reservation
+from ampyre.services.commands import CallOutcome, CommandError
+
+# Answer.status when there is no answer from the station.
+NOT_CONNECTED = "not_connected"
+TIMEOUT = "timeout"
+ERROR = "error"
+FAILURES = frozenset({NOT_CONNECTED, TIMEOUT, ERROR})
+NOT_SUPPORTED = "not_supported"  # the station's version has no such command
+
+
+class NotAddressable(CommandError):
+    """The command cannot be expressed in the station's version (e.g. a 2.x-style
+    transaction id sent to a 1.6 station, whose transactionId is an integer)."""
+
+
+@dataclass(slots=True, frozen=True)
+class ListEntry:
+    """One entry of a local authorization list update: a removal when `decision` is
+    None; `signature` is how the entry's info looks for the station's version (equal
+    signatures: the station needs no update)."""
+
+    id_token: str
+    type: str
+    decision: AuthDecision | None
+    signature: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Answer:
+    """A station's answer to a command.
+
+    `status` is the answer's status in lower case (accepted, rejected, ...; "ok" when
+    the answer has none) or, when there is no answer, not_connected / timeout / error.
+    `station_answer` is the status as the station sent it (or its CALLERROR code),
+    `outcome` the CALLRESULT / CALLERROR as received, for callers that show it."""
+
+    status: str
+    station_answer: str | None = None
+    detail: str | None = None
+    outcome: CallOutcome | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status not in FAILURES
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The answer's payload as received ({} without a CALLRESULT)."""
+        if self.outcome is None or not self.outcome.ok:
+            return {}
+        return self.outcome.payload
+
+
+@dataclass(slots=True, frozen=True)
+class StartAnswer:
+    """The answer to a remote start: `transaction_id` is the transaction the station
+    says already runs (2.x F01, cable plugged in first), if any."""
+
+    outcome: CallOutcome
+    transaction_id: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome.status == "accepted"
+
+
+@dataclass(slots=True, frozen=True)
+class ListVersionAnswer(Answer):
+    """GetLocalListVersion: the version the station holds (0: no list, -1: local lists
+    not supported)."""
+
+    version: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TransactionStatusAnswer(Answer):
+    """Whether the station still runs the transaction and still holds messages of it."""
+
+    ongoing: bool | None = None
+    messages_in_queue: bool | None = None
+
+
+class Trigger(enum.StrEnum):
+    """What a station can be asked to send now (1.6 and 2.x TriggerMessage)."""
+
+    BOOT_NOTIFICATION = "boot_notification"
+    HEARTBEAT = "heartbeat"
+    METER_VALUES = "meter_values"
+    STATUS_NOTIFICATION = "status_notification"
+    TRANSACTION_EVENT = "transaction_event"  # 2.x only
+    FIRMWARE_STATUS = "firmware_status"
+    LOG_STATUS = "log_status"  # 1.6 DiagnosticsStatusNotification, 2.x LogStatusNotification
+
+
+class StationCommands(Protocol):
+    """Commands to a station in domain terms. `timeout` None: the connection's default.
+
+    `start_charging` and `stop_charging` raise CommandError (StationNotConnected,
+    CommandTimeout, ...) when they get no answer; the others fold that into the answer's
+    status."""
+
+    def connected_version(self, station_id: str) -> str | None:
+        """The OCPP version of the station's live connection, or None."""
+        ...
+
+    def entry_signature(self, version: str, decision: AuthDecision) -> str:
+        """The info of a local list entry as `version` sends it, compactly
+        ("Accepted|2030-01-01T00:00:00.000Z|G1"); its first part is the status."""
+        ...
+
+    async def start_charging(
+        self,
+        station_id: str,
+        evse_id: int | None,
+        id_token: str,
+        token_type: str,
+        remote_start_id: int,
+        profile: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> StartAnswer: ...
+
+    async def stop_charging(
+        self, station_id: str, transaction_id: str, timeout: float | None = None
+    ) -> CallOutcome:
+        """Raises NotAddressable if the id cannot be sent in the station's version."""
+        ...
+
+    async def send_local_list(
+        self,
+        station_id: str,
+        version: int,
+        full: bool,
+        entries: Sequence[ListEntry],
+        timeout: float | None = None,
+    ) -> Answer: ...
+
+    async def clear_cache(self, station_id: str, timeout: float | None = None) -> Answer: ...
+
+    async def get_local_list_version(
+        self, station_id: str, timeout: float | None = None
+    ) -> ListVersionAnswer: ...
+
+    async def reserve(
+        self, station_id: str, reservation: Reservation, timeout: float | None = None
+    ) -> Answer: ...
+
+    async def cancel_reservation(
+        self, station_id: str, reservation_id: int, timeout: float | None = None
+    ) -> Answer: ...
+
+    async def transaction_status(
+        self, station_id: str, transaction_id: str, timeout: float | None = None
+    ) -> TransactionStatusAnswer:
+        """status "not_supported" if the station's version cannot be asked."""
+        ...
+
+    async def trigger_message(
+        self,
+        station_id: str,
+        message: Trigger,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """status "not_supported" if the version has no such trigger."""
+        ...
