@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.audit_log import AuditLogWriter, list_frames, prune_action, prune_oldest
+from ampyre.adapters.db.audit_rows import Exchange, Pairing
 from ampyre.adapters.db.authz import AuthSql
 from ampyre.adapters.db.engine import create_engine, create_writer_engine
 from ampyre.adapters.db.migrate import head_revision, known_revisions, revision_of
@@ -50,17 +52,13 @@ from ampyre.adapters.db.writes import (
     Op,
     Program,
     Step,
-    aware_utc,
-    driver_insert_sql,
     outcome,
-    sqlite_utc,
 )
 from ampyre.config import Settings
 from ampyre.domain.models import (
     ApiToken,
     BootInfo,
     Connector,
-    Direction,
     MessageLogEntry,
     Page,
     RegistrationStatus,
@@ -141,7 +139,7 @@ class _Buffers:
     """Buffered last-seen times and audit-log entries, written by the writer task."""
 
     touches: dict[str, datetime]
-    messages: list[MessageLogEntry]
+    messages: list[Exchange]  # audit-log rows: a CALL with its answer, or one frame
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -185,6 +183,8 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
     max_buffered_messages: int = 100_000
     ping_timeout: float = 5.0
     prune_chunk: int = 10_000
+    prune_pause: float = 0.02  # between pruning batches: the OCPP path gets the database
+    pair_wait: float = 3.0  # seconds a logged CALL waits for its answer to share a row
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -200,6 +200,8 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         self._touches: dict[str, datetime] = {}
         self._last_touch_flush = time.monotonic()
         self._messages: deque[MessageLogEntry] = deque()
+        self._pairing = Pairing(timedelta(seconds=self.pair_wait), self.max_buffered_messages)
+        self._prune_cursors: dict[str, int] = {}  # per action: pruned up to this id
         self.dropped_messages = 0
         # Counters for metrics: group-commit transactions and the ops they carried.
         self.committed_batches = 0
@@ -211,14 +213,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         paramstyle = (writer_engine or self._engine).dialect.paramstyle
         self._build_statements()
         self._build_transaction_statements(paramstyle)
-        self._messages_sql = driver_insert_sql(
-            paramstyle,
-            "message_log",
-            (
-                *("station_id", "direction", "message_type", "unique_id"),
-                *("action", "payload", "created_at"),
-            ),
-        )
+        self._audit_writer = AuditLogWriter(self._dialect_name, paramstyle)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -394,7 +389,6 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         )
         self._history_stmt = sa.insert(t.status_history)
         self._reports_stmt = sa.insert(t.station_reports)
-        self._messages_stmt = sa.insert(t.message_log)
 
     # ------------------------------------------------------------------ group commit
 
@@ -502,7 +496,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         current: dict[tuple[str, int, int], dict[str, Any]] = {}
         reports: list[dict[str, Any]] = []
         touches: dict[str, datetime] = {}
-        messages: list[MessageLogEntry] = []
+        messages: list[Exchange] = []
         transaction_ops: list[Op] = []
         for op in batch:
             if op.kind == STATUS:
@@ -567,30 +561,11 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
                 (self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()])
             )
         if messages:
-            plan.append(self._message_rows(messages))
+            plan.append(self._audit_writer.step(messages))
         for step in plan:  # noqa: UP028 - `yield from` a list cannot take send()
             yield step
         if transaction_ops:
             yield from self._transaction_steps(transaction_ops, now)
-
-    def _message_rows(self, messages: list[MessageLogEntry]) -> tuple[Any, list[Any]]:
-        if self._messages_sql is None:
-            return self._messages_stmt, [_message_row(m) for m in messages]
-        # SQLite gets the text form UtcDateTime stores there (naive UTC, microseconds).
-        stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
-        rows = [
-            (
-                m.station_id,
-                _DIRECTION[m.direction],
-                m.message_type,
-                m.unique_id,
-                m.action,
-                m.payload,
-                stamp(m.created_at),
-            )
-            for m in messages
-        ]
-        return self._messages_sql, rows
 
     async def record_boot(
         self, station_id: str, ocpp_version: str, info: BootInfo, at: datetime
@@ -655,7 +630,7 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
             # thousands of UPDATEs a second).
             due = time.monotonic() - self._last_touch_flush >= self.touch_interval
             try:
-                await self._flush_buffers(touches=due)
+                await self._flush_buffers(touches=due, final=False)
             except Exception:  # pragma: no cover - _flush_buffers handles db errors
                 log.exception("database flush: unexpected error")
 
@@ -663,44 +638,61 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         """Write buffered touches and log entries now (tests, shutdown)."""
         await self._flush_buffers()
 
-    async def _flush_buffers(self, touches: bool = True) -> None:
+    async def _flush_buffers(self, touches: bool = True, final: bool = True) -> None:
         """Write what is buffered, in chunks of at most `flush_chunk` log entries.
 
         Through the writer, not a connection of its own: on SQLite a second writer would
         contend for the database lock and stall the group commits behind busy-timeout
         sleeps. In chunks, so that a station's write waiting in the same queue waits for
-        one small transaction, not for seconds' worth of audit log."""
+        one small transaction, not for seconds' worth of audit log. A logged CALL waits
+        up to `pair_wait` for its answer to share its row; `final` writes those too."""
         if touches:
             self._last_touch_flush = time.monotonic()
         first = True
-        while first or self._messages:
-            if not (touches and self._touches) and not self._messages:
+        while True:
+            with_touches = touches and bool(self._touches)
+            if not (with_touches or self._messages or len(self._pairing)):
+                return
+            exchanges = self._take_exchanges(final)
+            if not exchanges and not with_touches:
+                return
+            if not first and not exchanges:
                 return
             first = False
-            if not await self._flush_chunk(touches):
+            if not await self._flush_chunk(with_touches, exchanges):
                 return
 
-    async def _flush_chunk(self, with_touches: bool) -> bool:
+    def _take_exchanges(self, final: bool) -> list[Exchange]:
+        """The next chunk of audit-log rows: answered CALLs, lone frames, and the CALLs
+        whose answer did not come within `pair_wait` (with `final`: every CALL)."""
+        take = min(len(self._messages), self.flush_chunk)
+        out = self._pairing.add([self._messages.popleft() for _ in range(take)])
+        if final and not self._messages:
+            out.extend(self._pairing.drain())
+        else:
+            out.extend(self._pairing.due(_utcnow()))
+        return out
+
+    async def _flush_chunk(self, with_touches: bool, exchanges: list[Exchange]) -> bool:
         touches: dict[str, datetime] = {}
         if with_touches:
             touches, self._touches = self._touches, {}
-        take = min(len(self._messages), self.flush_chunk)
-        messages = [self._messages.popleft() for _ in range(take)]
         try:
-            await self._submit(BUFFERS, _Buffers(touches, messages))
+            await self._submit(BUFFERS, _Buffers(touches, exchanges))
             return True
         except (StoreUnavailable, Exception) as exc:
             log.warning(
-                "flush of %d touches / %d log entries failed, will retry: %s",
+                "flush of %d touches / %d log rows failed, will retry: %s",
                 len(touches),
-                len(messages),
+                len(exchanges),
                 _describe(exc),
             )
             for sid, at in touches.items():
                 newer = self._touches.get(sid)
                 if newer is None or at > newer:
                     self._touches[sid] = at
-            # Older entries go back in front; the buffer bound still holds.
+            # Older entries go back in front (paired again); the buffer bound still holds.
+            messages = list(self._pairing.restore(exchanges))
             room = self.max_buffered_messages - len(self._messages)
             keep = messages[-room:] if room > 0 else []
             self.dropped_messages += len(messages) - len(keep)
@@ -808,13 +800,8 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
         )
 
     async def list_messages(self, station_id: str | None, limit: int, offset: int) -> Page:
-        m = t.message_log
-        query = sa.select(m).order_by(m.c.created_at.desc(), m.c.id.desc())
-        count = sa.select(sa.func.count()).select_from(m)
-        if station_id is not None:
-            query = query.where(m.c.station_id == station_id)
-            count = count.where(m.c.station_id == station_id)
-        return await self._page(query, count, _message, limit, offset)
+        async with self._tx() as conn:
+            return await list_frames(conn, station_id, limit, offset)
 
     async def _page(
         self,
@@ -830,21 +817,44 @@ class SqlStore(TransactionSql, AuthSql, WebhookSql):
             rows = (await conn.execute(query.limit(limit).offset(offset))).all() if limit else []
         return Page(items=[convert(r) for r in rows], total=int(total), limit=limit, offset=offset)
 
-    async def prune_messages(self, older_than: datetime) -> int:
-        """Delete log entries older than `older_than`, in chunks so a big delete never
-        holds the (SQLite) write lock long enough to stall the OCPP path."""
-        m = t.message_log
-        chunk = (
-            sa.select(m.c.id).where(m.c.created_at < older_than).limit(self.prune_chunk)
-        ).scalar_subquery()
-        stmt = sa.delete(m).where(m.c.id.in_(chunk))
+    async def prune_messages(self, older_than: datetime, action: str | None = None) -> int:
+        """Delete log rows older than `older_than` (with `action`: only that action's),
+        in batches of `prune_chunk` rows, each its own short transaction, so a big delete
+        never holds the (SQLite) write lock long enough to stall the OCPP path."""
+        if action is not None:
+            return await self._prune_action(action, older_than)
+        return await self._prune_table(t.message_log, "created_at", older_than)
+
+    async def prune_status_history(self, older_than: datetime) -> int:
+        return await self._prune_table(t.status_history, "received_at", older_than)
+
+    async def prune_reports(self, older_than: datetime) -> int:
+        return await self._prune_table(t.station_reports, "received_at", older_than)
+
+    async def _prune_table(self, table: sa.Table, column: str, older_than: datetime) -> int:
         deleted = 0
         while True:
             async with self._tx() as conn:
-                n = (await conn.execute(stmt)).rowcount
+                n = await prune_oldest(conn, table, column, older_than, self.prune_chunk)
             deleted += n
-            if n < self.prune_chunk:
+            if n == 0:
                 return deleted
+            await asyncio.sleep(self.prune_pause)
+
+    async def _prune_action(self, action: str, older_than: datetime) -> int:
+        # The rows of one action lie among all others: scan forward from where the last
+        # run stopped (from the start after a restart), a batch at a time.
+        deleted = 0
+        after: int | None = self._prune_cursors.get(action, -1)
+        while after is not None:
+            async with self._tx() as conn:
+                n, nxt = await prune_action(conn, action, older_than, after, self.prune_chunk)
+            deleted += n
+            if nxt is not None:
+                self._prune_cursors[action] = nxt
+            after = nxt
+            await asyncio.sleep(self.prune_pause)
+        return deleted
 
     # ------------------------------------------------------------------ API tokens
 
@@ -947,21 +957,6 @@ def _report_row(r: StationReport) -> dict[str, Any]:
     }
 
 
-_DIRECTION = {Direction.IN: "in", Direction.OUT: "out", "in": "in", "out": "out"}
-
-
-def _message_row(m: MessageLogEntry) -> dict[str, Any]:
-    return {
-        "station_id": m.station_id,
-        "direction": _DIRECTION[m.direction],
-        "message_type": m.message_type,
-        "unique_id": m.unique_id,
-        "action": m.action,
-        "payload": m.payload,
-        "created_at": m.created_at,
-    }
-
-
 def _station(row: Any) -> Station:
     values = dict(row._mapping)
     values["registration_status"] = RegistrationStatus(values["registration_status"])
@@ -979,13 +974,6 @@ def _station_report(row: Any) -> StationReport:
     values = dict(row._mapping)
     del values["id"]
     return StationReport(**values)
-
-
-def _message(row: Any) -> MessageLogEntry:
-    values = dict(row._mapping)
-    del values["id"]
-    values["direction"] = Direction(values["direction"])
-    return MessageLogEntry(**values)
 
 
 def _api_token(row: Any) -> ApiToken:
