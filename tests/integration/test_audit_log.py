@@ -125,9 +125,12 @@ async def test_values_the_columns_cannot_hold_lose_no_frame(store: SqlStore) -> 
     assert item.action == "A" * 64 and item.unique_id.startswith("tx\ufffd")
 
 
-async def test_prune_by_age_action_and_table(store: SqlStore) -> None:
-    store.prune_chunk = 3  # several batches
-    store.prune_pause = 0
+async def test_prune_by_age_action_and_table(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.audit_log.prune_chunk = 3  # several batches
+    store.audit_log.prune_pause = 0
+    monkeypatch.setattr("ampyre.adapters.db.stations.PRUNE_CHUNK", 2)
     entries = []
     for day in range(10):
         for action in ("Heartbeat", "StatusNotification"):

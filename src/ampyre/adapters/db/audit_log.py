@@ -1,5 +1,7 @@
-"""The audit log's SQL: writing paired rows in the group commit, listing one item per
-frame, pruning in short batches. The row format is in audit_rows.py / audit_codec.py.
+"""Repository: the audit (message) log (part of the Store port). Rows are written by the
+buffered flusher (adapters/db/flusher.py) through the group commit, one row per round
+trip (a CALL with its answer; audit_rows.py, audit_codec.py); this module builds their
+INSERT, lists one item per frame and prunes in short batches.
 
 Ids follow the logging order (a flush writes its rows sorted by time), so the lowest ids
 are the oldest rows: pruning reads the table from its start by primary key and needs no
@@ -8,6 +10,7 @@ index on created_at, and "newest first" is `ORDER BY id DESC`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.audit_rows import Exchange, Row, decode, encode
+from ampyre.adapters.db.database import Database
+from ampyre.adapters.db.parts import StorePart
+from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
+from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Step, aware_utc, driver_insert_sql
 from ampyre.domain.models import Direction, MessageLogEntry, Page
 
@@ -30,18 +37,22 @@ _FRAMES = sa.case((_m.c.call_type.is_(None), 0), else_=1) + sa.case(
 )
 
 
-class AuditLogWriter:
-    """Builds the group commit's INSERT for a batch of exchanges."""
+class AuditLogSql(StorePart):
+    prune_chunk: int = PRUNE_CHUNK
+    prune_pause: float = PRUNE_PAUSE  # between pruning batches: the OCPP path goes first
 
-    def __init__(self, dialect_name: str, paramstyle: str) -> None:
-        self._sqlite = dialect_name == "sqlite"
-        self._sql = driver_insert_sql(paramstyle, "message_log", _COLUMNS)
+    def __init__(self, db: Database, writer: GroupWriter) -> None:
+        super().__init__(db, writer)
+        self._sqlite = db.dialect_name == "sqlite"
+        self._messages_sql = driver_insert_sql(db.paramstyle, "message_log", _COLUMNS)
+        self._prune_cursors: dict[str, int] = {}  # per action: scanned up to this id
 
-    def step(self, exchanges: Sequence[Exchange]) -> Step:
-        """One executemany for all rows, in logging order (so ids follow time). Encoding
-        (compression) happens here: on SQLite in the writer thread, off the event loop."""
+    def message_step(self, exchanges: Sequence[Exchange]) -> Step:
+        """The statement inserting audit-log rows (for the group commit), in logging order
+        so that ids follow time. Encoding (compression) happens here: on SQLite in the
+        writer thread, off the event loop."""
         rows = sorted((encode(e) for e in exchanges), key=lambda r: r.created_at)
-        if self._sql is None:
+        if self._messages_sql is None:
             return sa.insert(_m), [r._asdict() for r in rows]
         stamp = t.epoch_micros if self._sqlite else aware_utc
         out = []
@@ -49,7 +60,31 @@ class AuditLogWriter:
             values = [r[i] for i in _ORDER]
             values[_CREATED] = stamp(r.created_at)
             out.append(tuple(values))
-        return self._sql, out
+        return self._messages_sql, out
+
+    async def list_messages(self, station_id: str | None, limit: int, offset: int) -> Page:
+        async with self._tx() as conn:
+            return await list_frames(conn, station_id, limit, offset)
+
+    async def prune_messages(self, older_than: datetime, action: str | None = None) -> int:
+        """Delete log rows older than `older_than` (with `action`: only that action's),
+        in short batches of `prune_chunk` rows."""
+        if action is None:
+            return await prune_table(
+                self._tx, _m, "created_at", older_than, self.prune_chunk, self.prune_pause
+            )
+        # The rows of one action lie among all others: scan forward from where the last
+        # run stopped (from the start after a restart), a batch at a time.
+        deleted = 0
+        after: int | None = self._prune_cursors.get(action, -1)
+        while after is not None:
+            async with self._tx() as conn:
+                n, after = await prune_action(conn, action, older_than, after, self.prune_chunk)
+            deleted += n
+            if after is not None:
+                self._prune_cursors[action] = after
+                await asyncio.sleep(self.prune_pause)
+        return deleted
 
 
 async def list_frames(
@@ -69,11 +104,8 @@ async def list_frames(
     if skip_rows:
         head = sa.select(_FRAMES.label("n")).where(*mine).order_by(_m.c.id.desc())
         head_q = head.limit(skip_rows).subquery()
-        skipped = int(
-            (
-                await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(head_q.c.n), 0)))
-            ).scalar_one()
-        )
+        frames_q = sa.select(sa.func.coalesce(sa.func.sum(head_q.c.n), 0))
+        skipped = int((await conn.execute(frames_q)).scalar_one())
     skip_frames = offset - skipped
     query = (
         sa.select(*_ROW_COLUMNS)
@@ -91,25 +123,12 @@ async def list_frames(
     return Page(items=items[:limit], total=total, limit=limit, offset=offset)
 
 
-async def prune_oldest(
-    conn: AsyncConnection, table: sa.Table, column: str, older_than: datetime, limit: int
-) -> int:
-    """Delete the rows among the `limit` lowest ids of `table` whose `column` is before
-    `older_than`; the number deleted (0: nothing old is left at the start of the table).
-    For tables whose ids grow with that time (message_log, status_history,
-    station_reports): it reads only the start of the table, by primary key."""
-    head = sa.select(table.c.id, table.c[column]).order_by(table.c.id).limit(limit).subquery()
-    old = sa.select(head.c.id).where(head.c[column] < older_than)
-    result = await conn.execute(sa.delete(table).where(table.c.id.in_(old)))
-    return int(result.rowcount or 0)
-
-
 async def prune_action(
     conn: AsyncConnection, action: str, older_than: datetime, after_id: int, limit: int
 ) -> tuple[int, int | None]:
     """Delete the rows of one action among the `limit` rows after id `after_id` that are
     older than `older_than`. Returns (deleted, id to continue after; None when the rows
-    scanned reach `older_than`: the rest is younger)."""
+    scanned reach `older_than` or the end of the table: the rest is younger)."""
     window = (
         sa.select(_m.c.id, _m.c.created_at)
         .where(_m.c.id > after_id)
@@ -117,12 +136,8 @@ async def prune_action(
         .limit(limit)
         .subquery()
     )
-    bounds = (
-        await conn.execute(
-            sa.select(sa.func.max(window.c.id), sa.func.max(window.c.created_at), sa.func.count())
-        )
-    ).one()
-    last_id, newest, count = bounds
+    bounds = sa.select(sa.func.max(window.c.id), sa.func.max(window.c.created_at), sa.func.count())
+    last_id, newest, count = (await conn.execute(bounds)).one()
     if not count:
         return 0, None
     result = await conn.execute(
@@ -133,5 +148,5 @@ async def prune_action(
             _m.c.created_at < older_than,
         )
     )
-    done = newest is not None and newest >= older_than
-    return int(result.rowcount or 0), None if done or count < limit else int(last_id)
+    done = count < limit or (newest is not None and newest >= older_than)
+    return int(result.rowcount or 0), None if done else int(last_id)
