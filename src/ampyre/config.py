@@ -35,7 +35,11 @@ class Settings:
     call_timeout: float = 30.0  # waiting for a station's answer to our CALL
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs allowed to set X-Forwarded-For
     message_log: bool = True  # audit log of every OCPP frame
+    # Retention (services/retention.py); 0 keeps everything.
     message_log_retention_days: int = 7
+    message_log_heartbeat_retention_hours: int = 24
+    status_history_retention_days: int = 90
+    station_reports_retention_days: int = 90
     log_level: str = "INFO"
     sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
     db_pool_size: int = 20  # PostgreSQL connections per process
@@ -154,6 +158,14 @@ def _validate(s: Settings) -> None:
     for name in ("transaction_silence_timeout", "transaction_check_interval", "webhook_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    for name in (
+        "message_log_retention_days",
+        "message_log_heartbeat_retention_hours",
+        "status_history_retention_days",
+        "station_reports_retention_days",
+    ):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 (keep) or positive")
     if s.webhook_max_attempts < 1:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     s.trusted_networks()
