@@ -283,6 +283,34 @@ def database_bytes(database_url: str | None) -> int | None:
     )
 
 
+def audited_frames(server: Server) -> int | None:
+    """Frames in the audit log as the REST API counts them (`total` of GET /messages):
+    the same on every storage layout."""
+    if server.http_url is None or server.api_token is None:
+        return None
+    req = urllib.request.Request(
+        f"{server.http_url}/api/v1/messages?limit=1",
+        headers={"Authorization": f"Bearer {server.api_token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return int(json.loads(resp.read())["total"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+
+
+def audit_sample(server: Server) -> tuple[float, int | None, int | None, int | None]:
+    """(monotonic time, audited frames, audit-log bytes, database bytes) of an ampyre
+    target, for growth over a measured window."""
+    at = time.monotonic()
+    return (
+        at,
+        audited_frames(server),
+        audit_log_bytes(server.database_url),
+        database_bytes(server.database_url),
+    )
+
+
 def seed_id_tokens(server: Server, tokens: list[str]) -> list[str]:
     """Create accepted id tokens through the REST API; returns problems (empty: done).
     A token that exists already (409) is fine."""

@@ -62,7 +62,7 @@ class BufferPlanner:
 
 class BufferedFlusher:
     flush_interval: float = 0.25
-    flush_chunk: int = 400  # audit-log rows per transaction
+    flush_chunk: int = 800  # audit-log frames per transaction (about 400 rows)
     touch_interval: float = 2.0  # seconds between writes of buffered last_seen times
     max_buffered_messages: int = 100_000
     pair_wait: float = 3.0  # seconds a logged CALL waits for its answer to share a row
@@ -77,6 +77,7 @@ class BufferedFlusher:
         self._messages: deque[MessageLogEntry] = deque()
         self._pairing = Pairing(timedelta(seconds=self.pair_wait), self.max_buffered_messages)
         self.dropped_messages = 0
+        self._flushing = asyncio.Lock()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -141,7 +142,12 @@ class BufferedFlusher:
 
         In chunks, so that a station's write waiting in the same queue waits for one
         small transaction, not for seconds' worth of audit log. CALLs still waiting for
-        their answer are written when `pair_wait` is over, or now with `final`."""
+        their answer are written when `pair_wait` is over, or now with `final`. One flush
+        at a time: `flush()` returns only once what the loop had taken is written too."""
+        async with self._flushing:
+            await self._flush_buffers(touches, final)
+
+    async def _flush_buffers(self, touches: bool, final: bool) -> None:
         if touches:
             self._last_touch_flush = time.monotonic()
         first = True
@@ -151,6 +157,8 @@ class BufferedFlusher:
                 return
             exchanges = self._take(final)
             if not exchanges and (not with_touches or not first):
+                if self._messages:
+                    continue  # a chunk of CALLs only: their answers follow
                 return
             first = False
             if not await self._flush_chunk(with_touches, exchanges):
