@@ -11,6 +11,7 @@ the frames exactly as they were logged (`tests/unit/test_audit_rows.py`).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ CALLRESULT = 3
 CALLERROR = 4
 REPLIES = frozenset({CALLRESULT, CALLERROR})
 
-UNIQUE_ID_MAX = 255  # column sizes (tables.message_log)
+STATION_ID_MAX = UNIQUE_ID_MAX = 255  # column sizes (tables.message_log)
 ACTION_MAX = 64
 REPLY_AFTER_MAX_US = 2**31 - 1  # a paired reply later than this gets its own row
 
@@ -66,13 +67,17 @@ class Row(NamedTuple):
     reply_after_us: int | None  # the reply was logged this long after created_at
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def column_text(value: str | None, limit: int) -> str | None:
-    """A value the text columns can hold on every database: no NUL (PostgreSQL refuses
-    it), at most `limit` characters. The frame itself keeps the original."""
+    """A value the text columns can hold on every database: U+0000 (PostgreSQL refuses
+    it) and unpaired surrogates (not UTF-8) escaped as JSON writes them, at most `limit`
+    characters. The frame itself (bytes) keeps the original (issue 13, defect 2.1)."""
     if value is None:
         return None
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
+    if not value.isascii() or "\x00" in value:
+        value = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
     return value[:limit]
 
 
@@ -92,7 +97,7 @@ def encode(exchange: Exchange) -> Row:
         reply_after = _micros(reply.created_at - first.created_at)
     direction = first.direction if request is not None else _OTHER.get(first.direction, "in")
     return Row(
-        first.station_id,
+        column_text(first.station_id, STATION_ID_MAX) or "",
         direction,
         uid,
         action,

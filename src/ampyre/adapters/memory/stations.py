@@ -1,5 +1,6 @@
-"""MemoryStore: an in-process fake of the `Store` port for unit tests of services and the
-API. Same semantics as SqlStore where callers can observe them (KeyError on duplicates,
+"""MemoryStations: the `Store` port part of MemoryStore (adapters/memory/__init__.py), an
+in-process fake for unit tests of services and the API. Same semantics as SqlStore where
+callers can observe them (KeyError on duplicates,
 newest-first pages, disconnect guard per node, records for unknown stations fail), but
 writes are immediate and nothing is durable.
 
@@ -29,7 +30,7 @@ from ampyre.domain.models import (
     StationUpdate,
     StatusReport,
 )
-from ampyre.services.ports import SchemaNotCurrent, Store, StoreUnavailable
+from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
 
 _EDITABLE = frozenset(
     f.name for f in dataclasses.fields(Station) if f.name not in {"id", "created_at", "updated_at"}
@@ -49,7 +50,7 @@ def _page(items: list[Any], limit: int, offset: int) -> Page:
     return Page(items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset)
 
 
-class MemoryStore:
+class MemoryStations:
     max_buffered_messages: int = 100_000
 
     def __init__(self) -> None:
@@ -262,6 +263,17 @@ class MemoryStore:
         station.last_seen = _later(station.last_seen, at)
         station.updated_at = now
 
+    async def release_node(self, node: str, at: datetime) -> list[str]:
+        """Stations still recorded as connected to `node` become disconnected (SqlStore)."""
+        self._write()
+        released = sorted(
+            sid for sid, st in self.stations.items() if st.connected and st.connected_node == node
+        )
+        for sid in released:
+            station = self.stations[sid]
+            station.connected, station.connected_node, station.updated_at = False, None, at
+        return released
+
     def touch(self, station_id: str, at: datetime) -> None:
         if self.fail_writes or self.closed:
             return
@@ -331,7 +343,3 @@ class MemoryStore:
             return False
         token.revoked = True
         return True
-
-
-def _conforms(store: MemoryStore) -> Store:  # mypy proves MemoryStore implements the port
-    return store
