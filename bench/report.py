@@ -55,6 +55,13 @@ generator near 100 % means the generator, not the server, was the limit);
 ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo server for
 the same OCPP version.
 
+The ampyre rows also report the **audit log's size**: bytes per audited frame (growth
+of the `message_log` table with its indexes over the measured window, divided by the
+frames added as `GET /api/v1/messages` counts them; a round trip is two frames), the
+database's growth in MB/min and the audit log's share of it.
+`python -m bench.audit_size` measures the same offline, exactly, for a fixed stream of
+frames (`--profile throughput` or `sessions`).
+
 {START}
 {END}
 """
