@@ -40,6 +40,7 @@ class Settings:
     message_log_heartbeat_retention_hours: int = 24
     status_history_retention_days: int = 90
     station_reports_retention_days: int = 90
+    transaction_data_retention_days: int = 0  # meter values/events of ended transactions
     log_level: str = "INFO"
     sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
     db_pool_size: int = 20  # PostgreSQL connections per process
@@ -163,6 +164,7 @@ def _validate(s: Settings) -> None:
         "message_log_heartbeat_retention_hours",
         "status_history_retention_days",
         "station_reports_retention_days",
+        "transaction_data_retention_days",
     ):
         if getattr(s, name) < 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 (keep) or positive")

@@ -239,3 +239,77 @@ async def test_a_heartbeat_round_trip_is_small(sqlite_url: str) -> None:
             "(SELECT name FROM sqlite_master WHERE tbl_name = 'message_log')"
         ).fetchone()[0]
     assert size / len(entries) < 212 / 3
+
+
+async def test_prune_transaction_data_keeps_transactions(store: SqlStore) -> None:
+    await store.create_station(Station(id="CS1"))
+    day = timedelta(days=1)
+    transactions = [
+        ("old", "ended", T0 - 10 * day),
+        ("recent", "ended", T0 - day),
+        ("running", "active", None),
+    ]
+    engine = create_engine(store.database_url)
+    try:
+        async with engine.begin() as conn:
+            pks = {}
+            for tid, status, ended in transactions:
+                result = await conn.execute(
+                    sa.insert(t.transactions).values(
+                        station_id="CS1",
+                        transaction_id=tid,
+                        status=status,
+                        ended_at=ended,
+                        meter_start_wh=0.0,
+                        meter_stop_wh=1000.0 if ended else None,
+                        created_at=T0 - 20 * day,
+                        updated_at=T0 - 20 * day,
+                    )
+                )
+                pks[tid] = result.inserted_primary_key[0]
+
+            def value(pk: int | None, n: int, received: datetime) -> dict[str, object]:
+                return {
+                    "transaction_pk": pk,
+                    "station_id": "CS1",
+                    "evse_id": 1,
+                    "connector_id": 1,
+                    "timestamp": received - timedelta(seconds=n),
+                    "measurand": "Energy.Active.Import.Register",
+                    "phase": "",
+                    "location": "Outlet",
+                    "context": "Sample.Periodic",
+                    "unit": "Wh",
+                    "multiplier": 0,
+                    "format": "",
+                    "raw_value": str(n),
+                    "received_at": received,
+                }
+
+            values = [value(pks[tid], n, T0 - 15 * day) for tid in pks for n in range(3)]
+            values += [value(None, 1, T0 - 15 * day), value(None, 2, T0 - day)]
+            await conn.execute(sa.insert(t.meter_values), values)
+            await conn.execute(
+                sa.insert(t.transaction_events),
+                [
+                    {
+                        "transaction_pk": pk,
+                        "event_key": "Started",
+                        "kind": "Started",
+                        "timestamp": T0 - 15 * day,
+                        "payload": {},
+                        "received_at": T0 - 15 * day,
+                    }
+                    for pk in pks.values()
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+    # 3 values and 1 event of "old", 1 loose value received 15 days ago.
+    assert await store.prune_transaction_data(T0 - 5 * day) == 5
+    assert await store.prune_transaction_data(T0 - 5 * day) == 0
+    for tid, pk in pks.items():
+        assert (await store.get_transaction(pk)) is not None
+        left = await store.list_transaction_meter_values(pk, 100, 0)
+        assert left.total == (0 if tid == "old" else 3)

@@ -116,3 +116,12 @@ def test_negative_retention_is_refused() -> None:
         load_settings(environ={"AMPYRE_STATUS_HISTORY_RETENTION_DAYS": "-1"})
     s = load_settings(environ={"AMPYRE_MESSAGE_LOG_HEARTBEAT_RETENTION_HOURS": "6"})
     assert RetentionPolicy.from_settings(s).heartbeats == timedelta(hours=6)
+
+
+async def test_transaction_data_only_when_configured() -> None:
+    store = await _filled()
+    assert RetentionPolicy.from_settings(Settings()).transaction_data is None
+    policy = RetentionPolicy.from_settings(Settings(transaction_data_retention_days=400))
+    assert policy.transaction_data == timedelta(days=400)
+    deleted = await RetentionService(store, policy, clock=lambda: NOW).run_once()
+    assert deleted["meter values and events of ended transactions"] == 0

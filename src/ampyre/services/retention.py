@@ -8,9 +8,12 @@ Pruned (each `*_RETENTION_*` setting; 0 keeps everything):
 * status history and station reports (`status_history_retention_days`,
   `station_reports_retention_days`, default 90).
 
-Not pruned: transactions, their events and meter values. Billing and disputes need them
-(a charging session may be contested months later, and the law may require keeping it
-longer), so deleting them is the operator's decision, not a default.
+Not pruned by default: transactions, their events and meter values. Billing and disputes
+need them (a charging session may be contested months later, and the law may require
+keeping it longer), so deleting them is the operator's decision:
+`transaction_data_retention_days` (default 0) deletes the meter values and events of
+transactions that ended that long ago, and meter values outside transactions; the
+transactions themselves stay, with their start/stop readings and energy.
 
 The store deletes in short batches (one transaction each, with a pause between), so
 pruning never holds the database long enough to stall the OCPP path.
@@ -39,6 +42,7 @@ class RetentionStore(Protocol):
     async def prune_messages(self, older_than: datetime, action: str | None = None) -> int: ...
     async def prune_status_history(self, older_than: datetime) -> int: ...
     async def prune_reports(self, older_than: datetime) -> int: ...
+    async def prune_transaction_data(self, older_than: datetime) -> int: ...
 
 
 def _age(amount: float, unit: timedelta) -> timedelta | None:
@@ -53,6 +57,7 @@ class RetentionPolicy:
     heartbeats: timedelta | None = timedelta(hours=24)
     status_history: timedelta | None = timedelta(days=90)
     reports: timedelta | None = timedelta(days=90)
+    transaction_data: timedelta | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> RetentionPolicy:
@@ -61,6 +66,7 @@ class RetentionPolicy:
             heartbeats=_age(s.message_log_heartbeat_retention_hours, timedelta(hours=1)),
             status_history=_age(s.status_history_retention_days, timedelta(days=1)),
             reports=_age(s.station_reports_retention_days, timedelta(days=1)),
+            transaction_data=_age(s.transaction_data_retention_days, timedelta(days=1)),
         )
 
 
@@ -95,6 +101,11 @@ class RetentionService:
             ),
             ("status-history rows", p.status_history, store.prune_status_history),
             ("station reports", p.reports, store.prune_reports),
+            (
+                "meter values and events of ended transactions",
+                p.transaction_data,
+                store.prune_transaction_data,
+            ),
         ]
         return [(name, age, prune) for name, age, prune in jobs if age is not None]
 
