@@ -55,6 +55,13 @@ generator near 100 % means the generator, not the server, was the limit);
 ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo server for
 the same OCPP version.
 
+The ampyre rows also report the **audit log's size**: bytes per audited frame (growth
+of the `message_log` table with its indexes over the measured window, divided by the
+frames added as `GET /api/v1/messages` counts them; a round trip is two frames), the
+database's growth in MB/min and the audit log's share of it.
+`python -m bench.audit_size` measures the same offline, exactly, for a fixed stream of
+frames (`--profile throughput` or `sessions`).
+
 {START}
 {END}
 """
@@ -193,6 +200,23 @@ def _transactions_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _audit_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| version | db | msgs/s | frames audited/s | bytes per audited frame "
+        "| DB growth MB/min | of it audit log |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "failed" in r or r.get("audit_bytes_per_frame") is None:
+            continue
+        out.append(
+            f"| {r['version']} | {r['db']} | {_f(r['msgs_per_s'])} "
+            f"| {_f(r.get('audited_frames_per_s'))} | {_f(r['audit_bytes_per_frame'], 1)} "
+            f"| {_f(r.get('db_growth_mb_per_min'), 1)} | {_f(r.get('audit_share'), 0, 100)} % |"
+        )
+    return out
+
+
 SCENARIOS = ("throughput", "paced", "idle", "transactions")
 
 
@@ -244,6 +268,17 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
             "",
             "Rows marked *(bound)* had the load generator at >= 90 % of its core: the "
             "server could go faster than shown there.",
+        ]
+    audit = _audit_table(rows)
+    if len(audit) > 2:
+        lines += [
+            "",
+            "Audit log of the ampyre rows (measured window): *bytes per audited frame* = "
+            "growth of the `message_log` table with its indexes (SQLite: `dbstat`; "
+            "PostgreSQL: `pg_total_relation_size`) / frames added (`total` of "
+            "`GET /api/v1/messages`); a round trip is two frames.",
+            "",
+            *audit,
         ]
     if scenario == "transactions":
         lines += [

@@ -181,6 +181,7 @@ def drive(
         win_start, win_end = start + warmup, start + warmup + duration
         time.sleep(max(0.0, win_start - time.monotonic()))
         rows0 = targets.count_rows(server, "meter_values") if mode == "transactions" else None
+        audit0 = targets.audit_sample(server) if server.database_url else None
         cpu0 = proc.cpu_seconds(server.pid)
         busy0 = proc.cpu_busy_seconds()
         rss_connected = proc.rss_bytes(server.pid)
@@ -189,6 +190,7 @@ def drive(
         busy1 = proc.cpu_busy_seconds()
         rss_end = proc.rss_bytes(server.pid)
         rows1 = targets.count_rows(server, "meter_values") if mode == "transactions" else None
+        audit1 = targets.audit_sample(server) if server.database_url else None
         done_deadline = time.monotonic() + 60 + stations / 500
         done = [w.expect("done", done_deadline) for w in workers]
         rows_final = targets.count_rows(server, "meter_values") if mode == "transactions" else None
@@ -239,6 +241,8 @@ def drive(
                 (d["meter_p99_ms"] for d in done if d["meter_p99_ms"] is not None), default=None
             ),
         }
+    if audit0 is not None and audit1 is not None:
+        extra.update(audit_growth(audit0, audit1))
     return {
         "stations": stations,
         "workers": n_workers,
@@ -267,6 +271,29 @@ def drive(
         **percentiles(latencies),
         **extra,
     }
+
+
+def audit_growth(
+    before: tuple[float, int | None, int | None, int | None],
+    after: tuple[float, int | None, int | None, int | None],
+) -> dict[str, Any]:
+    """Audit-log and database growth between two `targets.audit_sample`s: bytes per
+    audited frame (issue 13 §2.15), database MB per minute and the audit log's share."""
+    seconds = after[0] - before[0]
+    out: dict[str, Any] = {}
+    frames = after[1] - before[1] if after[1] is not None and before[1] is not None else None
+    audit = after[2] - before[2] if after[2] is not None and before[2] is not None else None
+    total = after[3] - before[3] if after[3] is not None and before[3] is not None else None
+    out["audited_frames"] = frames
+    if frames and seconds > 0:
+        out["audited_frames_per_s"] = frames / seconds
+    if frames and audit is not None:
+        out["audit_bytes_per_frame"] = audit / frames
+    if total is not None and seconds > 0:
+        out["db_growth_mb_per_min"] = total / 2**20 / seconds * 60
+        if audit is not None and total > 0:
+            out["audit_share"] = audit / total
+    return out
 
 
 def run_one(

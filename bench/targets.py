@@ -60,7 +60,7 @@ class Server:
         proc.stop_process(self.proc)
         for dbname in self.cleanup:
             with contextlib.suppress(Exception):
-                _psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         self.cleanup.clear()
         if self.tmpdir is not None:
             self.tmpdir.cleanup()
@@ -87,12 +87,12 @@ def ampyre_available() -> str | None:
     return None
 
 
-def _psql(sql: str) -> None:
-    psql = shutil.which("psql")
-    if psql is None:
+def psql(sql: str) -> None:
+    exe = shutil.which("psql")
+    if exe is None:
         raise RuntimeError("psql not found; needed to create the PostgreSQL bench database")
     subprocess.run(
-        [psql, PG_ADMIN_DSN, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        [exe, PG_ADMIN_DSN, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
         check=True,
         capture_output=True,
         timeout=60,
@@ -156,7 +156,7 @@ def _start_ampyre(
         database_url = f"sqlite+aiosqlite:///{tmpdir.name}/bench.db"
     elif db == "postgres":
         dbname = f"ampyre_bench_{os.getpid()}_{int(time.time())}"
-        _psql(f'CREATE DATABASE "{dbname}"')
+        psql(f'CREATE DATABASE "{dbname}"')
         cleanup.append(dbname)
         database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
     else:
@@ -185,7 +185,7 @@ def _start_ampyre(
     except BaseException:
         for dbname in cleanup:
             with contextlib.suppress(Exception):
-                _psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         if tmpdir is not None:
             tmpdir.cleanup()
         raise
@@ -238,6 +238,77 @@ def count_rows(server: Server, table: str) -> int | None:
         return int(out.stdout.decode().strip())
     except (OSError, sqlite3.Error, subprocess.SubprocessError, ValueError, IndexError):
         return None
+
+
+def _sql_scalar(database_url: str | None, sqlite_sql: str, pg_sql: str) -> int | None:
+    """One integer from an ampyre database, read beside the running server (None when it
+    cannot be read): SQLite with the standard library (WAL: readers do not block the
+    writer), PostgreSQL through psql so that the work happens in PostgreSQL."""
+    if database_url is None:
+        return None
+    try:
+        if database_url.startswith("sqlite"):
+            path = database_url.split("///", 1)[1]
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+                value = conn.execute(sqlite_sql).fetchone()[0]
+                return None if value is None else int(value)
+        psql_exe = shutil.which("psql")
+        if psql_exe is None:
+            return None
+        dsn = "postgresql://" + database_url.split("://", 1)[1]
+        out = subprocess.run(
+            [psql_exe, dsn, "-At", "-c", pg_sql], check=True, capture_output=True, timeout=60
+        )
+        return int(out.stdout.decode().strip())
+    except (OSError, sqlite3.Error, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def audit_log_bytes(database_url: str | None) -> int | None:
+    """Bytes of the audit log (message_log with its indexes; TOAST on PostgreSQL)."""
+    return _sql_scalar(
+        database_url,
+        "SELECT sum(pgsize) FROM dbstat WHERE name IN "
+        "(SELECT name FROM sqlite_master WHERE tbl_name = 'message_log')",
+        "SELECT pg_total_relation_size('message_log')",
+    )
+
+
+def database_bytes(database_url: str | None) -> int | None:
+    """Bytes in use by the whole database (SQLite: pages in use, WAL not counted)."""
+    return _sql_scalar(
+        database_url,
+        "SELECT sum(pgsize) FROM dbstat",
+        "SELECT pg_database_size(current_database())",
+    )
+
+
+def audited_frames(server: Server) -> int | None:
+    """Frames in the audit log as the REST API counts them (`total` of GET /messages):
+    the same on every storage layout."""
+    if server.http_url is None or server.api_token is None:
+        return None
+    req = urllib.request.Request(
+        f"{server.http_url}/api/v1/messages?limit=1",
+        headers={"Authorization": f"Bearer {server.api_token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return int(json.loads(resp.read())["total"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+
+
+def audit_sample(server: Server) -> tuple[float, int | None, int | None, int | None]:
+    """(monotonic time, audited frames, audit-log bytes, database bytes) of an ampyre
+    target, for growth over a measured window."""
+    at = time.monotonic()
+    return (
+        at,
+        audited_frames(server),
+        audit_log_bytes(server.database_url),
+        database_bytes(server.database_url),
+    )
 
 
 def seed_id_tokens(server: Server, tokens: list[str]) -> list[str]:

@@ -9,7 +9,6 @@ import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import uvicorn
 
@@ -33,14 +32,13 @@ from ampyre.services.clock import utcnow
 from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
+from ampyre.services.retention import RetentionPolicy, RetentionService
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
 from ampyre.services.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
-
-PRUNE_EVERY = 3600.0
 
 
 class _HttpServer(uvicorn.Server):
@@ -195,7 +193,12 @@ async def run(
         await app.transactions.start()
         await app.gateway.start()
         api_task = asyncio.create_task(app.api.serve(), name="http")
-        pruner = asyncio.create_task(_prune_forever(app), name="prune")
+        retention = RetentionService(
+            app.store,
+            RetentionPolicy.from_settings(s),
+            prune_operator_audit=app.operator_audit.prune,
+        )
+        retention.start()
         # uvicorn exposes start-up only as a flag.
         while not app.api.started and not api_task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
@@ -215,9 +218,7 @@ async def run(
         log.info("shutting down")
         await app.gateway.stop()
         app.api.should_exit = True
-        pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruner
+        await retention.close()
         await api_task
     finally:
         await app.transactions.close()
@@ -228,22 +229,3 @@ async def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-
-
-async def _prune_forever(app: App) -> None:
-    retention = timedelta(days=app.settings.message_log_retention_days)
-    while True:
-        try:
-            removed = await app.store.prune_messages(utcnow() - retention)
-            if removed:
-                log.info("pruned %d message-log entries older than %s", removed, retention)
-        except Exception:
-            log.warning("message-log pruning failed; will retry", exc_info=True)
-        try:
-            days = timedelta(days=app.settings.operator_audit_retention_days)
-            removed = await app.operator_audit.prune(utcnow() - days)
-            if removed:
-                log.info("pruned %d operator-audit entries older than %s", removed, days)
-        except Exception:
-            log.warning("operator-audit pruning failed; will retry", exc_info=True)
-        await asyncio.sleep(PRUNE_EVERY)

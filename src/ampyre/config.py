@@ -40,7 +40,12 @@ class Settings:
     auth_fail_address_limit: int = 20
     auth_fail_max_delay: float = 300.0
     message_log: bool = True  # audit log of every OCPP frame
+    # Retention (services/retention.py); 0 keeps everything.
     message_log_retention_days: int = 7
+    message_log_heartbeat_retention_hours: int = 24
+    status_history_retention_days: int = 90
+    station_reports_retention_days: int = 90
+    transaction_data_retention_days: int = 0  # meter values/events of ended transactions
     log_level: str = "INFO"
     log_format: str = "text"  # "text" or "json" (one JSON object per line)
     max_body_size: int = 1024 * 1024  # bytes per REST request body; larger ones get 413
@@ -172,6 +177,15 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_MAX_BODY_SIZE must be at least 1024 bytes")
     if s.operator_audit_retention_days < 1:
         raise ConfigError("AMPYRE_OPERATOR_AUDIT_RETENTION_DAYS must be at least 1")
+    for name in (
+        "message_log_retention_days",
+        "message_log_heartbeat_retention_hours",
+        "status_history_retention_days",
+        "station_reports_retention_days",
+        "transaction_data_retention_days",
+    ):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 (keep) or positive")
     if s.webhook_max_attempts < 1:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     s.trusted_networks()

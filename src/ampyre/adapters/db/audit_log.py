@@ -1,118 +1,152 @@
 """Repository: the audit (message) log (part of the Store port). Rows are written by the
-buffered flusher (adapters/db/flusher.py) through the group commit; this module turns
-entries into rows, reads pages and prunes by age."""
+buffered flusher (adapters/db/flusher.py) through the group commit, one row per round
+trip (a CALL with its answer; audit_rows.py, audit_codec.py); this module builds their
+INSERT, lists one item per frame and prunes in short batches.
+
+Ids follow the logging order (a flush writes its rows sorted by time), so the lowest ids
+are the oldest rows: pruning reads the table from its start by primary key and needs no
+index on created_at, and "newest first" is `ORDER BY id DESC`.
+"""
 
 from __future__ import annotations
 
-import re
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.audit_rows import Exchange, Row, decode, encode
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.parts import StorePart
+from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
 from ampyre.adapters.db.writer import GroupWriter
-from ampyre.adapters.db.writes import Step, aware_utc, driver_insert_sql, sqlite_utc
+from ampyre.adapters.db.writes import Step, aware_utc, driver_insert_sql
 from ampyre.domain.models import Direction, MessageLogEntry, Page
 
-_DIRECTION = {Direction.IN: "in", Direction.OUT: "out", "in": "in", "out": "out"}
-# Column sizes (adapters/db/tables.py message_log).
-_ID_LEN, _ACTION_LEN = 255, 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _fit(text: str, limit: int | None = None) -> str:
-    """What a text column can hold of `text`: U+0000 (which PostgreSQL text refuses) and
-    unpaired surrogates (not UTF-8) escaped as JSON writes them, cut to the column. The
-    audit log keeps what a station sent as far as it can; one unstorable frame must not
-    fail the chunk it is flushed with (issue 13, defect 2.1)."""
-    if "\x00" in text or (not text.isascii() and _SURROGATE.search(text)):
-        text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text if limit is None or len(text) <= limit else text[:limit]
-
-
-def _fit_action(action: str | None) -> str | None:
-    return None if action is None else _fit(action, _ACTION_LEN)
+_m = t.message_log
+_COLUMNS = tuple(c.name for c in _m.columns if c.name != "id")
+_ORDER = tuple(Row._fields.index(name) for name in _COLUMNS)  # Row -> table order
+_CREATED = _COLUMNS.index("created_at")
+_ROW_COLUMNS = [_m.c[name] for name in Row._fields]
+# Frames in a row: its request and/or its reply.
+_FRAMES = sa.case((_m.c.call_type.is_(None), 0), else_=1) + sa.case(
+    (_m.c.reply_type.is_(None), 0), else_=1
+)
 
 
 class AuditLogSql(StorePart):
-    prune_chunk: int = 10_000
+    prune_chunk: int = PRUNE_CHUNK
+    prune_pause: float = PRUNE_PAUSE  # between pruning batches: the OCPP path goes first
 
     def __init__(self, db: Database, writer: GroupWriter) -> None:
         super().__init__(db, writer)
-        self._messages_stmt = sa.insert(t.message_log)
-        self._messages_sql = driver_insert_sql(
-            db.paramstyle,
-            "message_log",
-            (
-                *("station_id", "direction", "message_type", "unique_id"),
-                *("action", "payload", "created_at"),
-            ),
-        )
+        self._sqlite = db.dialect_name == "sqlite"
+        self._messages_sql = driver_insert_sql(db.paramstyle, "message_log", _COLUMNS)
+        self._prune_cursors: dict[str, int] = {}  # per action: scanned up to this id
 
-    def message_step(self, messages: list[MessageLogEntry]) -> Step:
-        """The statement inserting audit-log entries (for the group commit)."""
+    def message_step(self, exchanges: Sequence[Exchange]) -> Step:
+        """The statement inserting audit-log rows (for the group commit), in logging order
+        so that ids follow time. Encoding (compression) happens here: on SQLite in the
+        writer thread, off the event loop."""
+        rows = sorted((encode(e) for e in exchanges), key=lambda r: r.created_at)
         if self._messages_sql is None:
-            return self._messages_stmt, [_message_row(m) for m in messages]
-        # SQLite gets the text form UtcDateTime stores there (naive UTC, microseconds).
-        stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
-        rows = [
-            (
-                _fit(m.station_id, _ID_LEN),
-                _DIRECTION[m.direction],
-                m.message_type,
-                _fit(m.unique_id, _ID_LEN),
-                _fit_action(m.action),
-                _fit(m.payload),
-                stamp(m.created_at),
-            )
-            for m in messages
-        ]
-        return self._messages_sql, rows
+            return sa.insert(_m), [r._asdict() for r in rows]
+        stamp = t.epoch_micros if self._sqlite else aware_utc
+        out = []
+        for r in rows:
+            values = [r[i] for i in _ORDER]
+            values[_CREATED] = stamp(r.created_at)
+            out.append(tuple(values))
+        return self._messages_sql, out
 
     async def list_messages(self, station_id: str | None, limit: int, offset: int) -> Page:
-        m = t.message_log
-        query = sa.select(m).order_by(m.c.created_at.desc(), m.c.id.desc())
-        count = sa.select(sa.func.count()).select_from(m)
-        if station_id is not None:
-            query = query.where(m.c.station_id == station_id)
-            count = count.where(m.c.station_id == station_id)
-        return await self._page(query, count, _message, limit, offset)
+        async with self._tx() as conn:
+            return await list_frames(conn, station_id, limit, offset)
 
-    async def prune_messages(self, older_than: datetime) -> int:
-        """Delete log entries older than `older_than`, in chunks so a big delete never
-        holds the (SQLite) write lock long enough to stall the OCPP path."""
-        m = t.message_log
-        chunk = (
-            sa.select(m.c.id).where(m.c.created_at < older_than).limit(self.prune_chunk)
-        ).scalar_subquery()
-        stmt = sa.delete(m).where(m.c.id.in_(chunk))
+    async def prune_messages(self, older_than: datetime, action: str | None = None) -> int:
+        """Delete log rows older than `older_than` (with `action`: only that action's),
+        in short batches of `prune_chunk` rows."""
+        if action is None:
+            return await prune_table(
+                self._tx, _m, "created_at", older_than, self.prune_chunk, self.prune_pause
+            )
+        # The rows of one action lie among all others: scan forward from where the last
+        # run stopped (from the start after a restart), a batch at a time.
         deleted = 0
-        while True:
+        after: int | None = self._prune_cursors.get(action, -1)
+        while after is not None:
             async with self._tx() as conn:
-                n = (await conn.execute(stmt)).rowcount
+                n, after = await prune_action(conn, action, older_than, after, self.prune_chunk)
             deleted += n
-            if n < self.prune_chunk:
-                return deleted
+            if after is not None:
+                self._prune_cursors[action] = after
+                await asyncio.sleep(self.prune_pause)
+        return deleted
 
 
-def _message_row(m: MessageLogEntry) -> dict[str, Any]:
-    return {
-        "station_id": _fit(m.station_id, _ID_LEN),
-        "direction": _DIRECTION[m.direction],
-        "message_type": m.message_type,
-        "unique_id": _fit(m.unique_id, _ID_LEN),
-        "action": _fit_action(m.action),
-        "payload": _fit(m.payload),
-        "created_at": m.created_at,
-    }
+async def list_frames(
+    conn: AsyncConnection, station_id: str | None, limit: int, offset: int
+) -> Page:
+    """One item per frame, newest first (a reply above its request); `limit`, `offset`
+    and `total` count frames. Reads about `offset + limit` rows, as OFFSET would."""
+    limit, offset = max(0, limit), max(0, offset)
+    mine = [] if station_id is None else [_m.c.station_id == station_id]
+    total_q = sa.select(sa.func.count(_m.c.call_type) + sa.func.count(_m.c.reply_type)).where(*mine)
+    total = int((await conn.execute(total_q)).scalar_one() or 0)
+    if limit == 0 or offset >= total:
+        return Page(items=[], total=total, limit=limit, offset=offset)
+    # A row holds one or two frames: the first offset // 2 rows hold at most `offset`.
+    skip_rows = offset // 2
+    skipped = 0
+    if skip_rows:
+        head = sa.select(_FRAMES.label("n")).where(*mine).order_by(_m.c.id.desc())
+        head_q = head.limit(skip_rows).subquery()
+        frames_q = sa.select(sa.func.coalesce(sa.func.sum(head_q.c.n), 0))
+        skipped = int((await conn.execute(frames_q)).scalar_one())
+    skip_frames = offset - skipped
+    query = (
+        sa.select(*_ROW_COLUMNS)
+        .where(*mine)
+        .order_by(_m.c.id.desc())
+        .limit(skip_frames + limit)
+        .offset(skip_rows)
+    )
+    frames: list[MessageLogEntry] = []
+    for found in (await conn.execute(query)).all():
+        frames.extend(decode(Row(*found)))
+        if len(frames) >= skip_frames + limit:
+            break
+    items = [f._replace(direction=Direction(f.direction)) for f in frames[skip_frames:]]
+    return Page(items=items[:limit], total=total, limit=limit, offset=offset)
 
 
-def _message(row: Any) -> MessageLogEntry:
-    values = dict(row._mapping)
-    del values["id"]
-    values["direction"] = Direction(values["direction"])
-    return MessageLogEntry(**values)
+async def prune_action(
+    conn: AsyncConnection, action: str, older_than: datetime, after_id: int, limit: int
+) -> tuple[int, int | None]:
+    """Delete the rows of one action among the `limit` rows after id `after_id` that are
+    older than `older_than`. Returns (deleted, id to continue after; None when the rows
+    scanned reach `older_than` or the end of the table: the rest is younger)."""
+    window = (
+        sa.select(_m.c.id, _m.c.created_at)
+        .where(_m.c.id > after_id)
+        .order_by(_m.c.id)
+        .limit(limit)
+        .subquery()
+    )
+    bounds = sa.select(sa.func.max(window.c.id), sa.func.max(window.c.created_at), sa.func.count())
+    last_id, newest, count = (await conn.execute(bounds)).one()
+    if not count:
+        return 0, None
+    result = await conn.execute(
+        sa.delete(_m).where(
+            _m.c.id > after_id,
+            _m.c.id <= last_id,
+            _m.c.action == action,
+            _m.c.created_at < older_than,
+        )
+    )
+    done = count < limit or (newest is not None and newest >= older_than)
+    return int(result.rowcount or 0), None if done else int(last_id)

@@ -3,7 +3,8 @@
 Last-seen times and audit-log entries are buffered in memory (bounded) and written by a
 background task every `flush_interval` seconds, through the group-commit writer (one
 `Buffers` op per chunk): on SQLite a second writer would contend for the database lock
-and stall the group commits behind busy-timeout sleeps.
+and stall the group commits behind busy-timeout sleeps. A logged CALL waits up to
+`pair_wait` seconds for its answer, so that both are written as one row (audit_rows.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from ampyre.adapters.db.audit_rows import Exchange, Pairing
 from ampyre.adapters.db.database import caused_by_data, describe
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
@@ -31,7 +33,7 @@ class Buffers:
     """Buffered last-seen times and audit-log entries, written by the writer task."""
 
     touches: dict[str, datetime]
-    messages: list[MessageLogEntry]
+    messages: list[Exchange]  # audit-log rows: a CALL with its answer, or one frame
 
 
 class BufferPlanner:
@@ -40,14 +42,14 @@ class BufferPlanner:
     def __init__(
         self,
         touch_step: Callable[[dict[str, datetime]], Step],
-        message_step: Callable[[list[MessageLogEntry]], Step],
+        message_step: Callable[[list[Exchange]], Step],
     ) -> None:
         self._touch_step = touch_step
         self._message_step = message_step
 
     def __call__(self, ops: list[Op], now: datetime) -> Program:
         touches: dict[str, datetime] = {}
-        messages: list[MessageLogEntry] = []
+        messages: list[Exchange] = []
         for op in ops:
             flushed: Buffers = op.payload
             touches.update(flushed.touches)
@@ -60,9 +62,10 @@ class BufferPlanner:
 
 class BufferedFlusher:
     flush_interval: float = 0.25
-    flush_chunk: int = 400  # audit-log rows per transaction
+    flush_chunk: int = 800  # audit-log frames per transaction (about 400 rows)
     touch_interval: float = 2.0  # seconds between writes of buffered last_seen times
     max_buffered_messages: int = 100_000
+    pair_wait: float = 3.0  # seconds a logged CALL waits for its answer to share a row
 
     def __init__(self, writer: GroupWriter) -> None:
         self._writer = writer
@@ -72,7 +75,9 @@ class BufferedFlusher:
         self._touches: dict[str, datetime] = {}
         self._last_touch_flush = time.monotonic()
         self._messages: deque[MessageLogEntry] = deque()
+        self._pairing = Pairing(timedelta(seconds=self.pair_wait), self.max_buffered_messages)
         self.dropped_messages = 0
+        self._flushing = asyncio.Lock()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -128,53 +133,74 @@ class BufferedFlusher:
             # thousands of UPDATEs a second).
             due = time.monotonic() - self._last_touch_flush >= self.touch_interval
             try:
-                await self.flush_buffers(touches=due)
+                await self.flush_buffers(touches=due, final=False)
             except Exception:  # pragma: no cover - flush_buffers handles db errors
                 log.exception("database flush: unexpected error")
 
-    async def flush_buffers(self, touches: bool = True) -> None:
+    async def flush_buffers(self, touches: bool = True, final: bool = True) -> None:
         """Write what is buffered, in chunks of at most `flush_chunk` log entries.
 
         In chunks, so that a station's write waiting in the same queue waits for one
-        small transaction, not for seconds' worth of audit log."""
+        small transaction, not for seconds' worth of audit log. CALLs still waiting for
+        their answer are written when `pair_wait` is over, or now with `final`. One flush
+        at a time: `flush()` returns only once what the loop had taken is written too."""
+        async with self._flushing:
+            await self._flush_buffers(touches, final)
+
+    async def _flush_buffers(self, touches: bool, final: bool) -> None:
         if touches:
             self._last_touch_flush = time.monotonic()
         first = True
-        while first or self._messages:
-            if not (touches and self._touches) and not self._messages:
+        while True:
+            with_touches = touches and bool(self._touches)
+            if not (with_touches or self._messages or len(self._pairing)):
+                return
+            exchanges = self._take(final)
+            if not exchanges and (not with_touches or not first):
+                if self._messages:
+                    continue  # a chunk of CALLs only: their answers follow
                 return
             first = False
-            if not await self._flush_chunk(touches):
+            if not await self._flush_chunk(with_touches, exchanges):
                 return
 
-    async def _flush_chunk(self, with_touches: bool) -> bool:
+    def _take(self, final: bool) -> list[Exchange]:
+        """The next chunk of rows: answered CALLs, lone frames, and the CALLs whose answer
+        did not come within `pair_wait` (with `final`, once the buffer is empty: all)."""
+        take = min(len(self._messages), self.flush_chunk)
+        out = self._pairing.add([self._messages.popleft() for _ in range(take)])
+        if final and not self._messages:
+            out.extend(self._pairing.drain())
+        else:
+            out.extend(self._pairing.due(datetime.now(UTC)))
+        return out
+
+    async def _flush_chunk(self, with_touches: bool, exchanges: list[Exchange]) -> bool:
         touches: dict[str, datetime] = {}
         if with_touches:
             touches, self._touches = self._touches, {}
-        take = min(len(self._messages), self.flush_chunk)
-        messages = [self._messages.popleft() for _ in range(take)]
         try:
-            await self._writer.submit(Buffers(touches, messages), draining=True)
+            await self._writer.submit(Buffers(touches, exchanges), draining=True)
             return True
         except (StoreUnavailable, Exception) as exc:
             self._restore_touches(touches)
-            if messages and _data_fault(exc):
+            if exchanges and _data_fault(exc):
                 # Never put a chunk the database refuses back at the head of the buffer:
                 # it would fail forever and stop the audit log. Store what it can.
-                return await self._salvage(messages)
+                return await self._salvage(exchanges)
             log.warning(
-                "flush of %d touches / %d log entries failed, will retry: %s",
+                "flush of %d touches / %d log rows failed, will retry: %s",
                 len(touches),
-                len(messages),
+                len(exchanges),
                 describe(exc),
             )
-            self._put_back(messages)
+            self._put_back(exchanges)
             return False
 
-    async def _salvage(self, messages: list[MessageLogEntry]) -> bool:
-        """Write a refused chunk in halves; drop (and count) only entries refused alone.
+    async def _salvage(self, exchanges: list[Exchange]) -> bool:
+        """Write a refused chunk in halves; drop (and count) only rows refused alone.
         False if the database failed otherwise (the rest is put back for later)."""
-        pending = [messages]
+        pending = [exchanges]
         while pending:
             part = pending.pop()
             try:
@@ -185,11 +211,12 @@ class BufferedFlusher:
                         self._put_back(rest)
                     return False
                 if len(part) == 1:
-                    self.dropped_messages += 1
+                    frame = part[0].first
+                    self.dropped_messages += len(part[0].frames())
                     log.warning(
                         "audit-log entry of %s (%s) refused by the database, dropped: %s",
-                        part[0].station_id[:64],
-                        (part[0].action or "")[:64],
+                        frame.station_id[:64],
+                        (frame.action or "")[:64],
                         describe(exc),
                     )
                 else:
@@ -203,8 +230,9 @@ class BufferedFlusher:
             if newer is None or at > newer:
                 self._touches[sid] = at
 
-    def _put_back(self, messages: list[MessageLogEntry]) -> None:
-        """Older entries go back in front; the buffer bound still holds."""
+    def _put_back(self, exchanges: list[Exchange]) -> None:
+        """Their frames go back in front (paired again); the buffer bound still holds."""
+        messages = list(self._pairing.restore(exchanges))
         room = self.max_buffered_messages - len(self._messages)
         keep = messages[-room:] if room > 0 else []
         self.dropped_messages += len(messages) - len(keep)

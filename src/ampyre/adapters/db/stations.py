@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.parts import StorePart
+from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
 from ampyre.domain.models import (
@@ -338,6 +339,18 @@ class StationsSql(StorePart):
     async def list_reports(self, station_id: str, limit: int, offset: int) -> Page:
         return await self._received_page(
             t.station_reports, station_id, _station_report, limit, offset
+        )
+
+    async def prune_status_history(self, older_than: datetime) -> int:
+        """Retention (services/retention.py): history received before `older_than`."""
+        return await prune_table(
+            self._tx, t.status_history, "received_at", older_than, PRUNE_CHUNK, PRUNE_PAUSE
+        )
+
+    async def prune_reports(self, older_than: datetime) -> int:
+        """Retention (services/retention.py): reports received before `older_than`."""
+        return await prune_table(
+            self._tx, t.station_reports, "received_at", older_than, PRUNE_CHUNK, PRUNE_PAUSE
         )
 
     async def _received_page(

@@ -15,6 +15,7 @@ This class wires them and forwards each port method to the repository that owns 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ from ampyre.adapters.db.audit_log import AuditLogSql
 from ampyre.adapters.db.authz import AuthSql
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.flusher import BufferedFlusher, BufferPlanner, Buffers
+from ampyre.adapters.db.pruning import prune_ended_transactions_data
 from ampyre.adapters.db.stations import (
     Boot,
     ConnectionChange,
@@ -95,6 +97,9 @@ class SqlStore:
         self.list_connectors = st.list_connectors
         self.list_status_history = st.list_status_history
         self.list_reports = st.list_reports
+        self.prune_status_history = st.prune_status_history
+        self.prune_transaction_data = functools.partial(prune_ended_transactions_data, self.db.tx)
+        self.prune_reports = st.prune_reports
         self.record_boot = st.record_boot
         self.record_status = st.record_status
         self.record_reports = st.record_reports

@@ -4,7 +4,7 @@ the migrated database against this metadata)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +46,45 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class AuditTime(sa.TypeDecorator[datetime]):
+    """UTC timestamps of the audit log: integer microseconds since the epoch on SQLite
+    (8 bytes where UtcDateTime's text takes 26, on the table that grows fastest),
+    timestamptz on PostgreSQL (8 bytes already)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return epoch_micros(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return EPOCH + timedelta(microseconds=value)
+        at: datetime = value
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(at: datetime) -> int:
+    """Microseconds since the epoch of an aware (or naive UTC) datetime, exactly."""
+    delta = (at if at.tzinfo is not None else at.replace(tzinfo=UTC)) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 # Autoincrementing 64-bit ids; on SQLite only INTEGER PRIMARY KEY aliases the rowid.
@@ -131,20 +170,28 @@ station_reports = sa.Table(
 
 # No foreign key on purpose: the audit log records frames of stations that are unknown
 # or later deleted, and a failed FK check must never cost a batch of log entries.
-# Retention (prune_messages) bounds it instead.
+# Retention (services/retention.py) bounds it instead. One row per round trip: a CALL
+# and its answer, stored compactly (adapters/db/audit_rows.py, audit_codec.py); the API
+# still lists one item per frame. No index on created_at: ids follow the logging order,
+# so the oldest rows are the lowest ids (pruning and "newest first" use the primary key).
 message_log = sa.Table(
     "message_log",
     metadata,
+    # Fixed-size columns first: no alignment padding between them on PostgreSQL.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("created_at", AuditTime, nullable=False),
+    sa.Column("reply_after_us", sa.Integer),
+    sa.Column("call_type", sa.SmallInteger),
+    sa.Column("reply_type", sa.SmallInteger),
     sa.Column("station_id", sa.String(255), nullable=False),
-    sa.Column("direction", sa.String(8), nullable=False),
-    sa.Column("message_type", sa.SmallInteger, nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),  # of the request
     sa.Column("unique_id", sa.String(255), nullable=False),
     sa.Column("action", sa.String(64)),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Index("ix_message_log_created_at", "created_at"),
-    sa.Index("ix_message_log_station_id_created_at", "station_id", "created_at"),
+    sa.Column("call_frame", sa.LargeBinary),
+    sa.Column("reply_frame", sa.LargeBinary),
+    # On station_id alone: PostgreSQL stores equal keys once (deduplication), SQLite
+    # appends the rowid, which serves "ORDER BY id" within a station.
+    sa.Index("ix_message_log_station_id", "station_id"),
 )
 
 api_tokens = sa.Table(

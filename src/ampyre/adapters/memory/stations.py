@@ -289,11 +289,27 @@ class MemoryStations:
         self.dropped_messages += max(len(entries) - room, 0)
         self.messages.extend(entries[:room])
 
-    async def prune_messages(self, older_than: datetime) -> int:
+    async def prune_messages(self, older_than: datetime, action: str | None = None) -> int:
         self._write()
         before = len(self.messages)
-        self.messages = [m for m in self.messages if m.created_at >= older_than]
+        self.messages = [
+            m
+            for m in self.messages
+            if m.created_at >= older_than or (action is not None and m.action != action)
+        ]
         return before - len(self.messages)
+
+    async def prune_status_history(self, older_than: datetime) -> int:
+        self._write()
+        before = len(self.status_history)
+        self.status_history = [r for r in self.status_history if r.received_at >= older_than]
+        return before - len(self.status_history)
+
+    async def prune_reports(self, older_than: datetime) -> int:
+        self._write()
+        before = len(self.reports)
+        self.reports = [r for r in self.reports if r.received_at >= older_than]
+        return before - len(self.reports)
 
     # ------------------------------------------------------------------ API tokens
 

@@ -245,6 +245,25 @@ class MemoryTransactions(MemoryStations):
                     key, StoredMeterValue(r.timestamp, s, evse_id, connector, ev.received_at)
                 )
 
+    async def prune_transaction_data(self, older_than: datetime) -> int:
+        self._write()
+        ended = {
+            pk
+            for pk, row in self.transactions.items()
+            if row.tx.status is TransactionStatus.ENDED
+            and row.tx.ended_at is not None
+            and row.tx.ended_at < older_than
+        }
+        old = [
+            key
+            for key, v in self.meter_values.items()
+            if (key[0] in ended if isinstance(key[0], int) else v.received_at < older_than)
+        ]
+        for key in old:
+            del self.meter_values[key]
+        events = sum(len(self.transaction_events.pop(pk, {})) for pk in ended)
+        return len(old) + events
+
     async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None:
         if not values:
             return

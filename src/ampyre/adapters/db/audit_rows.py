@@ -1,0 +1,219 @@
+"""Audit-log rows: one row per round trip (a CALL with its CALLRESULT or CALLERROR), and
+back to one `MessageLogEntry` per frame for the API. Pure functions and a small pairing
+buffer; no I/O.
+
+A row holds the request frame, the reply frame, or both: a CALL whose answer is not seen
+within the pairing window, an answer whose CALL was already written (or never seen), a
+SEND, a CALLRESULTERROR and a frame that could not be parsed get a row of their own.
+Nothing the session logged is lost or changed by the pairing: listing a row gives back
+the frames exactly as they were logged (`tests/unit/test_audit_rows.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from ampyre.adapters.db import audit_codec
+from ampyre.domain.models import MessageLogEntry
+
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
+REPLIES = frozenset({CALLRESULT, CALLERROR})
+
+STATION_ID_MAX = UNIQUE_ID_MAX = 255  # column sizes (tables.message_log)
+ACTION_MAX = 64
+REPLY_AFTER_MAX_US = 2**31 - 1  # a paired reply later than this gets its own row
+
+_OTHER = {"in": "out", "out": "in"}
+
+
+# What the session logs about one frame.
+Frame = MessageLogEntry
+
+
+class Exchange(NamedTuple):
+    """One future row: a request, its reply, or both."""
+
+    request: Frame | None
+    reply: Frame | None
+
+    @property
+    def first(self) -> Frame:
+        frame = self.request or self.reply
+        assert frame is not None
+        return frame
+
+    def frames(self) -> list[Frame]:
+        return [f for f in (self.request, self.reply) if f is not None]
+
+
+class Row(NamedTuple):
+    """The columns of one message_log row (besides `id`)."""
+
+    station_id: str
+    direction: str  # of the request (of the reply when there is no request)
+    unique_id: str
+    action: str | None
+    created_at: datetime  # when the first frame of the row was logged
+    call_type: int | None  # 2 CALL, 6 SEND, 0 unparsable, 5 CALLRESULTERROR
+    call_frame: bytes | None
+    reply_type: int | None  # 3 CALLRESULT, 4 CALLERROR
+    reply_frame: bytes | None
+    reply_after_us: int | None  # the reply was logged this long after created_at
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def column_text(value: str | None, limit: int) -> str | None:
+    """A value the text columns can hold on every database: U+0000 (PostgreSQL refuses
+    it) and unpaired surrogates (not UTF-8) escaped as JSON writes them, at most `limit`
+    characters. The frame itself (bytes) keeps the original (issue 13, defect 2.1)."""
+    if value is None:
+        return None
+    if not value.isascii() or "\x00" in value:
+        value = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    return value[:limit]
+
+
+def encode(exchange: Exchange) -> Row:
+    """The row for an exchange; the frames are stored in audit_codec's compact form."""
+    first = exchange.first
+    request, reply = exchange.request, exchange.reply
+    uid = column_text(first.unique_id, UNIQUE_ID_MAX) or ""
+    action = column_text(first.action, ACTION_MAX)
+    call_type = call_frame = reply_type = reply_frame = reply_after = None
+    if request is not None:
+        call_type = request.message_type
+        call_frame = audit_codec.encode(request.payload, call_type, uid, action)
+    if reply is not None:
+        reply_type = reply.message_type
+        reply_frame = audit_codec.encode(reply.payload, reply_type, uid, None)
+        reply_after = _micros(reply.created_at - first.created_at)
+    direction = first.direction if request is not None else _OTHER.get(first.direction, "in")
+    return Row(
+        column_text(first.station_id, STATION_ID_MAX) or "",
+        direction,
+        uid,
+        action,
+        first.created_at,
+        call_type,
+        call_frame,
+        reply_type,
+        reply_frame,
+        reply_after,
+    )
+
+
+def decode(row: Row) -> list[Frame]:
+    """The frames of a row, newest first (the reply above its request).
+
+    A frame the store cannot read back (not written by `encode`) is shown as an error
+    text instead of failing the whole page."""
+    out: list[Frame] = []
+    if row.reply_type is not None:
+        at = row.created_at + timedelta(microseconds=row.reply_after_us or 0)
+        out.append(
+            Frame(
+                row.station_id,
+                _OTHER.get(row.direction, "out"),
+                row.reply_type,
+                row.unique_id,
+                row.action,  # a reply answers the request's action
+                _text(row.reply_frame, row.reply_type, row.unique_id, None),
+                at,
+            )
+        )
+    if row.call_type is not None:
+        out.append(
+            Frame(
+                row.station_id,
+                row.direction,
+                row.call_type,
+                row.unique_id,
+                row.action,
+                _text(row.call_frame, row.call_type, row.unique_id, row.action),
+                row.created_at,
+            )
+        )
+    return out
+
+
+def _text(stored: bytes | None, message_type: int, unique_id: str, action: str | None) -> str:
+    try:
+        return audit_codec.decode(stored or b"", message_type, unique_id, action)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"<audit log: frame not readable: {exc}>"
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class Pairing:
+    """Holds CALLs until their reply is logged (at most `wait`), so that both share a row.
+
+    `add` takes frames in the order they were logged and returns the exchanges that are
+    complete; `due` returns the CALLs that waited long enough to be written alone."""
+
+    def __init__(self, wait: timedelta, max_open: int = 100_000) -> None:
+        self.wait = wait
+        self.max_open = max_open
+        self._open: OrderedDict[tuple[str, str, str], Frame] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(self, frames: Iterable[Frame]) -> list[Exchange]:
+        done: list[Exchange] = []
+        for f in frames:
+            if f.message_type == CALL and self.wait > timedelta(0):
+                key = (f.station_id, f.direction, f.unique_id)
+                earlier = self._open.pop(key, None)
+                if earlier is not None:  # the same id again: the first one is over
+                    done.append(Exchange(earlier, None))
+                self._open[key] = f
+                if len(self._open) > self.max_open:
+                    done.append(Exchange(self._open.popitem(last=False)[1], None))
+            elif f.message_type in REPLIES:
+                key = (f.station_id, _OTHER.get(f.direction, ""), f.unique_id)
+                request = self._open.pop(key, None)
+                if request is not None and (
+                    _micros(f.created_at - request.created_at) > REPLY_AFTER_MAX_US
+                    or f.created_at < request.created_at
+                ):
+                    done.append(Exchange(request, None))
+                    request = None
+                done.append(Exchange(request, f))
+            else:
+                done.append(Exchange(f, None))
+        return done
+
+    def due(self, now: datetime) -> list[Exchange]:
+        """CALLs logged before `now - wait`; their answer gets a row of its own."""
+        limit = now - self.wait
+        out: list[Exchange] = []
+        while self._open:
+            key, frame = next(iter(self._open.items()))
+            if frame.created_at > limit:
+                break
+            del self._open[key]
+            out.append(Exchange(frame, None))
+        return out
+
+    def drain(self) -> list[Exchange]:
+        """Every CALL still waiting (shutdown)."""
+        out = [Exchange(f, None) for f in self._open.values()]
+        self._open.clear()
+        return out
+
+    def restore(self, exchanges: Sequence[Exchange]) -> Iterator[Frame]:
+        """The frames of exchanges that could not be written, in logging order."""
+        frames = [f for e in exchanges for f in e.frames()]
+        frames.sort(key=lambda f: f.created_at)
+        return iter(frames)
