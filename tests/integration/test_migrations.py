@@ -41,7 +41,7 @@ async def _check(url: str) -> None:
 
 
 async def test_head_revision_is_latest() -> None:
-    assert head_revision() == "0002"
+    assert head_revision() == "0003_outbox"
 
 
 async def test_migrate_empty_database(empty_db_url: str) -> None:
@@ -49,7 +49,7 @@ async def test_migrate_empty_database(empty_db_url: str) -> None:
     with pytest.raises(SchemaNotCurrent) as info:
         await _check(empty_db_url)
     message = str(info.value)
-    assert "is not migrated (revision none, expected 0002)" in message
+    assert "is not migrated (revision none, expected 0003_outbox)" in message
     assert "run `ampyre migrate`" in message
 
     await migrate(empty_db_url)
@@ -96,7 +96,7 @@ async def test_newer_database_is_refused(store_url: str) -> None:
 
     with pytest.raises(SchemaNotCurrent) as info:
         await _check(store_url)
-    assert "is newer than this Ampyre (revision 9999, expected 0002)" in str(info.value)
+    assert "is newer than this Ampyre (revision 9999, expected 0003_outbox)" in str(info.value)
 
 
 async def test_migrated_schema_matches_tables(store_url: str) -> None:

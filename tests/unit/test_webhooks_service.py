@@ -38,7 +38,7 @@ class OutboxStore:
         self.hooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, Delivery] = {}
         self.fail_adds = 0  # the next N add_deliveries raise StoreUnavailable
-        self.fail_updates = 0  # the next N update_delivery raise StoreUnavailable
+        self.fail_updates = 0  # the next N finish_delivery raise StoreUnavailable
         self._ids = 0
 
     def _next(self) -> int:
@@ -83,23 +83,45 @@ class OutboxStore:
         d = self.deliveries.get(delivery_id)
         return None if d is None else dataclasses.replace(d)
 
-    async def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
+    async def claim_deliveries(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
         due = [
             d
             for d in self.deliveries.values()
             if d.status is DeliveryStatus.PENDING
             and d.next_attempt_at is not None
             and d.next_attempt_at <= now
+            and (d.claimed_until is None or d.claimed_until <= now)
         ]
         due.sort(key=lambda d: (d.next_attempt_at or now, d.id))
+        for d in due[:limit]:
+            d.claimed_by, d.claimed_until = owner, now + lease
         return [dataclasses.replace(d) for d in due[:limit]]
 
-    async def update_delivery(self, delivery: Delivery) -> None:
+    async def finish_delivery(self, delivery: Delivery, owner: str) -> bool:
         if self.fail_updates:
             self.fail_updates -= 1
             raise StoreUnavailable("database down")
+        current = self.deliveries.get(delivery.id)
+        if current is None or current.claimed_by != owner:
+            return False
+        self.deliveries[delivery.id] = dataclasses.replace(
+            delivery, claimed_by=None, claimed_until=None
+        )
+        return True
+
+    async def release_deliveries(self, owner: str, delivery_ids: Sequence[int]) -> None:
+        for i in delivery_ids:
+            d = self.deliveries.get(i)
+            if d is not None and d.claimed_by == owner:
+                d.claimed_by, d.claimed_until = None, None
+
+    async def update_delivery(self, delivery: Delivery) -> None:
         if delivery.id in self.deliveries:
-            self.deliveries[delivery.id] = dataclasses.replace(delivery)
+            self.deliveries[delivery.id] = dataclasses.replace(
+                delivery, claimed_by=None, claimed_until=None
+            )
 
     async def list_deliveries(
         self, hook_id: int, status: str | None, limit: int, offset: int
@@ -438,18 +460,66 @@ async def test_a_store_hiccup_while_queueing_loses_nothing(rig: Rig) -> None:
     assert rig.service.dropped == 0
 
 
-async def test_an_outcome_that_cannot_be_stored_is_not_resent_in_a_tight_loop(
-    rig: Rig,
+async def test_an_outcome_that_cannot_be_stored_is_stored_later_not_resent(
+    rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     await rig.service.create("http://x.test/", secret=SECRET)
     rig.store.fail_updates = 1
     rig.publish()
     await wait_until(lambda: len(rig.receiver.requests) == 1)
-    await asyncio.sleep(0.5)
-    assert len(rig.receiver.requests) == 1  # held for a second, not resent at once
-    assert rig.deliveries()[0].status is DeliveryStatus.PENDING
     await wait_until(lambda: rig.deliveries()[0].status is DeliveryStatus.DELIVERED)
-    assert len(rig.receiver.requests) == 2  # at least once: sent again, then recorded
+    await asyncio.sleep(0.2)
+    assert len(rig.receiver.requests) == 1  # one POST, one counted attempt
+    assert rig.deliveries()[0].attempts == 1
+    assert rig.deliveries()[0].claimed_by is None
+    assert "outcome not stored yet" in caplog.text
+
+
+async def test_failed_attempts_and_giving_up_are_logged(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, hook = await rig.service.create("http://down.test/", secret=SECRET)
+    rig.receiver.answers = [503, httpx.ConnectError("refused"), 500]
+    with caplog.at_level("WARNING", logger="ampyre.services.webhooks"):
+        rig.publish()
+        await wait_until(lambda: bool(rig.deliveries()) and rig.deliveries()[0].status == "failed")
+    [delivery] = rig.deliveries()
+    lines = [r.getMessage() for r in caplog.records if r.name == "ampyre.services.webhooks"]
+    assert len(lines) == 3
+    prefix = f"webhook {hook.id} delivery {delivery.id} (station.connected)"
+    assert lines[0].startswith(f"{prefix} attempt 1 failed: HTTP 503; next attempt at 20")
+    assert lines[1].startswith(f"{prefix} attempt 2 failed: ConnectError: refused; next")
+    assert lines[2] == f"{prefix} failed: HTTP 500; gave up after 3 attempts"
+
+
+async def test_two_services_on_one_outbox_never_send_a_delivery_twice() -> None:
+    store, bus, receiver = OutboxStore(), EventBus(), Receiver()
+    services = [
+        WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+        for _ in range(2)
+    ]
+    assert services[0].owner != services[1].owner
+    await bus.start()
+    for service in services:
+        await service.start()
+    try:
+        _, hook = await services[0].create("http://two.test/", secret=SECRET)
+        assert hook.id is not None
+        for _ in range(100):
+            await services[1].ping(hook.id)
+        await wait_until(
+            lambda: (
+                len(store.deliveries) == 100
+                and all(d.status is DeliveryStatus.DELIVERED for d in store.deliveries.values())
+            )
+        )
+        await asyncio.sleep(0.2)
+        sent = [r.headers["x-ampyre-delivery"] for r in receiver.requests]
+        assert len(sent) == len(set(sent)) == 100
+    finally:
+        await bus.close(grace=1.0)
+        for service in services:
+            await service.close()
 
 
 async def test_pending_deliveries_are_sent_after_a_restart() -> None:

@@ -117,6 +117,13 @@ class WebhookCreated(WebhookOut):
     )
 
 
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class DeliveryOut(BaseModel):
     id: int
     webhook_id: int

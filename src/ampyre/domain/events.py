@@ -56,3 +56,7 @@ class Delivery:
     last_error: str | None = None
     created_at: datetime | None = None
     delivered_at: datetime | None = None
+    event_id: int | None = None  # the outbox event it was made from; None: a ping
+    # The lease of the process making the current attempt (webhook_deliveries columns).
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None

@@ -73,6 +73,7 @@ REFRESH_EVERY = 30.0  # seconds between reloads of the webhook list (changes on 
 # fell due without a timer of this process (left by a previous run or another node). One
 # indexed query per second is cheap.
 POLL_EVERY = 1.0
+LEASE_MARGIN = 30.0  # seconds a claim outlasts the longest attempt
 BACKOFF_CAP = 3600.0  # longest wait between two attempts, seconds
 JITTER = 0.2  # +-20 % on every backoff, so failing receivers are not hit in lockstep
 SIGNATURE_TOLERANCE = 300  # seconds; what receivers should accept (documentation/helper)
@@ -263,9 +264,13 @@ class WebhookService:
         self._wake = asyncio.Event()
         self._timers: list[float] = []  # loop times at which a scheduled retry is due
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        # Deliveries whose outcome could not be stored: not picked again before this loop
-        # time, so a database that refuses writes does not make us resend in a tight loop.
-        self._held: dict[int, float] = {}
+        # Attempts made whose outcome is not stored yet (the database refused it).
+        self._outcomes: dict[int, Delivery] = {}
+        # Who claims deliveries (unique per running service, so two on one node differ)
+        # and for how long: longer than any attempt (bounded by webhook_timeout) plus the
+        # time to store its outcome. A process that dies leaves its claims to expire.
+        self.owner = f"{settings.node_id or 'node'}/{secrets.token_hex(4)}"[-64:]
+        self._lease = timedelta(seconds=2 * settings.webhook_timeout + LEASE_MARGIN)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = False
         self.dropped = 0  # matched deliveries lost because the database refused them
@@ -308,9 +313,18 @@ class WebhookService:
         flying = list(self._in_flight.values())
         if flying:
             await asyncio.wait(flying, timeout=min(1.0, self._settings.shutdown_grace))
+            interrupted = [d for d, task in self._in_flight.items() if not task.done()]
             for task in flying:
                 task.cancel()
             await asyncio.gather(*flying, return_exceptions=True)
+            # Not counted; sent again soon after the next start (here or elsewhere) rather
+            # than when the lease runs out.
+            try:
+                async with asyncio.timeout(2.0):
+                    await self._store_outcomes()
+                    await self._store.release_deliveries(self.owner, interrupted)
+            except Exception:
+                log.warning("could not release %d webhook deliveries", len(interrupted))
         self._in_flight.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -356,6 +370,9 @@ class WebhookService:
 
     async def all(self) -> list[Webhook]:
         return await self._store.list_webhooks()
+
+    async def page(self, limit: int, offset: int) -> Page:
+        return await self._store.webhook_page(limit, offset)
 
     async def get(self, hook_id: int) -> Webhook:
         hook = await self._store.get_webhook(hook_id)
@@ -492,6 +509,7 @@ class WebhookService:
             while self._timers and self._timers[0] <= now:
                 heapq.heappop(self._timers)
             try:
+                await self._store_outcomes()
                 await self._start_due()
             except Exception:
                 log.warning("could not read the webhook outbox; will retry", exc_info=True)
@@ -500,47 +518,78 @@ class WebhookService:
         free = MAX_IN_FLIGHT - len(self._in_flight)
         if free <= 0:
             return  # a finishing attempt wakes the loop
-        # In-flight and held deliveries are still pending in the outbox: ask for enough
-        # to skip them.
-        now = asyncio.get_running_loop().time()
-        self._held = {k: until for k, until in self._held.items() if until > now}
-        skip = len(self._in_flight) + len(self._held)
-        due = await self._store.due_deliveries(utcnow(), free + skip)
+        # Claimed, not just read: a delivery is taken by one attempt of one process at a
+        # time (defect 2.4: a read that raced a finishing attempt sent it again).
+        due = await self._store.claim_deliveries(self.owner, utcnow(), self._lease, free)
         for delivery in due:
-            if free <= 0:
-                break
-            if delivery.id in self._in_flight or delivery.id in self._held:
+            if delivery.id in self._in_flight:  # cannot happen while our claim holds
                 continue
             self._in_flight[delivery.id] = asyncio.create_task(
                 self._attempt(delivery), name=f"webhook-delivery-{delivery.id}"
             )
-            free -= 1
 
     async def _attempt(self, delivery: Delivery) -> None:
         try:
             hook = self._hooks.get(delivery.webhook_id)
             if hook is None:
-                hook = await self._store.get_webhook(delivery.webhook_id)
+                try:
+                    hook = await self._store.get_webhook(delivery.webhook_id)
+                except Exception:
+                    log.warning("webhook %d: not readable; will retry", delivery.webhook_id)
+                    with contextlib.suppress(Exception):
+                        await self._store.release_deliveries(self.owner, [delivery.id])
+                    return
             if hook is None:
                 return  # deleted meanwhile; its deliveries went with it
             if not hook.enabled:
                 delivery.status = DeliveryStatus.FAILED
                 delivery.next_attempt_at = None
                 delivery.last_error = "webhook disabled"
+                log.warning(
+                    "webhook %d delivery %d (%s) not sent: the webhook is disabled",
+                    delivery.webhook_id,
+                    delivery.id,
+                    delivery.event_type,
+                )
             else:
                 code, error = await self._post(hook, delivery)
                 self._record(delivery, code, error, utcnow())
-            await self._store.update_delivery(delivery)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("webhook delivery %d: outcome not stored", delivery.id, exc_info=True)
-            pause = max(1.0, self._settings.webhook_retry_base)
-            self._held[delivery.id] = asyncio.get_running_loop().time() + pause
-            heapq.heappush(self._timers, asyncio.get_running_loop().time() + pause + 0.005)
+            self._outcomes[delivery.id] = delivery
+            await self._store_outcome(delivery)
         finally:
             self._in_flight.pop(delivery.id, None)
             self._wake.set()
+
+    async def _store_outcomes(self) -> None:
+        """Outcomes that could not be stored right after their attempt: stored now (the
+        attempt is not made again, so the receiver gets one POST per counted attempt)."""
+        for delivery in list(self._outcomes.values()):
+            if delivery.id not in self._in_flight:
+                await self._store_outcome(delivery)
+
+    async def _store_outcome(self, delivery: Delivery) -> None:
+        try:
+            kept = await self._store.finish_delivery(delivery, self.owner)
+        except Exception:
+            # Kept in memory and stored by the next turn of the loop; our claim keeps
+            # others from sending it meanwhile (until its lease runs out).
+            log.warning(
+                "webhook %d delivery %d: outcome not stored yet; will retry",
+                delivery.webhook_id,
+                delivery.id,
+                exc_info=True,
+            )
+            pause = max(1.0, self._settings.webhook_retry_base)
+            heapq.heappush(self._timers, asyncio.get_running_loop().time() + pause)
+            return
+        self._outcomes.pop(delivery.id, None)
+        if not kept:
+            log.warning(
+                "webhook %d delivery %d: its claim ran out during the attempt; the outcome "
+                "of the process that took it over counts",
+                delivery.webhook_id,
+                delivery.id,
+            )
 
     def _record(
         self, delivery: Delivery, code: int | None, error: str | None, at: datetime
@@ -555,9 +604,26 @@ class WebhookService:
         elif delivery.attempts >= self._settings.webhook_max_attempts:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
+            log.warning(
+                "webhook %d delivery %d (%s) failed: %s; gave up after %d attempts",
+                delivery.webhook_id,
+                delivery.id,
+                delivery.event_type,
+                error,
+                delivery.attempts,
+            )
         else:
             delay = backoff_delay(delivery.attempts, self._settings.webhook_retry_base)
             delivery.next_attempt_at = at + timedelta(seconds=delay)
+            log.warning(
+                "webhook %d delivery %d (%s) attempt %d failed: %s; next attempt at %s",
+                delivery.webhook_id,
+                delivery.id,
+                delivery.event_type,
+                delivery.attempts,
+                error,
+                to_ocpp(delivery.next_attempt_at),
+            )
             # Wake a little after it is due so the outbox query surely sees it due.
             heapq.heappush(self._timers, asyncio.get_running_loop().time() + delay + 0.005)
 

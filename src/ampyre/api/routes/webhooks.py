@@ -21,6 +21,7 @@ from ampyre.api.schemas_webhooks import (
     WebhookCreate,
     WebhookCreated,
     WebhookOut,
+    WebhookPage,
     WebhookPatch,
 )
 from ampyre.domain.events import DeliveryStatus
@@ -83,11 +84,17 @@ def webhooks_router(deps: ApiDeps, auth: Auth) -> APIRouter:
                 errors=[{"loc": loc, "msg": str(exc), "type": "value_error"}],
             ) from exc
 
-    @router.get("", responses=problems(503))
-    async def list_webhooks() -> list[WebhookOut]:
+    @router.get("", responses=problems(422, 503))
+    async def list_webhooks(limit: Limit = 50, offset: Offset = 0) -> WebhookPage:
+        """The webhooks, by id."""
         with mapped():
-            hooks = await service().all()
-        return [WebhookOut.build(h) for h in hooks]
+            page = await service().page(limit, offset)
+        return WebhookPage(
+            items=[WebhookOut.build(h) for h in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
 
     @router.post(
         "",
