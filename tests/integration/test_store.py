@@ -419,7 +419,7 @@ async def test_log_messages_flush_and_list(store: SqlStore) -> None:
 
 async def test_log_messages_bounded(store_url: str) -> None:
     store = SqlStore(Settings(database_url=store_url))
-    store.max_buffered_messages = 10
+    store.flusher.max_buffered_messages = 10
     store.log_messages([_message("CS1", n, T0) for n in range(8)])
     store.log_messages([_message("CS1", n, T0) for n in range(8, 16)])
     assert store.dropped_messages == 6
@@ -447,7 +447,7 @@ async def test_close_flushes_touches(store_url: str) -> None:
 
 
 async def test_prune_messages(store: SqlStore) -> None:
-    store.prune_chunk = 3  # exercise the chunked delete
+    store.audit_log.prune_chunk = 3  # exercise the chunked delete
     store.log_messages([_message("CS1", n, T0 + timedelta(days=n)) for n in range(10)])
     await store.flush()
     assert await store.prune_messages(T0 + timedelta(days=7)) == 7

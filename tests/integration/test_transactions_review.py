@@ -210,9 +210,9 @@ async def test_failing_store_withholds_every_ack_and_the_retry_stores_one_copy(
 ) -> None:
     server = await start_server(store_url)
     store = server.app.store
-    real_submit = store._submit
+    real_submit = store.writer.submit
 
-    async def broken(kind: int, payload: Any) -> Any:
+    async def broken(payload: Any, *, draining: bool = False) -> Any:
         raise StoreUnavailable("database is down (test)")
 
     async with station(server, "DUR16") as cp16, station(server, "DUR201", "ocpp2.0.1") as cp2:
@@ -228,11 +228,11 @@ async def test_failing_store_withholds_every_ack_and_the_retry_stores_one_copy(
                 {"timestamp": ts(5), "sampledValue": [{"value": 9.0}]}]}),
         ]  # fmt: skip
         before = (await counts(server, "DUR16"), await counts(server, "DUR201"))
-        monkeypatch.setattr(store, "_submit", broken)
+        monkeypatch.setattr(store.writer, "submit", broken)
         for cp, uid, action, payload in messages:
             reply = await cp.call(action, payload, uid)
             assert reply[0] == 4 and reply[2] == "InternalError", (action, reply)
-        monkeypatch.setattr(store, "_submit", real_submit)
+        monkeypatch.setattr(store.writer, "submit", real_submit)
         assert (await counts(server, "DUR16"), await counts(server, "DUR201")) == before
         # The station retries each (same unique id), and then once more (answer lost).
         for _ in range(2):

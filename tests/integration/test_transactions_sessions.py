@@ -282,12 +282,12 @@ async def test_16_database_outage_withholds_the_ack(
     api = server.api()
     store = server.app.store
     async with running(Station16, server, "DOWN16", "ocpp1.6") as cp:
-        real_submit = store._submit
+        real_submit = store.writer.submit
 
-        async def broken(kind: int, payload: Any) -> Any:
+        async def broken(payload: Any, *, draining: bool = False) -> Any:
             raise StoreUnavailable("database is down (test)")
 
-        monkeypatch.setattr(store, "_submit", broken)
+        monkeypatch.setattr(store.writer, "submit", broken)
         start = call16.StartTransaction(connector_id=1, id_tag="T", meter_start=10, timestamp=T0)
         with pytest.raises(InternalError):
             await cp.call(start, suppress=False)
@@ -295,7 +295,7 @@ async def test_16_database_outage_withholds_the_ack(
             await cp.call(
                 call16.MeterValues(connector_id=1, meter_value=_mv16("11", T1)), suppress=False
             )
-        monkeypatch.setattr(store, "_submit", real_submit)
+        monkeypatch.setattr(store.writer, "submit", real_submit)
         assert (await api.get("/transactions", params={"station_id": "DOWN16"})).json()[
             "total"
         ] == 0

@@ -1,39 +1,45 @@
-"""Base of SqlStore's per-concern parts (transactions, authorization, webhooks): what a
-part may use of the store. SqlStore inherits every part and provides these."""
+"""Base of the repositories (stations, API tokens, audit log, authorization,
+transactions, webhooks): what a repository may use of the database and the group-commit
+writer. Composed by SqlStore (adapters/db/store.py), which the bootstrap builds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ampyre.adapters.db.database import Database
+from ampyre.adapters.db.writer import GroupWriter
 from ampyre.domain.models import Page
 
 
 class StorePart:
-    if TYPE_CHECKING:
-        _dialect_name: str  # "sqlite" or "postgresql"
+    def __init__(self, db: Database, writer: GroupWriter) -> None:
+        self._db = db
+        self._writer = writer
+        self._dialect_name: str = db.dialect_name  # "sqlite" or "postgresql"
 
-        def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
-            """A short API-side transaction; database failures -> StoreUnavailable."""
-            ...
+    async def _submit(self, payload: Any) -> Any:
+        """Queue a payload for the group commit (adapters/db/writer.py); its result."""
+        return await self._writer.submit(payload)
 
-        def _insert(self, table: sa.Table) -> Any:
-            """The dialect's INSERT (with on_conflict_do_nothing/do_update)."""
-            ...
+    def _tx(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A short API-side transaction; database failures -> StoreUnavailable."""
+        return self._db.tx()
 
-        async def _page(
-            self,
-            query: sa.Select[Any],
-            count: sa.Select[Any],
-            convert: Callable[[Any], Any],
-            limit: int,
-            offset: int,
-        ) -> Page: ...
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT (with on_conflict_do_nothing/do_update)."""
+        return self._db.insert(table)
 
-        async def _submit(self, kind: int, payload: Any) -> Any:
-            """Queue an op for the group commit (adapters/db/writes.py); its result."""
-            ...
+    async def _page(
+        self,
+        query: sa.Select[Any],
+        count: sa.Select[Any],
+        convert: Callable[[Any], Any],
+        limit: int,
+        offset: int,
+    ) -> Page:
+        return await self._db.page(query, count, convert, limit, offset)

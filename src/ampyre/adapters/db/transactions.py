@@ -34,12 +34,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.engine import json_text
 from ampyre.adapters.db.parts import StorePart
+from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import (
-    END_TRANSACTION,
-    METER_VALUES,
-    TX_EVENTS,
     Op,
     Program,
     Step,
@@ -69,7 +68,29 @@ TRANSACTION_COUNTER = "transaction"
 MAX_REPORTED_GAPS = 1000
 
 
+# Payloads of the group commit (adapters/db/writes.py), one type per kind of write.
+@dataclasses.dataclass(slots=True, frozen=True)
+class TransactionEvents:
+    events: tuple[TransactionEvent, ...]
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class LooseMeterValues:
+    values: tuple[StationMeterValues, ...]
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class EndTransaction:
+    transaction_pk: int
+    at: datetime
+    reason: str
+
+
 class TransactionSql(StorePart):
+    def __init__(self, db: Database, writer: GroupWriter) -> None:
+        super().__init__(db, writer)
+        self._build_transaction_statements(db.paramstyle)
+
     def _build_transaction_statements(self, paramstyle: str) -> None:
         """`paramstyle`: the group commit's driver, for the rows given to it as tuples."""
         tx = t.transactions
@@ -197,17 +218,17 @@ class TransactionSql(StorePart):
         for ev in events:
             if ev.transaction_id is None and ev.start_key is None:
                 raise ValueError("a transaction event needs a transaction_id or a start_key")
-        result: list[StoredEvent] = await self._submit(TX_EVENTS, tuple(events))
+        result: list[StoredEvent] = await self._submit(TransactionEvents(tuple(events)))
         return result
 
     async def record_meter_values(self, values: Sequence[StationMeterValues]) -> None:
         if values:
-            await self._submit(METER_VALUES, tuple(values))
+            await self._submit(LooseMeterValues(tuple(values)))
 
     async def end_transaction(
         self, transaction_pk: int, at: datetime, reason: str
     ) -> Transaction | None:
-        await self._submit(END_TRANSACTION, (transaction_pk, at, reason))
+        await self._submit(EndTransaction(transaction_pk, at, reason))
         return await self.get_transaction(transaction_pk)
 
     async def next_id(self, counter: str) -> int:
@@ -219,31 +240,35 @@ class TransactionSql(StorePart):
 
     # ------------------------------------------------------------------ group commit
 
-    def _transaction_steps(self, ops: list[Op], now: datetime) -> Program:
-        """The statements for the transaction ops of one batch (module docstring)."""
-        events: list[tuple[Op, int, TransactionEvent]] = []
-        loose: list[StationMeterValues] = []
+    # Planners, registered with the writer by SqlStore in this order: ends, loose meter
+    # values, events (the module docstring's statements).
+
+    def plan_ends(self, ops: list[Op], now: datetime) -> Program:
         ends: list[dict[str, Any]] = []
         for op in ops:
-            if op.kind == TX_EVENTS:
-                op.result = [None] * len(op.payload)
-                events.extend((op, i, ev) for i, ev in enumerate(op.payload))
-            elif op.kind == METER_VALUES:
-                loose.extend(op.payload)
-            elif op.kind == END_TRANSACTION:
-                pk, at, reason = op.payload
-                ends.append({"b_id": pk, "b_at": at, "b_reason": reason, "b_now": now})
-        if ends:
-            yield self._end_stmt, ends
-        if loose:
-            rows = [
-                _meter_row(None, mv.station_id, mv.evse_id, mv.connector_id, r, s, mv.received_at)
-                for mv in loose
-                for r in mv.readings
-                for s in r.values
-            ]
-            if rows:
-                yield self._meter_rows(rows)
+            end: EndTransaction = op.payload
+            ends.append(
+                {"b_id": end.transaction_pk, "b_at": end.at, "b_reason": end.reason, "b_now": now}
+            )
+        yield self._end_stmt, ends
+
+    def plan_meter_values(self, ops: list[Op], now: datetime) -> Program:
+        loose: list[StationMeterValues] = [mv for op in ops for mv in op.payload.values]
+        rows = [
+            _meter_row(None, mv.station_id, mv.evse_id, mv.connector_id, r, s, mv.received_at)
+            for mv in loose
+            for r in mv.readings
+            for s in r.values
+        ]
+        if rows:
+            yield self._meter_rows(rows)
+
+    def plan_events(self, ops: list[Op], now: datetime) -> Program:
+        """The statements for the transaction events of one batch (module docstring)."""
+        events: list[tuple[Op, int, TransactionEvent]] = []
+        for op in ops:
+            op.result = [None] * len(op.payload.events)
+            events.extend((op, i, ev) for i, ev in enumerate(op.payload.events))
         # One statement may not upsert the same transaction twice (PostgreSQL refuses):
         # a repeated key goes to the next round (only a misbehaving station does that).
         while events:

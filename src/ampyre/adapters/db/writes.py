@@ -1,11 +1,17 @@
-"""The group commit's building blocks, shared by the store and its per-concern parts.
+"""The group commit's building blocks, shared by the writer and the repositories.
 
-A batch of queued ops becomes one database transaction. The statements of a batch are
-produced by a *program*: a generator that yields `(statement, rows)` steps and gets each
-step's outcome sent back in (the rows it returned, or its row count), so that a later
-statement can use what an earlier one read, on the synchronous SQLite writer thread and
-on the asynchronous PostgreSQL connection alike. Ops that expect an answer get it in
-`Op.result`; it becomes the value of the caller's future once the transaction commits.
+A batch of queued ops becomes one database transaction. Every op carries a typed payload
+(a small frozen dataclass, one type per kind of write); the repository that owns the kind
+registers a *planner* for that type with the writer (adapters/db/writer.py). A planner
+turns all the ops of its type in a batch into statements: it is a generator that yields
+`(statement, rows)` steps and gets each step's outcome sent back in (the rows it
+returned, or its row count), so that a later statement can use what an earlier one read,
+on the synchronous SQLite writer thread and on the asynchronous PostgreSQL connection
+alike. Ops that expect an answer get it in `Op.result`; it becomes the value of the
+caller's future once the transaction commits.
+
+Adding a kind of write: a payload dataclass and a planner in the repository's module,
+and one `writer.register(Payload, planner)` line in adapters/db/store.py.
 """
 
 from __future__ import annotations
@@ -14,26 +20,25 @@ import asyncio
 import dataclasses
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 # One statement: a SQLAlchemy statement or driver SQL, with its rows (a list means
 # executemany, a dict one execution).
 Step = tuple[Any, Any]
 Program = Generator[Step, Any, None]
 
-# Op kinds. The store plans the first five itself; the rest belong to
-# adapters/db/transactions.py.
-CONNECTION, BOOT, STATUS, REPORTS, BUFFERS = range(5)
-TX_EVENTS, METER_VALUES, END_TRANSACTION = range(5, 8)
-TRANSACTION_KINDS = frozenset({TX_EVENTS, METER_VALUES, END_TRANSACTION})
-
 
 @dataclasses.dataclass(slots=True)
 class Op:
-    kind: int
-    payload: Any
+    payload: Any  # an instance of a registered payload type
     future: asyncio.Future[Any]
-    result: Any = None  # set by the program; the future's value once committed
+    result: Any = None  # set by the planner; the future's value once committed
+
+
+class Planner(Protocol):
+    """Plans every op of one payload type in a batch (in arrival order) as statements."""
+
+    def __call__(self, ops: list[Op], now: datetime) -> Program: ...
 
 
 def outcome(result: Any) -> Any:

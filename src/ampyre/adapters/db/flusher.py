@@ -1,0 +1,175 @@
+"""The buffered flusher: the fire-and-forget write path (`touch`, `log_messages`).
+
+Last-seen times and audit-log entries are buffered in memory (bounded) and written by a
+background task every `flush_interval` seconds, through the group-commit writer (one
+`Buffers` op per chunk): on SQLite a second writer would contend for the database lock
+and stall the group commits behind busy-timeout sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from ampyre.adapters.db.database import describe
+from ampyre.adapters.db.writer import GroupWriter
+from ampyre.adapters.db.writes import Op, Program, Step
+from ampyre.domain.models import MessageLogEntry
+from ampyre.services.ports import StoreUnavailable
+
+log = logging.getLogger("ampyre.adapters.db.store")
+
+
+@dataclasses.dataclass(slots=True)
+class Buffers:
+    """Buffered last-seen times and audit-log entries, written by the writer task."""
+
+    touches: dict[str, datetime]
+    messages: list[MessageLogEntry]
+
+
+class BufferPlanner:
+    """Plans `Buffers` ops: last_seen updates, then audit-log rows."""
+
+    def __init__(
+        self,
+        touch_step: Callable[[dict[str, datetime]], Step],
+        message_step: Callable[[list[MessageLogEntry]], Step],
+    ) -> None:
+        self._touch_step = touch_step
+        self._message_step = message_step
+
+    def __call__(self, ops: list[Op], now: datetime) -> Program:
+        touches: dict[str, datetime] = {}
+        messages: list[MessageLogEntry] = []
+        for op in ops:
+            flushed: Buffers = op.payload
+            touches.update(flushed.touches)
+            messages.extend(flushed.messages)
+        if touches:
+            yield self._touch_step(touches)
+        if messages:
+            yield self._message_step(messages)
+
+
+class BufferedFlusher:
+    flush_interval: float = 0.25
+    flush_chunk: int = 400  # audit-log rows per transaction
+    touch_interval: float = 2.0  # seconds between writes of buffered last_seen times
+    max_buffered_messages: int = 100_000
+
+    def __init__(self, writer: GroupWriter) -> None:
+        self._writer = writer
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._closed = False
+        self._touches: dict[str, datetime] = {}
+        self._last_touch_flush = time.monotonic()
+        self._messages: deque[MessageLogEntry] = deque()
+        self.dropped_messages = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    def ensure_running(self) -> None:
+        if not self._closed and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._flush_loop(), name="ampyre-db-flusher")
+
+    async def stop(self, grace: float) -> None:
+        """Stop the loop, letting a flush in progress finish (cancelling it would lose
+        what it holds). The writer must still run afterwards for `flush_all`."""
+        self._closed = True
+        if self._task is not None:
+            self._stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    # ------------------------------------------------------------------ buffering
+
+    def touch(self, station_id: str, at: datetime) -> None:
+        previous = self._touches.get(station_id)
+        if previous is None or at > previous:
+            self._touches[station_id] = at
+        self._start_soon()
+
+    def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
+        room = self.max_buffered_messages - len(self._messages)
+        if len(entries) > room:
+            self.dropped_messages += len(entries) - max(room, 0)
+            entries = entries[: max(room, 0)]
+        self._messages.extend(entries)
+        self._start_soon()
+
+    def _start_soon(self) -> None:
+        if self._task is None and not self._closed:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop yet: flushed once start() runs
+            self.ensure_running()
+
+    # ------------------------------------------------------------------ flushing
+
+    async def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.flush_interval)
+            # last_seen is coalesced per station: the longer between flushes, the fewer
+            # rows (every station heartbeating twice a second would otherwise cost
+            # thousands of UPDATEs a second).
+            due = time.monotonic() - self._last_touch_flush >= self.touch_interval
+            try:
+                await self.flush_buffers(touches=due)
+            except Exception:  # pragma: no cover - flush_buffers handles db errors
+                log.exception("database flush: unexpected error")
+
+    async def flush_buffers(self, touches: bool = True) -> None:
+        """Write what is buffered, in chunks of at most `flush_chunk` log entries.
+
+        In chunks, so that a station's write waiting in the same queue waits for one
+        small transaction, not for seconds' worth of audit log."""
+        if touches:
+            self._last_touch_flush = time.monotonic()
+        first = True
+        while first or self._messages:
+            if not (touches and self._touches) and not self._messages:
+                return
+            first = False
+            if not await self._flush_chunk(touches):
+                return
+
+    async def _flush_chunk(self, with_touches: bool) -> bool:
+        touches: dict[str, datetime] = {}
+        if with_touches:
+            touches, self._touches = self._touches, {}
+        take = min(len(self._messages), self.flush_chunk)
+        messages = [self._messages.popleft() for _ in range(take)]
+        try:
+            await self._writer.submit(Buffers(touches, messages), draining=True)
+            return True
+        except (StoreUnavailable, Exception) as exc:
+            log.warning(
+                "flush of %d touches / %d log entries failed, will retry: %s",
+                len(touches),
+                len(messages),
+                describe(exc),
+            )
+            for sid, at in touches.items():
+                newer = self._touches.get(sid)
+                if newer is None or at > newer:
+                    self._touches[sid] = at
+            # Older entries go back in front; the buffer bound still holds.
+            room = self.max_buffered_messages - len(self._messages)
+            keep = messages[-room:] if room > 0 else []
+            self.dropped_messages += len(messages) - len(keep)
+            self._messages.extendleft(reversed(keep))
+            return False

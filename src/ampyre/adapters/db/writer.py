@@ -1,0 +1,230 @@
+"""The group-commit writer: the OCPP write path (`record_*`).
+
+Each call puts an op (a typed payload with a Future) on a bounded queue and waits. One
+writer task takes everything queued (up to `settings.write_batch_max` ops), writes it in
+ONE transaction on ONE connection, commits, then resolves every Future. The statements
+come from the planners registered per payload type (adapters/db/writes.py), run in the
+order the planners were registered, each given all the ops of its type in arrival order,
+so a batch costs one executemany per statement kind. If the transaction fails, every op
+in it fails with StoreUnavailable: nothing is acknowledged that is not durable. If the
+failure is about the data of one op (a station deleted meanwhile: foreign key), the
+batch is retried in halves so only the culprit fails.
+
+SQLite runs the whole transaction in one hop on a dedicated thread (pysqlite);
+PostgreSQL in one asyncpg transaction on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ampyre.adapters.db.database import Database, caused_by_data, describe
+from ampyre.adapters.db.writes import Op, Planner, Program, outcome
+from ampyre.services.ports import StoreUnavailable
+
+log = logging.getLogger("ampyre.adapters.db.store")
+
+_STOP = None
+
+
+class _ThreadWriter:
+    """The group-commit transaction, run whole in one dedicated thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="ampyre-sqlite-writer")
+
+    def run(self, program: Program) -> None:
+        with self.engine.begin() as conn:
+            try:
+                stmt, rows = next(program)
+                while True:
+                    if isinstance(stmt, str):
+                        result = conn.exec_driver_sql(stmt, rows)
+                    else:
+                        result = conn.execute(stmt, rows)
+                    stmt, rows = program.send(outcome(result))
+            except StopIteration:
+                pass
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+class GroupWriter:
+    """See the module docstring. `register` planners, then `submit` payloads."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batch_max = max(1, db.settings.write_batch_max)
+        self._queue: asyncio.Queue[Op | None] = asyncio.Queue(maxsize=self._batch_max * 20)
+        self._task: asyncio.Task[None] | None = None
+        self._planners: dict[type, Planner] = {}
+        self.closed = False  # refuses new writes (except `draining` ones); still drains
+        self._sync_writer = (
+            _ThreadWriter(db.writer_engine) if db.writer_engine is not None else None
+        )
+        # Counters for metrics: group-commit transactions and the ops they carried.
+        self.committed_batches = 0
+        self.committed_ops = 0
+        self.failed_ops = 0
+
+    def register(self, payload_type: type, planner: Planner) -> None:
+        """Ops with payloads of this type are planned by `planner`. Registration order is
+        statement order in every transaction (e.g. connections first, so that stations
+        registered automatically exist before their status rows)."""
+        if payload_type in self._planners:
+            raise ValueError(f"a planner for {payload_type.__name__} is registered already")
+        self._planners[payload_type] = planner
+
+    # ------------------------------------------------------------------ life cycle
+
+    def ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_loop(), name="ampyre-db-writer")
+
+    async def stop(self, grace: float) -> None:
+        """Write what is queued (within `grace` seconds), then stop; fail the rest."""
+        self.closed = True
+        if self._task is not None and not self._task.done():
+            await self._queue.put(_STOP)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+            except TimeoutError:
+                log.warning("database writer did not finish within %.1fs", grace)
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        self._fail_queued()
+        if self._sync_writer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._sync_writer.close)
+
+    # ------------------------------------------------------------------ submitting
+
+    async def submit(self, payload: Any, *, draining: bool = False) -> Any:
+        """Queue one op for the next group commit; return its result once committed.
+        `draining`: accepted while closing (the buffered flusher's last writes)."""
+        if type(payload) not in self._planners:
+            raise TypeError(f"no planner registered for {type(payload).__name__}")
+        if self.closed and not draining:
+            raise StoreUnavailable("store is closed")
+        self.ensure_running()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(Op(payload, future))
+        if self._task is None or self._task.done():
+            self._fail_queued()  # closed while we waited for room in the queue
+        return await future
+
+    def _fail_queued(self) -> None:
+        while not self._queue.empty():
+            op = self._queue.get_nowait()
+            if op is not None and not op.future.done():
+                op.future.set_exception(StoreUnavailable("store is closed"))
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        while True:
+            first = await queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._batch_max and not queue.empty():
+                op = queue.get_nowait()
+                if op is _STOP:
+                    stop = True
+                    break
+                batch.append(op)
+            try:
+                await self._commit(batch)
+            except asyncio.CancelledError:
+                _fail(batch, None)  # nobody may wait forever on a cancelled writer
+                raise
+            except Exception:  # never let the writer die
+                log.exception("database writer: unexpected error")
+                _fail(batch, None)
+            if stop:
+                return
+
+    async def _commit(self, batch: list[Op]) -> None:
+        try:
+            if self._sync_writer is not None:
+                # SQLite: the whole transaction in one hop to the writer thread. Through
+                # aiosqlite every statement would be a round trip through the event loop,
+                # and under load each round trip waits behind every ready station task.
+                writer = self._sync_writer
+                await asyncio.get_running_loop().run_in_executor(
+                    writer.executor, lambda: writer.run(self._program(batch))
+                )
+            else:
+                async with self._db.engine.begin() as conn:
+                    program = self._program(batch)
+                    try:
+                        stmt, rows = next(program)
+                        while True:
+                            if isinstance(stmt, str):
+                                result = await conn.exec_driver_sql(stmt, rows)
+                            else:
+                                result = await conn.execute(stmt, rows)
+                            stmt, rows = program.send(outcome(result))
+                    except StopIteration:
+                        pass
+        except Exception as exc:
+            if len(batch) > 1 and caused_by_data(exc):
+                # Bisect: the good ops still share few transactions, the culprit ends
+                # up alone and fails alone.
+                log.warning(
+                    "group commit of %d ops failed (%s); retrying in halves",
+                    len(batch),
+                    describe(exc),
+                )
+                middle = len(batch) // 2
+                await self._commit(batch[:middle])
+                await self._commit(batch[middle:])
+                return
+            log.warning("group commit of %d ops failed: %s", len(batch), describe(exc))
+            _fail(batch, exc)
+            self.failed_ops += len(batch)
+            return
+        self.committed_batches += 1
+        self.committed_ops += len(batch)
+        for op in batch:
+            if not op.future.done():
+                op.future.set_result(op.result)
+
+    def _program(self, batch: list[Op]) -> Program:
+        """The statements of a batch: each registered planner, in registration order, with
+        the ops of its payload type in arrival order. A generator: each statement's
+        outcome (rows or row count) is sent back in, so that later statements can use
+        what earlier ones read. Ops that expect an answer get it in `op.result`."""
+        for op in batch:
+            op.result = None
+        now = datetime.now(UTC)
+        by_type: dict[type, list[Op]] = {}
+        for op in batch:
+            by_type.setdefault(type(op.payload), []).append(op)
+        for payload_type, planner in self._planners.items():
+            ops = by_type.get(payload_type)
+            if ops:
+                yield from planner(ops, now)
+
+
+def _fail(batch: Iterable[Op], cause: BaseException | None) -> None:
+    for op in batch:
+        if op.future.done():
+            continue
+        reason = f": {describe(cause)}" if cause is not None else ""
+        error = StoreUnavailable(f"write not stored{reason}")
+        error.__cause__ = cause
+        op.future.set_exception(error)
