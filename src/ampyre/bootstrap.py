@@ -17,7 +17,6 @@ from ampyre.adapters.db.store import SqlStore
 from ampyre.api.app import create_api
 from ampyre.api.deps import ApiDeps
 from ampyre.config import Settings
-from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import OcppVersion
 from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
@@ -81,24 +80,17 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     schemas = Schemas()
     schemas.warm()
     events = EventBus()
-    provisioning = ProvisioningService(store, settings, events=events)
+    provisioning = ProvisioningService(store, settings)
     auth = AuthService(store, registry, settings)
-    transactions = TransactionService(store, auth, registry, events, settings)
+    transactions = TransactionService(store, auth, registry, settings)
     webhooks = WebhookService(store, events, settings)
+    store.on_events(events.notify)  # the outbox's consumers hear of new events at once
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
         if connected:
             metrics.station_connected(version.value)
         else:
             metrics.station_disconnected(version.value)
-        events.publish(
-            DomainEvent(
-                EventType.STATION_CONNECTED if connected else EventType.STATION_DISCONNECTED,
-                utcnow(),
-                station_id,
-                {"ocpp_version": version.value},
-            )
-        )
 
     gateway = Gateway(
         settings,
@@ -170,7 +162,6 @@ async def run(
     try:
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
-        await app.events.start()
         await app.webhooks.start()
         await app.auth.start()
         await app.transactions.start()
@@ -203,7 +194,6 @@ async def run(
     finally:
         await app.transactions.close()
         await app.auth.close()
-        await app.events.close(grace=s.shutdown_grace)
         await app.webhooks.close()
         await app.store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -220,4 +210,11 @@ async def _prune_forever(app: App) -> None:
                 log.info("pruned %d message-log entries older than %s", removed, retention)
         except Exception:
             log.warning("message-log pruning failed; will retry", exc_info=True)
+        try:
+            kept = timedelta(days=app.settings.outbox_retention_days)
+            removed = await app.store.prune_events(utcnow() - kept)
+            if removed:
+                log.info("pruned %d outbox events older than %s", removed, kept)
+        except Exception:
+            log.warning("outbox pruning failed; will retry", exc_info=True)
         await asyncio.sleep(PRUNE_EVERY)

@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from ampyre.config import Settings
-from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
+from ampyre.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    EventType,
+    OutboxEvent,
+    Webhook,
+    json_safe,
+)
 from ampyre.domain.models import Page
 from ampyre.services import webhooks as wh
 from ampyre.services.events import EventBus
@@ -37,9 +45,54 @@ class OutboxStore:
     def __init__(self) -> None:
         self.hooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, Delivery] = {}
-        self.fail_adds = 0  # the next N add_deliveries raise StoreUnavailable
+        self.outbox: list[OutboxEvent] = []
+        self.cursors: dict[str, int] = {}
+        self.fail_adds = 0  # the next N fan-outs raise StoreUnavailable
         self.fail_updates = 0  # the next N finish_delivery raise StoreUnavailable
         self._ids = 0
+
+    def append(self, event: DomainEvent) -> None:
+        """What the store does in the commit of the event's data."""
+        self.outbox.append(
+            OutboxEvent(
+                len(self.outbox) + 1,
+                str(event.type),
+                event.at,
+                event.station_id,
+                json_safe(event.data),
+                datetime.now(UTC),
+            )
+        )
+
+    async def events_after(self, position: int, limit: int) -> list[OutboxEvent]:
+        return [e for e in self.outbox if e.id > position][:limit]
+
+    async def consumer_position(self, name: str) -> int:
+        return self.cursors.setdefault(name, 0)
+
+    async def advance_consumer(self, name: str, position: int, to: int) -> bool:
+        if self.cursors.get(name, 0) != position:
+            return False
+        self.cursors[name] = to
+        return True
+
+    async def queue_event_deliveries(
+        self, consumer: str, position: int, to: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        if self.fail_adds:
+            self.fail_adds -= 1
+            raise StoreUnavailable("database down")
+        if not await self.advance_consumer(consumer, position, to):
+            return False
+        made = {(d.event_id, d.webhook_id) for d in self.deliveries.values()}
+        await self.add_deliveries([d for d in deliveries if (d.event_id, d.webhook_id) not in made])
+        return True
+
+    async def webhook_page(self, limit: int, offset: int) -> Page:
+        hooks = await self.list_webhooks()
+        return Page(
+            items=hooks[offset : offset + limit], total=len(hooks), limit=limit, offset=offset
+        )
 
     def _next(self) -> int:
         self._ids += 1
@@ -71,9 +124,6 @@ class OutboxStore:
         return True
 
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        if self.fail_adds:
-            self.fail_adds -= 1
-            raise StoreUnavailable("database down")
         for d in deliveries:
             if d.webhook_id in self.hooks:
                 stored = dataclasses.replace(d, id=self._next())
@@ -111,10 +161,11 @@ class OutboxStore:
         )
         return True
 
-    async def release_deliveries(self, owner: str, delivery_ids: Sequence[int]) -> None:
-        for i in delivery_ids:
-            d = self.deliveries.get(i)
-            if d is not None and d.claimed_by == owner:
+    async def release_deliveries(
+        self, owner: str, delivery_ids: Sequence[int] | None = None
+    ) -> None:
+        for d in self.deliveries.values():
+            if d.claimed_by == owner and (delivery_ids is None or d.id in delivery_ids):
                 d.claimed_by, d.claimed_until = None, None
 
     async def update_delivery(self, delivery: Delivery) -> None:
@@ -184,7 +235,9 @@ class Rig:
     def publish(
         self, type_: EventType = EventType.STATION_CONNECTED, station: str = "CP-1"
     ) -> None:
-        self.bus.publish(DomainEvent(type_, datetime.now(UTC), station, {"ocpp_version": "1.6"}))
+        """An event committed to the outbox, and the signal the store gives then."""
+        self.store.append(DomainEvent(type_, datetime.now(UTC), station, {"ocpp_version": "1.6"}))
+        self.bus.notify()
 
 
 def _settings(**changes: Any) -> Settings:
@@ -202,12 +255,10 @@ def _settings(**changes: Any) -> Settings:
 async def rig() -> AsyncIterator[Rig]:
     store, bus, receiver = OutboxStore(), EventBus(), Receiver()
     service = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
-    await bus.start()
     await service.start()
     yield Rig(store, bus, receiver, service)
     if receiver.block is not None:
         receiver.block.set()
-    await bus.close(grace=1.0)
     await service.close()
 
 
@@ -327,16 +378,15 @@ async def test_a_slow_receiver_times_out() -> None:
 
     settings = _settings(webhook_timeout=0.1, webhook_max_attempts=1)
     service = WebhookService(store, bus, settings, transport=httpx.MockTransport(slow))
-    await bus.start()
     await service.start()
     try:
         await service.create("http://slow.test/", secret=SECRET)
-        bus.publish(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+        store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+        bus.notify()
         await wait_until(lambda: any(d.status == "failed" for d in store.deliveries.values()))
         [delivery] = store.deliveries.values()
         assert delivery.last_error == "no answer within 0.1 s"
     finally:
-        await bus.close(grace=1.0)
         await service.close()
 
 
@@ -457,7 +507,9 @@ async def test_a_store_hiccup_while_queueing_loses_nothing(rig: Rig) -> None:
     rig.store.fail_adds = 1
     rig.publish()
     await wait_until(lambda: len(rig.receiver.requests) == 1, timeout=5)
-    assert rig.service.dropped == 0
+    [delivery] = rig.deliveries()
+    assert delivery.event_id == 1
+    assert rig.store.cursors == {"webhooks": 1}
 
 
 async def test_an_outcome_that_cannot_be_stored_is_stored_later_not_resent(
@@ -499,7 +551,6 @@ async def test_two_services_on_one_outbox_never_send_a_delivery_twice() -> None:
         for _ in range(2)
     ]
     assert services[0].owner != services[1].owner
-    await bus.start()
     for service in services:
         await service.start()
     try:
@@ -517,7 +568,6 @@ async def test_two_services_on_one_outbox_never_send_a_delivery_twice() -> None:
         sent = [r.headers["x-ampyre-delivery"] for r in receiver.requests]
         assert len(sent) == len(set(sent)) == 100
     finally:
-        await bus.close(grace=1.0)
         for service in services:
             await service.close()
 
@@ -545,7 +595,6 @@ async def test_pending_deliveries_are_sent_after_a_restart() -> None:
     )
     bus = EventBus()
     service = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
-    await bus.start()
     await service.start()
     try:
         await wait_until(lambda: len(receiver.requests) == 1)
@@ -554,7 +603,6 @@ async def test_pending_deliveries_are_sent_after_a_restart() -> None:
         )
         assert next(iter(store.deliveries.values())).attempts == 3
     finally:
-        await bus.close(grace=1.0)
         await service.close()
 
 
@@ -564,12 +612,11 @@ async def test_close_interrupts_in_flight_attempts_without_counting_them() -> No
     service = WebhookService(
         store, bus, _settings(webhook_timeout=30.0), transport=httpx.MockTransport(receiver)
     )
-    await bus.start()
     await service.start()
     await service.create("http://hang.test/", secret=SECRET)
-    bus.publish(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+    store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+    bus.notify()
     await wait_until(lambda: len(receiver.requests) == 1)
-    await bus.close(grace=1.0)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await service.close()
@@ -578,3 +625,67 @@ async def test_close_interrupts_in_flight_attempts_without_counting_them() -> No
     assert delivery.status is DeliveryStatus.PENDING
     assert delivery.attempts == 0
     assert receiver.active == 0
+
+
+# the outbox consumer ---------------------------------------------------------------------
+async def test_a_webhook_gets_no_events_from_before_it_existed(rig: Rig) -> None:
+    await rig.service.close()  # events pile up in the outbox meanwhile
+    rig.publish(station="CP-OLD")
+    await asyncio.sleep(0.01)
+    await rig.service.create("http://new.test/", secret=SECRET)
+    rig.publish(station="CP-NEW")
+    await rig.service.start()
+    await wait_until(lambda: len(rig.receiver.requests) == 1)
+    await asyncio.sleep(0.1)
+    assert [b["station_id"] for b in rig.receiver.bodies()] == ["CP-NEW"]
+    assert rig.store.cursors == {"webhooks": 2}
+
+
+async def test_the_cursor_survives_a_restart_and_nothing_is_fanned_out_twice() -> None:
+    store, receiver = OutboxStore(), Receiver()
+    bus = EventBus()
+    first = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+    await first.start()
+    await first.create("http://r.test/", secret=SECRET)
+    for n in range(3):
+        store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), f"CP-{n}"))
+    bus.notify()
+    await wait_until(lambda: len(receiver.requests) == 3)
+    await first.close()
+    store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-3"))
+    second = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+    await second.start()
+    try:
+        await wait_until(lambda: len(receiver.requests) == 4)
+        await asyncio.sleep(0.1)
+        assert len(store.deliveries) == 4
+        assert sorted(b["station_id"] for b in receiver.bodies()) == [f"CP-{n}" for n in range(4)]
+    finally:
+        await second.close()
+
+
+async def test_two_services_fan_out_each_event_once() -> None:
+    store, bus, receiver = OutboxStore(), EventBus(), Receiver()
+    services = [
+        WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+        for _ in range(2)
+    ]
+    for service in services:
+        await service.start()
+    try:
+        await services[0].create("http://a.test/", secret=SECRET)
+        await services[1].create("http://b.test/", secret=SECRET)
+        for n in range(120):
+            store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), f"CP-{n}"))
+            if n % 7 == 0:
+                bus.notify()
+                await asyncio.sleep(0)
+        bus.notify()
+        await wait_until(lambda: len(receiver.requests) == 240)
+        await asyncio.sleep(0.2)
+        pairs = [(d.event_id, d.webhook_id) for d in store.deliveries.values()]
+        assert len(pairs) == len(set(pairs)) == 240
+        assert len(receiver.requests) == 240
+    finally:
+        for service in services:
+            await service.close()

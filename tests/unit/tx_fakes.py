@@ -12,6 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ampyre.domain.authz import AuthDecision, AuthStatus
+from ampyre.domain.events import (
+    DomainEvent,
+    EventType,
+    transaction_closed_event,
+    transaction_event,
+)
 from ampyre.domain.models import Connector, Page
 from ampyre.domain.transactions import (
     ENERGY_REGISTER,
@@ -28,8 +34,19 @@ from ampyre.domain.transactions import (
 from ampyre.services.ports import StoreUnavailable
 
 
+class Outbox:
+    """The domain events a store committed (the real store's outbox rows)."""
+
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+
+    def types(self) -> list[EventType]:
+        return [e.type for e in self.published]
+
+
 class FakeTxStore:
     def __init__(self) -> None:
+        self.outbox = Outbox()
         self.transactions: dict[int, Transaction] = {}
         self.by_key: dict[tuple[str, str], int] = {}
         self.start_keys: dict[tuple[str, str], int] = {}
@@ -50,7 +67,11 @@ class FakeTxStore:
         if self.fail:
             raise StoreUnavailable("write not stored (fake outage)")
         self.writes += 1
-        return [self._record(e) for e in events]
+        stored = [self._record(e) for e in events]
+        now = datetime.now(UTC)
+        for e, st in zip(events, stored, strict=True):
+            self.outbox.published.append(transaction_event(e, st, now))
+        return stored
 
     def _record(self, e: TransactionEvent) -> StoredEvent:
         pk: int | None = None
@@ -186,6 +207,7 @@ class FakeTxStore:
             tx.status = TransactionStatus.ENDED
             tx.ended_at = at
             tx.stop_reason = reason
+            self.outbox.published.append(transaction_closed_event(tx, datetime.now(UTC)))
         return replace(tx)
 
     # ------------------------------------------------------------------ reads

@@ -2,19 +2,21 @@
 
 Flow (nothing here ever runs on the OCPP path):
 
-1. The event bus hands this service batches of DomainEvents. The callback only matches
-   them against the enabled webhooks (kept in memory: reloaded after every change made
-   through this service and every REFRESH_EVERY seconds) and inserts one *pending*
-   delivery per (event, webhook) in a single transaction: the outbox. Then it wakes the
-   delivery loop.
-2. The delivery loop takes due deliveries from the outbox and POSTs them, at most
+1. Domain events are rows of the outbox, committed by the store with the data they
+   describe (adapters/db/outbox.py). The fan-out loop reads them after this service's
+   cursor ("webhooks") and, in one transaction, inserts one *pending* delivery per
+   (event, enabled webhook whose event types match) and moves the cursor. It runs when
+   the EventBus signals a commit, and at least every POLL_EVERY seconds.
+2. The delivery loop claims due deliveries (a lease in the database, so that several
+   processes share the work and none is sent twice) and POSTs them, at most
    MAX_IN_FLIGHT at a time. A 2xx answer marks a delivery delivered; anything else (other
    status, redirect, timeout, refused connection) counts an attempt and schedules the next
    one after an exponential backoff with jitter; after `webhook_max_attempts` attempts it
    is failed (an operator may re-queue it). Since the outbox is in the database, a crash
-   or restart loses nothing: pending deliveries are sent after the next start. Delivery
-   is *at least once*: an attempt interrupted by a shutdown is made again later, so a
-   receiver should ignore a delivery id it has already processed.
+   or restart loses nothing: pending deliveries are sent after the next start (those a
+   killed process had claimed, once their lease runs out). Delivery is *at least once*:
+   an attempt interrupted by a shutdown or crash is made again later, so a receiver
+   should ignore a delivery id it has already processed.
 
 What a receiver gets: `POST <url>` with the JSON body
 `{"id": <delivery id>, "type": "station.connected", "created_at": "<RFC 3339>",
@@ -59,11 +61,18 @@ import httpx
 
 from ampyre import __version__
 from ampyre.config import Settings
-from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
+from ampyre.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    EventType,
+    OutboxEvent,
+    Webhook,
+)
 from ampyre.domain.models import Page
 from ampyre.services.clock import to_ocpp, utcnow
 from ampyre.services.events import EventBus
-from ampyre.services.ports import StoreUnavailable, WebhookStore
+from ampyre.services.ports import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +92,8 @@ SECRET_MIN, SECRET_MAX = 16, 255
 DESCRIPTION_MAX = 500
 ERROR_MAX = 500
 EVENT_TYPES: frozenset[str] = frozenset(e.value for e in EventType)
-# Attempts to store matched deliveries when the database hiccups, then they are dropped.
-_QUEUE_TRIES = 3
+CONSUMER = "webhooks"  # this service's name (and cursor) in the outbox
+FAN_OUT_BATCH = 500  # outbox events per fan-out transaction
 
 
 class InvalidWebhookInput(ValueError):
@@ -171,6 +180,16 @@ def event_payload(event: DomainEvent) -> dict[str, Any]:
         "created_at": to_ocpp(event.at),
         "station_id": event.station_id,
         "data": json.loads(json.dumps(event.data, default=str)),
+    }
+
+
+def outbox_payload(event: OutboxEvent) -> dict[str, Any]:
+    """What a delivery made from an outbox event stores."""
+    return {
+        "type": event.type,
+        "created_at": to_ocpp(event.at),
+        "station_id": event.station_id,
+        "data": event.data,
     }
 
 
@@ -272,8 +291,8 @@ class WebhookService:
         self.owner = f"{settings.node_id or 'node'}/{secrets.token_hex(4)}"[-64:]
         self._lease = timedelta(seconds=2 * settings.webhook_timeout + LEASE_MARGIN)
         self._tasks: list[asyncio.Task[None]] = []
-        self._subscribed = False
-        self.dropped = 0  # matched deliveries lost because the database refused them
+        self._events_wake = asyncio.Event()
+        self._position: int | None = None  # this consumer's outbox cursor, once read
 
     # ------------------------------------------------------------------ life cycle
 
@@ -292,11 +311,11 @@ class WebhookService:
             await self.reload()
         except Exception:
             log.warning("could not load webhooks; will retry", exc_info=True)
-        if not self._subscribed:
-            self._events.subscribe("webhooks", self._on_events)
-            self._subscribed = True
+        self._events.subscribe(CONSUMER, self.wake)
         self._wake.set()  # look at the outbox at once: deliveries left by the last run
+        self._events_wake.set()
         self._tasks = [
+            asyncio.create_task(self._fan_out_forever(), name="webhooks-fan-out"),
             asyncio.create_task(self._deliver_forever(), name="webhooks-deliver"),
             asyncio.create_task(self._refresh_forever(), name="webhooks-refresh"),
         ]
@@ -304,6 +323,7 @@ class WebhookService:
     async def close(self) -> None:
         """Stop taking deliveries; give in-flight attempts a moment, then cancel them (an
         interrupted attempt is not counted and is made again after the next start)."""
+        self._events.unsubscribe(CONSUMER)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -313,18 +333,18 @@ class WebhookService:
         flying = list(self._in_flight.values())
         if flying:
             await asyncio.wait(flying, timeout=min(1.0, self._settings.shutdown_grace))
-            interrupted = [d for d, task in self._in_flight.items() if not task.done()]
             for task in flying:
                 task.cancel()
             await asyncio.gather(*flying, return_exceptions=True)
-            # Not counted; sent again soon after the next start (here or elsewhere) rather
-            # than when the lease runs out.
-            try:
-                async with asyncio.timeout(2.0):
-                    await self._store_outcomes()
-                    await self._store.release_deliveries(self.owner, interrupted)
-            except Exception:
-                log.warning("could not release %d webhook deliveries", len(interrupted))
+        # Interrupted attempts are not counted; their deliveries (and any claimed by a
+        # read the cancellation cut short) are released, to be sent soon after the next
+        # start, here or elsewhere, rather than when their lease runs out.
+        try:
+            async with asyncio.timeout(2.0):
+                await self._store_outcomes()
+                await self._store.release_deliveries(self.owner)
+        except Exception:
+            log.warning("could not release this process's webhook deliveries", exc_info=True)
         self._in_flight.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -460,33 +480,50 @@ class WebhookService:
 
     # ------------------------------------------------------------------ event side
 
-    async def _on_events(self, events: Sequence[DomainEvent]) -> None:
-        hooks = [h for h in self._hooks.values() if h.enabled and h.id is not None]
-        if not hooks:
-            return
+    def wake(self) -> None:
+        """Events were committed to the outbox (the EventBus signal)."""
+        self._events_wake.set()
+
+    async def _fan_out_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_EVERY):
+                    await self._events_wake.wait()
+            self._events_wake.clear()
+            try:
+                while await self.fan_out():
+                    pass
+            except Exception:
+                log.warning("could not read the outbox; will retry", exc_info=True)
+
+    async def fan_out(self) -> bool:
+        """Turn the next outbox events into one pending delivery per matching webhook, and
+        move this consumer's cursor past them, in one transaction. True if it did (more
+        may be waiting). With several processes, each stretch of events is fanned out by
+        one of them: the others find the cursor moved and read on from there."""
+        if self._position is None:
+            self._position = await self._store.consumer_position(CONSUMER)
+        events = await self._store.events_after(self._position, FAN_OUT_BATCH)
+        if not events:
+            return False
+        # Read fresh, not from the cache: a webhook created on another node a moment ago
+        # must get the events that follow its creation.
+        hooks = [h for h in await self._store.list_webhooks() if h.enabled and h.id]
         now = utcnow()
         deliveries = [
-            _pending(h.id, str(e.type), event_payload(e), now)
+            _pending(h.id, e.type, outbox_payload(e), now, event_id=e.id)
             for e in events
             for h in hooks
-            if h.id is not None and matches(h, e.type)
+            if h.id is not None and matches(h, e.type) and _existed(h, e)
         ]
-        if deliveries:
-            await self._queue(deliveries)
-
-    async def _queue(self, deliveries: list[Delivery]) -> None:
-        for attempt in range(_QUEUE_TRIES):
-            try:
-                await self._store.add_deliveries(deliveries)
-            except StoreUnavailable:
-                if attempt + 1 == _QUEUE_TRIES:
-                    self.dropped += len(deliveries)
-                    log.error("could not queue %d webhook deliveries: dropped", len(deliveries))
-                    return
-                await asyncio.sleep(0.5 * 2**attempt)
-            else:
+        upto = events[-1].id
+        if await self._store.queue_event_deliveries(CONSUMER, self._position, upto, deliveries):
+            self._position = upto
+            if deliveries:
                 self._wake.set()
-                return
+        else:
+            self._position = None  # another process moved the cursor: read it again
+        return True
 
     # ------------------------------------------------------------------ delivery side
 
@@ -658,7 +695,18 @@ class WebhookService:
         return code, f"HTTP {code}"
 
 
-def _pending(hook_id: int, event_type: str, payload: dict[str, Any], now: datetime) -> Delivery:
+def _existed(hook: Webhook, event: OutboxEvent) -> bool:
+    """The webhook existed when the event was stored (it gets no events from before)."""
+    return hook.created_at is None or hook.created_at <= event.created_at
+
+
+def _pending(
+    hook_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    now: datetime,
+    event_id: int | None = None,
+) -> Delivery:
     return Delivery(
         id=0,  # assigned by the database
         webhook_id=hook_id,
@@ -668,4 +716,5 @@ def _pending(hook_id: int, event_type: str, payload: dict[str, Any], now: dateti
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        event_id=event_id,
     )

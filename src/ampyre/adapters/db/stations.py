@@ -16,6 +16,7 @@ from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
+from ampyre.domain.events import connection_event, status_event
 from ampyre.domain.models import (
     BootInfo,
     Connector,
@@ -178,6 +179,7 @@ class StationsSql(StorePart):
                     "b_now": now,
                 }
             )
+            op.events.append(connection_event(ch.station_id, ch.connected, ch.at, ch.ocpp_version))
         if registers:
             yield self._register_stmt, registers
         yield self._connection_stmt, changes
@@ -198,6 +200,7 @@ class StationsSql(StorePart):
             for r in op.payload.reports:
                 history.append(_history_row(r))
                 current[(r.station_id, r.evse_id, r.connector_id)] = _connector_row(r)
+                op.events.append(status_event(r))
         if history:
             yield self._history_stmt, history
         if current:

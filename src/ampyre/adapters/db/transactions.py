@@ -46,6 +46,7 @@ from ampyre.adapters.db.writes import (
     driver_insert_sql,
     sqlite_utc,
 )
+from ampyre.domain.events import transaction_closed_event, transaction_event
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventKind,
@@ -206,6 +207,7 @@ class TransactionSql(StorePart):
                 stop_reason=sa.func.coalesce(tx.c.stop_reason, sa.bindparam("b_reason")),
                 updated_at=sa.bindparam("b_now", type_=t.UtcDateTime()),
             )
+            .returning(*tx.columns)
         )
 
     # ------------------------------------------------------------------ writes (port)
@@ -244,13 +246,16 @@ class TransactionSql(StorePart):
     # values, events (the module docstring's statements).
 
     def plan_ends(self, ops: list[Op], now: datetime) -> Program:
-        ends: list[dict[str, Any]] = []
+        # One statement per end (they are rare): the closed transaction comes back for its
+        # transaction.ended event; a transaction that was not active gives none.
         for op in ops:
             end: EndTransaction = op.payload
-            ends.append(
-                {"b_id": end.transaction_pk, "b_at": end.at, "b_reason": end.reason, "b_now": now}
+            closed = yield (
+                self._end_stmt,
+                {"b_id": end.transaction_pk, "b_at": end.at, "b_reason": end.reason, "b_now": now},
             )
-        yield self._end_stmt, ends
+            if closed:
+                op.events.append(transaction_closed_event(_transaction(closed[0]), now))
 
     def plan_meter_values(self, ops: list[Op], now: datetime) -> Program:
         loose: list[StationMeterValues] = [mv for op in ops for mv in op.payload.values]
@@ -329,7 +334,9 @@ class TransactionSql(StorePart):
             tid = str(ids[i])
             row = merged[(ev.station_id, tid)]
             pk = int(row.id)
-            op.result[index] = StoredEvent(pk, tid, _transaction(row))
+            stored = StoredEvent(pk, tid, _transaction(row))
+            op.result[index] = stored
+            op.events.append(transaction_event(ev, stored, now))
             if ev.event_key is not None:
                 event_rows.append(_event_row(pk, ev))
             evse = ev.evse_id if ev.evse_id is not None else 0

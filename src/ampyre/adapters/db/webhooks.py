@@ -1,8 +1,10 @@
 """SqlStore part: webhooks and their deliveries (the WebhookStore port).
 
-`webhook_deliveries` is the outbox: a delivery row is written (status pending) before any
-HTTP attempt, and every attempt's outcome updates the same row. Deleting a webhook
-deletes its deliveries (foreign key ON DELETE CASCADE).
+Deliveries are made from outbox events (adapters/db/outbox.py) by the webhook service's
+fan-out, in the same transaction that moves its outbox cursor. A delivery row is written
+(status pending) before any HTTP attempt; an attempt is made only under a claim (a lease:
+`claimed_by` / `claimed_until`), and its outcome updates the same row and ends the claim.
+Deleting a webhook deletes its deliveries (foreign key ON DELETE CASCADE).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.outbox import advance
 from ampyre.adapters.db.parts import StorePart
 from ampyre.domain.events import Delivery, DeliveryStatus, Webhook
 from ampyre.domain.models import Page
@@ -70,23 +73,7 @@ class WebhookSql(StorePart):
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "webhook_id": d.webhook_id,
-                "event_type": d.event_type,
-                "payload": d.payload,
-                "status": DeliveryStatus(d.status).value,
-                "attempts": d.attempts,
-                "next_attempt_at": d.next_attempt_at,
-                "last_status_code": d.last_status_code,
-                "last_error": d.last_error,
-                "created_at": d.created_at or now,
-                "delivered_at": d.delivered_at,
-                "event_id": d.event_id,
-            }
-            for d in deliveries
-        ]
+        rows = [_delivery_row(d) for d in deliveries]
         try:
             async with self._tx() as conn:
                 await conn.execute(sa.insert(t.webhook_deliveries), rows)
@@ -100,6 +87,23 @@ class WebhookSql(StorePart):
                 rows = [r for r in rows if r["webhook_id"] in alive]
                 if rows:
                     await conn.execute(sa.insert(t.webhook_deliveries), rows)
+
+    async def queue_event_deliveries(
+        self, consumer: str, position: int, to: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        """See the WebhookStore port. A delivery already made for the same (event,
+        webhook) is not made again (unique index), whatever happens to the cursor."""
+        d = t.webhook_deliveries
+        rows = [_delivery_row(x) for x in deliveries]
+        insert = self._insert(d).on_conflict_do_nothing(
+            index_elements=[d.c.event_id, d.c.webhook_id]
+        )
+        async with self._tx() as conn:
+            if not await advance(conn, consumer, position, to):
+                return False
+            if rows:
+                await conn.execute(insert, rows)
+        return True
 
     async def get_delivery(self, delivery_id: int) -> Delivery | None:
         d = t.webhook_deliveries
@@ -156,18 +160,19 @@ class WebhookSql(StorePart):
             result = await conn.execute(stmt)
         return bool(result.rowcount)
 
-    async def release_deliveries(self, owner: str, delivery_ids: Sequence[int]) -> None:
-        """End `owner`'s claims without an outcome (attempts interrupted by a shutdown)."""
-        if not delivery_ids:
+    async def release_deliveries(
+        self, owner: str, delivery_ids: Sequence[int] | None = None
+    ) -> None:
+        """End `owner`'s claims (all of them with None) without an outcome: attempts
+        interrupted by a shutdown are due again at once."""
+        if delivery_ids is not None and not delivery_ids:
             return
         d = t.webhook_deliveries
-        stmt = (
-            sa.update(d)
-            .where(d.c.id.in_(list(delivery_ids)), d.c.claimed_by == owner)
-            .values(claimed_by=None, claimed_until=None)
-        )
+        stmt = sa.update(d).where(d.c.claimed_by == owner)
+        if delivery_ids is not None:
+            stmt = stmt.where(d.c.id.in_(list(delivery_ids)))
         async with self._tx() as conn:
-            await conn.execute(stmt)
+            await conn.execute(stmt.values(claimed_by=None, claimed_until=None))
 
     async def update_delivery(self, delivery: Delivery) -> None:
         """Set a delivery's state from the API (a re-queue); ends any claim on it."""
@@ -195,6 +200,22 @@ class WebhookSql(StorePart):
             query = query.where(d.c.status == status)
             count = count.where(d.c.status == status)
         return await self._page(query, count, _delivery, limit, offset)
+
+
+def _delivery_row(d: Delivery) -> dict[str, Any]:
+    return {
+        "webhook_id": d.webhook_id,
+        "event_type": d.event_type,
+        "payload": d.payload,
+        "status": DeliveryStatus(d.status).value,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at,
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": d.created_at or datetime.now(UTC),
+        "delivered_at": d.delivered_at,
+        "event_id": d.event_id,
+    }
 
 
 def _outcome(delivery: Delivery) -> dict[str, Any]:
