@@ -282,6 +282,7 @@ class WebhookStore(OutboxReader, Protocol):
     ) -> None:
         """End `owner`'s claims on these deliveries (None: on all) without an outcome."""
         ...
+
     async def update_delivery(self, delivery: Delivery) -> None: ...
     async def list_deliveries(
         self, hook_id: int, status: str | None, limit: int, offset: int
