@@ -19,17 +19,27 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.database import Database
+from ampyre.adapters.db.writes import Step, aware_utc, sqlite_utc
 from ampyre.domain.events import DomainEvent, OutboxEvent, json_safe
 
 # pg_advisory_xact_lock key of the outbox append ("OUTBOX" in ASCII).
 _APPEND_LOCK = 0x4F5554424F58
 
-_insert_events = sa.insert(t.outbox_events)
 _lock = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key", type_=sa.BigInteger)))
+_COLUMNS = "type, station_id, occurred_at, data, created_at"
+# Rows go to the driver as tuples (SQLAlchemy's per-row processing would cost about as
+# much as the rest of a status write); `data` is JSON text made here.
+_DRIVER_SQL = {
+    "qmark": f"INSERT INTO outbox_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+    "numeric_dollar": (
+        f"INSERT INTO outbox_events ({_COLUMNS}) VALUES ($1, $2, $3, $4::text::jsonb, $5)"
+    ),
+}
 
 
 def event_row(event: DomainEvent, now: datetime) -> dict[str, Any]:
@@ -42,16 +52,33 @@ def event_row(event: DomainEvent, now: datetime) -> dict[str, Any]:
     }
 
 
+def _json_text(data: dict[str, Any]) -> str:
+    """JSON text of event data; a stray datetime, Decimal or the like becomes text."""
+    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def outbox_steps(
-    events: Sequence[DomainEvent], now: datetime, dialect: str
-) -> Iterator[tuple[Any, Any]]:
+    events: Sequence[DomainEvent], now: datetime, dialect: str, paramstyle: str
+) -> Iterator[Step]:
     """The statements that append `events` inside the current transaction: last in the
     transaction, so the PostgreSQL lock is held only from here to the commit."""
     if not events:
         return
     if dialect == "postgresql":
         yield _lock, {"b_key": _APPEND_LOCK}
-    yield _insert_events, [event_row(e, now) for e in events]
+    sql = _DRIVER_SQL.get(paramstyle)
+    if sql is None:
+        yield sa.insert(t.outbox_events), [event_row(e, now) for e in events]
+        return
+    stamp = sqlite_utc if dialect == "sqlite" else aware_utc
+    created = stamp(now)
+    yield (
+        sql,
+        [
+            (str(e.type), e.station_id, stamp(e.at), _json_text(e.data), created)
+            for e in events
+        ],
+    )
 
 
 class OutboxSql:

@@ -232,7 +232,7 @@ class GroupWriter:
                 planned.extend(ops)
         # Last: the domain events of this batch, committed with their data (the outbox).
         events = [e for op in planned for e in op.events]
-        yield from outbox_steps(events, now, self._db.dialect_name)
+        yield from outbox_steps(events, now, self._db.dialect_name, self._db.paramstyle)
 
 
 def _fail(batch: Iterable[Op], cause: BaseException | None) -> None:
