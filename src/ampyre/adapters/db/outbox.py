@@ -74,10 +74,7 @@ def outbox_steps(
     created = stamp(now)
     yield (
         sql,
-        [
-            (str(e.type), e.station_id, stamp(e.at), _json_text(e.data), created)
-            for e in events
-        ],
+        [(str(e.type), e.station_id, stamp(e.at), _json_text(e.data), created) for e in events],
     )
 
 
