@@ -51,7 +51,7 @@ class Settings:
     webhook_retry_base: float = 2.0
     webhook_timeout: float = 10.0  # seconds per HTTP attempt
     # Outbox: events every consumer has read are deleted after this many days.
-    outbox_retention_days: int = 7
+    outbox_retention_days: int = 1
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:

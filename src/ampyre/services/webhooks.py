@@ -64,7 +64,6 @@ from ampyre.config import Settings
 from ampyre.domain.events import (
     Delivery,
     DeliveryStatus,
-    DomainEvent,
     EventType,
     OutboxEvent,
     Webhook,
@@ -169,18 +168,6 @@ def backoff_delay(
 
 def matches(hook: Webhook, event_type: str) -> bool:
     return hook.enabled and (not hook.event_types or event_type in hook.event_types)
-
-
-def event_payload(event: DomainEvent) -> dict[str, Any]:
-    """What a delivery stores; the body adds the delivery id (assigned by the database).
-    `data` is made JSON-safe (a stray datetime or Decimal becomes text) so that one odd
-    value cannot make the whole batch unstorable."""
-    return {
-        "type": str(event.type),
-        "created_at": to_ocpp(event.at),
-        "station_id": event.station_id,
-        "data": json.loads(json.dumps(event.data, default=str)),
-    }
 
 
 def outbox_payload(event: OutboxEvent) -> dict[str, Any]:

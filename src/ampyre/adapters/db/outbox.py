@@ -52,7 +52,7 @@ def event_row(event: DomainEvent, now: datetime) -> dict[str, Any]:
     }
 
 
-def _json_text(data: dict[str, Any]) -> str:
+def json_text(data: dict[str, Any]) -> str:
     """JSON text of event data; a stray datetime, Decimal or the like becomes text."""
     return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -74,7 +74,7 @@ def outbox_steps(
     created = stamp(now)
     yield (
         sql,
-        [(str(e.type), e.station_id, stamp(e.at), _json_text(e.data), created) for e in events],
+        [(str(e.type), e.station_id, stamp(e.at), json_text(e.data), created) for e in events],
     )
 
 
