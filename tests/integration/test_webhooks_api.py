@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from ampyre.services.webhooks import verify_signature
+from ampyre.services.webhook_rules import verify_signature
 
 if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by name
     from conftest import Server, StartServer

@@ -17,7 +17,7 @@ from ampyre.domain.events import (
     Webhook,
     json_safe,
 )
-from ampyre.services.webhooks import (
+from ampyre.services.webhook_rules import (
     BACKOFF_CAP,
     InvalidWebhookInput,
     backoff_delay,

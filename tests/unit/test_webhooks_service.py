@@ -26,13 +26,12 @@ from ampyre.domain.models import Page
 from ampyre.services import webhooks as wh
 from ampyre.services.events import EventBus
 from ampyre.services.ports import StoreUnavailable
+from ampyre.services.webhook_rules import InvalidWebhookInput, verify_signature
 from ampyre.services.webhooks import (
     DeliveryConflict,
     DeliveryNotFound,
-    InvalidWebhookInput,
     WebhookNotFound,
     WebhookService,
-    verify_signature,
 )
 
 SECRET = "whsec_unit-test-secret-0123456789"

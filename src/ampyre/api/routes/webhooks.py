@@ -1,7 +1,7 @@
 """REST routes: webhooks and their deliveries (admin only).
 
 Every event is POSTed as JSON, signed with the webhook's secret; how a receiver checks
-the signature is described in `ampyre.services.webhooks` and in the create operation.
+the signature is described in `ampyre.services.webhook_rules` and in the create operation.
 """
 
 import contextlib
@@ -26,11 +26,11 @@ from ampyre.api.schemas_webhooks import (
 )
 from ampyre.domain.events import DeliveryStatus
 from ampyre.domain.models import Role
+from ampyre.services.webhook_rules import InvalidWebhookInput
 from ampyre.services.webhooks import (
     KEEP,
     DeliveryConflict,
     DeliveryNotFound,
-    InvalidWebhookInput,
     WebhookNotFound,
     WebhookService,
 )
