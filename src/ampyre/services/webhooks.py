@@ -144,7 +144,7 @@ class WebhookService:
             await self.reload()
         except Exception:
             log.warning("could not load webhooks; will retry", exc_info=True)
-        self._events.subscribe(CONSUMER, self.wake)
+        self._events.subscribe(self.owner, self.wake)
         self._wake.set()  # look at the outbox at once: deliveries left by the last run
         self._events_wake.set()
         self._tasks = [
@@ -156,7 +156,7 @@ class WebhookService:
     async def close(self) -> None:
         """Stop taking deliveries; give in-flight attempts a moment, then cancel them (an
         interrupted attempt is not counted and is made again after the next start)."""
-        self._events.unsubscribe(CONSUMER)
+        self._events.unsubscribe(self.owner)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
