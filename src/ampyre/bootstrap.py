@@ -160,6 +160,11 @@ async def run(
     await app.store.check_schema()
     await app.store.start()
     try:
+        # Connections this node held when it last stopped without closing them (kill -9,
+        # an outage) are over: no station is connected to a node that is starting.
+        released = await app.store.release_node(s.node_id, utcnow())
+        if released:
+            log.info("marked %d stations of node %s disconnected", len(released), s.node_id)
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
         await app.webhooks.start()

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.store import SqlStore
 from ampyre.config import Settings
 from ampyre.domain.models import Station
@@ -224,6 +226,21 @@ async def test_meter_values_outside_transactions_are_deduplicated(store: SqlStor
     await store.record_meter_values([mv])
     await store.record_meter_values([mv])
     await store.record_meter_values([StationMeterValues("CP1", 1, 1, (_register(T0, 5),), T0)])
+    m = t.meter_values
+    query = (
+        sa.select(m.c.evse_id, m.c.connector_id, m.c.measurand, m.c.value)
+        .where(m.c.transaction_pk.is_(None))
+        .order_by(m.c.evse_id, m.c.measurand)
+    )
+    async with store._tx() as conn:
+        rows = [tuple(r) for r in (await conn.execute(query)).all()]
+    # Two samples per reading; the resent one is stored once, the other connector's kept.
+    assert rows == [
+        (0, 0, "Energy.Active.Import.Register", 123456),
+        (0, 0, "Power.Active.Import", 7.2),
+        (1, 1, "Energy.Active.Import.Register", 5),
+        (1, 1, "Power.Active.Import", 7.2),
+    ]
 
 
 async def test_list_filters_and_stale(store: SqlStore) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion, RegistrationStatus
-from ampyre.protocol import rpc
+from ampyre.protocol import limits, rpc
 from ampyre.protocol.errors import ErrorKind, OcppError, error_code
 from ampyre.protocol.schemas import SchemaRegistry
 from ampyre.services.commands import (
@@ -172,6 +172,10 @@ class OcppSession:
         violation = self._schemas.validate(action, call.payload, response=False)
         if violation is not None:
             raise OcppError(violation.kind, violation.message, {"path": violation.path})
+        unstorable = limits.violation(call.payload)  # before any write (limits.py)
+        if unstorable is not None:
+            log.warning("%s: refused %s: %s", self.station_id, action, unstorable)
+            raise OcppError(ErrorKind.PROPERTY, unstorable)
         if action != "BootNotification" and self._refused_before_accept(action):
             raise OcppError(ErrorKind.SECURITY, "Station is not accepted by the CSMS")
         ctx = CallContext(self.station_id, self.version, self, call.unique_id)

@@ -239,7 +239,8 @@ class OutboxReader(Protocol):
         ...
 
     async def advance_consumer(self, name: str, position: int, to: int) -> bool:
-        """Compare-and-set of the cursor; False if it was not at `position`."""
+        """Compare-and-set of the cursor; False if it was not at `position` (or was never
+        read with consumer_position)."""
         ...
 
 

@@ -4,6 +4,7 @@ entries into rows, reads pages and prunes by age."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,24 @@ from ampyre.adapters.db.writes import Step, aware_utc, driver_insert_sql, sqlite
 from ampyre.domain.models import Direction, MessageLogEntry, Page
 
 _DIRECTION = {Direction.IN: "in", Direction.OUT: "out", "in": "in", "out": "out"}
+# Column sizes (adapters/db/tables.py message_log).
+_ID_LEN, _ACTION_LEN = 255, 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _fit(text: str, limit: int | None = None) -> str:
+    """What a text column can hold of `text`: U+0000 (which PostgreSQL text refuses) and
+    unpaired surrogates (not UTF-8) escaped as JSON writes them, cut to the column. The
+    audit log keeps what a station sent as far as it can; one unstorable frame must not
+    fail the chunk it is flushed with (issue 13, defect 2.1)."""
+    if "\x00" in text or (not text.isascii() and _SURROGATE.search(text)):
+        text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text if limit is None or len(text) <= limit else text[:limit]
+
+
+def _fit_action(action: str | None) -> str | None:
+    return None if action is None else _fit(action, _ACTION_LEN)
 
 
 class AuditLogSql(StorePart):
@@ -42,12 +61,12 @@ class AuditLogSql(StorePart):
         stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
         rows = [
             (
-                m.station_id,
+                _fit(m.station_id, _ID_LEN),
                 _DIRECTION[m.direction],
                 m.message_type,
-                m.unique_id,
-                m.action,
-                m.payload,
+                _fit(m.unique_id, _ID_LEN),
+                _fit_action(m.action),
+                _fit(m.payload),
                 stamp(m.created_at),
             )
             for m in messages
@@ -82,12 +101,12 @@ class AuditLogSql(StorePart):
 
 def _message_row(m: MessageLogEntry) -> dict[str, Any]:
     return {
-        "station_id": m.station_id,
+        "station_id": _fit(m.station_id, _ID_LEN),
         "direction": _DIRECTION[m.direction],
         "message_type": m.message_type,
-        "unique_id": m.unique_id,
-        "action": m.action,
-        "payload": m.payload,
+        "unique_id": _fit(m.unique_id, _ID_LEN),
+        "action": _fit_action(m.action),
+        "payload": _fit(m.payload),
         "created_at": m.created_at,
     }
 

@@ -39,8 +39,20 @@ def caused_by_data(exc: BaseException) -> bool:
     the database refuses, or a parameter we could not even convert (unserialisable JSON)."""
     if isinstance(exc, DATA_ERRORS):
         return True
-    if isinstance(exc, TypeError | ValueError):
-        # Raised unwrapped by some drivers' adapters (psycopg's JSON dumper).
+    if isinstance(exc, sa_exc.DBAPIError):
+        # SQLAlchemy's asyncpg dialect wraps PostgreSQL's data exceptions (SQLSTATE class
+        # 22: CharacterNotInRepertoire for U+0000, StringDataRightTruncation, ...) as a
+        # plain DBAPIError, and asyncpg's own argument-encoding DataError (a ValueError)
+        # as InterfaceError: classify them by SQLSTATE and by the driver's exception.
+        orig = exc.orig
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        if state.startswith(("22", "23")):
+            return True
+        causes = (*getattr(orig, "args", ()), getattr(orig, "__cause__", None))
+        return any(isinstance(c, ValueError) for c in causes)
+    if isinstance(exc, TypeError | ValueError | OverflowError):
+        # Raised unwrapped by some drivers' adapters (psycopg's JSON dumper, pysqlite
+        # binding an integer beyond 64 bits).
         return True
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 

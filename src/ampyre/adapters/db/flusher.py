@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from ampyre.adapters.db.database import describe
+from ampyre.adapters.db.database import caused_by_data, describe
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
 from ampyre.domain.models import MessageLogEntry
@@ -157,19 +157,61 @@ class BufferedFlusher:
             await self._writer.submit(Buffers(touches, messages), draining=True)
             return True
         except (StoreUnavailable, Exception) as exc:
+            self._restore_touches(touches)
+            if messages and _data_fault(exc):
+                # Never put a chunk the database refuses back at the head of the buffer:
+                # it would fail forever and stop the audit log. Store what it can.
+                return await self._salvage(messages)
             log.warning(
                 "flush of %d touches / %d log entries failed, will retry: %s",
                 len(touches),
                 len(messages),
                 describe(exc),
             )
-            for sid, at in touches.items():
-                newer = self._touches.get(sid)
-                if newer is None or at > newer:
-                    self._touches[sid] = at
-            # Older entries go back in front; the buffer bound still holds.
-            room = self.max_buffered_messages - len(self._messages)
-            keep = messages[-room:] if room > 0 else []
-            self.dropped_messages += len(messages) - len(keep)
-            self._messages.extendleft(reversed(keep))
+            self._put_back(messages)
             return False
+
+    async def _salvage(self, messages: list[MessageLogEntry]) -> bool:
+        """Write a refused chunk in halves; drop (and count) only entries refused alone.
+        False if the database failed otherwise (the rest is put back for later)."""
+        pending = [messages]
+        while pending:
+            part = pending.pop()
+            try:
+                await self._writer.submit(Buffers({}, part), draining=True)
+            except (StoreUnavailable, Exception) as exc:
+                if not _data_fault(exc):
+                    for rest in [*pending, part]:
+                        self._put_back(rest)
+                    return False
+                if len(part) == 1:
+                    self.dropped_messages += 1
+                    log.warning(
+                        "audit-log entry of %s (%s) refused by the database, dropped: %s",
+                        part[0].station_id[:64],
+                        (part[0].action or "")[:64],
+                        describe(exc),
+                    )
+                else:
+                    middle = len(part) // 2
+                    pending.extend((part[middle:], part[:middle]))
+        return True
+
+    def _restore_touches(self, touches: dict[str, datetime]) -> None:
+        for sid, at in touches.items():
+            newer = self._touches.get(sid)
+            if newer is None or at > newer:
+                self._touches[sid] = at
+
+    def _put_back(self, messages: list[MessageLogEntry]) -> None:
+        """Older entries go back in front; the buffer bound still holds."""
+        room = self.max_buffered_messages - len(self._messages)
+        keep = messages[-room:] if room > 0 else []
+        self.dropped_messages += len(messages) - len(keep)
+        self._messages.extendleft(reversed(keep))
+
+
+def _data_fault(exc: BaseException) -> bool:
+    """The write failed on its data, not because the database is unavailable."""
+    cause = exc.__cause__ if isinstance(exc, StoreUnavailable) else exc
+    return cause is not None and caused_by_data(cause)

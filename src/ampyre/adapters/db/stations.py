@@ -246,6 +246,21 @@ class StationsSql(StorePart):
             ),
         )
 
+    async def release_node(self, node: str, at: datetime) -> list[str]:
+        """Mark the stations still recorded as connected to `node` as disconnected; their
+        ids. For a node that starts: what it held before a kill -9 or an outage never got
+        its disconnection written (issue 13, defect 2.14)."""
+        s = t.stations
+        stmt = (
+            sa.update(s)
+            .where(s.c.connected.is_(True), s.c.connected_node == node)
+            .values(connected=False, connected_node=None, updated_at=at)
+            .returning(s.c.id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sorted(str(row[0]) for row in rows)
+
     # ------------------------------------------------------------------ stations (API)
 
     async def get_station(self, station_id: str) -> Station | None:

@@ -101,6 +101,7 @@ class SqlStore:
         self.record_status = st.record_status
         self.record_reports = st.record_reports
         self.record_connection = st.record_connection
+        self.release_node = st.release_node
         # Store: buffered writes, audit log, API tokens
         self.touch = self.flusher.touch
         self.log_messages = self.flusher.log_messages

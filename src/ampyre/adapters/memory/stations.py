@@ -1,5 +1,6 @@
-"""MemoryStore: an in-process fake of the `Store` port for unit tests of services and the
-API. Same semantics as SqlStore where callers can observe them (KeyError on duplicates,
+"""MemoryStations: the `Store` port part of MemoryStore (adapters/memory/__init__.py), an
+in-process fake for unit tests of services and the API. Same semantics as SqlStore where
+callers can observe them (KeyError on duplicates,
 newest-first pages, disconnect guard per node, records for unknown stations fail), but
 writes are immediate and nothing is durable.
 
@@ -13,10 +14,18 @@ are counted in `dropped_messages`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ampyre.domain.events import (
+    DomainEvent,
+    OutboxEvent,
+    connection_event,
+    json_safe,
+    status_event,
+)
 from ampyre.domain.models import (
     ApiToken,
     BootInfo,
@@ -29,7 +38,7 @@ from ampyre.domain.models import (
     StationUpdate,
     StatusReport,
 )
-from ampyre.services.ports import SchemaNotCurrent, Store, StoreUnavailable
+from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
 
 _EDITABLE = frozenset(
     f.name for f in dataclasses.fields(Station) if f.name not in {"id", "created_at", "updated_at"}
@@ -49,7 +58,7 @@ def _page(items: list[Any], limit: int, offset: int) -> Page:
     return Page(items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset)
 
 
-class MemoryStore:
+class MemoryStations:
     max_buffered_messages: int = 100_000
 
     def __init__(self) -> None:
@@ -66,8 +75,28 @@ class MemoryStore:
         self.messages: list[MessageLogEntry] = []
         self.tokens: dict[int, ApiToken] = {}
         self._next_token_id = 1
+        # The outbox (adapters/memory/outbox.py): events appended by the writes below.
+        self.outbox_events: list[OutboxEvent] = []
+        self.outbox_cursors: dict[str, int] = {}
+        self._outbox_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ helpers
+
+    def _emit(self, events: Sequence[DomainEvent]) -> None:
+        """Append domain events to the outbox, as the SQL store does in the commit of the
+        data they describe."""
+        now = _utcnow()
+        for e in events:
+            self.outbox_events.append(
+                OutboxEvent(
+                    next(self._outbox_ids),
+                    str(e.type),
+                    e.at,
+                    e.station_id,
+                    json_safe(e.data),
+                    now,
+                )
+            )
 
     def _write(self) -> None:
         if self.closed:
@@ -223,6 +252,7 @@ class MemoryStore:
                 status_timestamp=r.timestamp,
                 updated_at=r.received_at,
             )
+        self._emit([status_event(r) for r in reports])
 
     async def record_reports(self, reports: Sequence[StationReport]) -> None:
         self._write()
@@ -243,6 +273,8 @@ class MemoryStore:
     ) -> None:
         self._write()
         now = _utcnow()
+        # Like the SQL store: the event whatever the row update finds.
+        self._emit([connection_event(station_id, connected, at, ocpp_version)])
         station = self.stations.get(station_id)
         if station is None:
             if not auto_register:
@@ -261,6 +293,17 @@ class MemoryStore:
             station.ocpp_version = ocpp_version
         station.last_seen = _later(station.last_seen, at)
         station.updated_at = now
+
+    async def release_node(self, node: str, at: datetime) -> list[str]:
+        """Stations still recorded as connected to `node` become disconnected (SqlStore)."""
+        self._write()
+        released = sorted(
+            sid for sid, st in self.stations.items() if st.connected and st.connected_node == node
+        )
+        for sid in released:
+            station = self.stations[sid]
+            station.connected, station.connected_node, station.updated_at = False, None, at
+        return released
 
     def touch(self, station_id: str, at: datetime) -> None:
         if self.fail_writes or self.closed:
@@ -315,7 +358,3 @@ class MemoryStore:
             return False
         token.revoked = True
         return True
-
-
-def _conforms(store: MemoryStore) -> Store:  # mypy proves MemoryStore implements the port
-    return store
