@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.database import Database
+from ampyre.adapters.db.outbox import outbox_steps
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
@@ -255,10 +256,17 @@ class StationsSql(StorePart):
             sa.update(s)
             .where(s.c.connected.is_(True), s.c.connected_node == node)
             .values(connected=False, connected_node=None, updated_at=at)
-            .returning(s.c.id)
+            .returning(s.c.id, s.c.ocpp_version)
         )
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()
+            # Their station.disconnected events, in the same transaction (the outbox).
+            events = [connection_event(str(r[0]), False, at, r[1]) for r in rows]
+            for step, params in outbox_steps(events, at, self._dialect_name, self._db.paramstyle):
+                if isinstance(step, str):
+                    await conn.exec_driver_sql(step, params)
+                else:
+                    await conn.execute(step, params)
         return sorted(str(row[0]) for row in rows)
 
     # ------------------------------------------------------------------ stations (API)

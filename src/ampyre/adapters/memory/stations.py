@@ -303,6 +303,7 @@ class MemoryStations:
         for sid in released:
             station = self.stations[sid]
             station.connected, station.connected_node, station.updated_at = False, None, at
+            self._emit([connection_event(sid, False, at, station.ocpp_version)])
         return released
 
     def touch(self, station_id: str, at: datetime) -> None:
