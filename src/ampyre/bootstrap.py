@@ -18,7 +18,6 @@ from ampyre.adapters.db.token_usage import TokenUsageSql
 from ampyre.api.app import create_api
 from ampyre.api.deps import ApiDeps
 from ampyre.config import Settings
-from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import OcppVersion
 from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
@@ -86,11 +85,12 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     schemas = Schemas()
     schemas.warm()
     events = EventBus()
-    provisioning = ProvisioningService(store, settings, events=events)
+    provisioning = ProvisioningService(store, settings)
     commands = OcppStationCommands(registry)
     auth = AuthService(store, commands, settings)
-    transactions = TransactionService(store, auth, commands, events, settings)
+    transactions = TransactionService(store, auth, commands, settings)
     webhooks = WebhookService(store, events, settings)
+    store.on_events(events.notify)  # the outbox's consumers hear of new events at once
     data_transfer = DataTransferService()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
@@ -98,14 +98,6 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             metrics.station_connected(version.value)
         else:
             metrics.station_disconnected(version.value)
-        events.publish(
-            DomainEvent(
-                EventType.STATION_CONNECTED if connected else EventType.STATION_DISCONNECTED,
-                utcnow(),
-                station_id,
-                {"ocpp_version": version.value},
-            )
-        )
 
     gateway = Gateway(
         settings,
@@ -187,7 +179,6 @@ async def run(
             log.info("marked %d stations of node %s disconnected", len(released), s.node_id)
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
-        await app.events.start()
         await app.webhooks.start()
         await app.auth.start()
         await app.transactions.start()
@@ -223,7 +214,6 @@ async def run(
     finally:
         await app.transactions.close()
         await app.auth.close()
-        await app.events.close(grace=s.shutdown_grace)
         await app.webhooks.close()
         await app.store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -63,6 +63,8 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_retry_base: float = 2.0
     webhook_timeout: float = 10.0  # seconds per HTTP attempt
+    # Outbox: events every consumer has read are deleted after this many days.
+    outbox_retention_days: int = 1
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -188,6 +190,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 (keep) or positive")
     if s.webhook_max_attempts < 1:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+    if s.outbox_retention_days < 1:
+        raise ConfigError("AMPYRE_OUTBOX_RETENTION_DAYS must be at least 1")
     s.trusted_networks()
 
 

@@ -90,6 +90,13 @@ async def test_connections_auto_register_and_the_per_node_guard(store: Any) -> N
     assert await store.release_node("n2", T0 + timedelta(minutes=1)) == ["AUTO"]
     station = await store.get_station("AUTO")
     assert station is not None and (station.connected, station.connected_node) == (False, None)
+    last = (await store.events_after(0, 100))[-1]  # with its event (the outbox)
+    assert (last.type, last.station_id, last.at) == (
+        "station.disconnected",
+        "AUTO",
+        T0 + timedelta(minutes=1),
+    )
+    assert last.data == {"ocpp_version": "ocpp2.0.1"}
     assert station.last_seen == T0 + timedelta(seconds=5)
 
 

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from ampyre.services.webhooks import verify_signature
+from ampyre.services.webhook_rules import verify_signature
 
 if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by name
     from conftest import Server, StartServer
@@ -342,8 +342,13 @@ async def test_crud_never_shows_the_secret(server: Server) -> None:
     assert hook["enabled"] is False and hook["description"] == "billing"
     got = (await api.get(f"/webhooks/{hook['id']}")).json()
     listed = (await api.get("/webhooks")).json()
-    assert listed == [got]
-    for shown in (got, listed[0]):
+    assert listed == {"items": [got], "total": 1, "limit": 50, "offset": 0}
+    made = await create_hook(api, url="https://example.com/two", secret=SECRET)
+    second = (await api.get(f"/webhooks/{made['id']}")).json()
+    paged = (await api.get("/webhooks", params={"limit": 1, "offset": 1})).json()
+    assert paged == {"items": [second], "total": 2, "limit": 1, "offset": 1}
+    assert (await api.get("/webhooks", params={"limit": 0})).status_code == 422
+    for shown in (got, listed["items"][0], paged["items"][0]):
         assert "secret" not in shown
         assert shown["has_secret"] is True
         assert SECRET not in json.dumps(shown)
@@ -385,7 +390,7 @@ async def test_create_rejects_bad_input(
     problem = response.json()
     assert any(field_name in e["loc"] for e in problem["errors"]), problem
     assert "short" not in json.dumps(problem["errors"])  # the secret is not echoed
-    assert (await api.get("/webhooks")).json() == []
+    assert (await api.get("/webhooks")).json()["items"] == []
 
 
 async def test_patch_and_lookups_reject_bad_input(server: Server) -> None:

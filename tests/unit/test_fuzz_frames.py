@@ -25,7 +25,6 @@ from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import OcppSession
 from ampyre.protocol.tables import build_tables
-from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
 
@@ -252,7 +251,6 @@ async def _feed(version: OcppVersion, raw: bytes | str) -> list[bytes]:
         FakeTxStore(),
         auth,  # type: ignore[arg-type]
         OcppStationCommands(FakeRouter()),
-        EventBus(),
         settings,
     )
     tables = build_tables(ProvisioningService(store, settings), auth, transactions)  # type: ignore[arg-type]

@@ -25,7 +25,6 @@ from ampyre.services.data_transfer import (
     VendorMessage,
     VendorReply,
 )
-from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
 
@@ -65,7 +64,6 @@ class Station_:
             FakeTxStore(),
             auth,  # type: ignore[arg-type]
             OcppStationCommands(FakeRouter()),
-            EventBus(),
             settings,
         )
         prov = ProvisioningService(self.store, settings)

@@ -17,7 +17,6 @@ from ampyre.domain.transactions import EventKind, TransactionEvent
 from ampyre.metrics import Metrics
 from ampyre.protocol.commands import OcppStationCommands
 from ampyre.services.commands import CallOutcome, CommandTimeout, InvalidPayload
-from ampyre.services.events import EventBus
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
@@ -33,7 +32,6 @@ class Env:
             self.store,
             FakeAuth(),  # type: ignore[arg-type]
             OcppStationCommands(self.router),
-            EventBus(),
             Settings(remote_start_wait=0),
         )
         self.secrets: dict[Role, str] = {}

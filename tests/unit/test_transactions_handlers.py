@@ -15,7 +15,7 @@ from tx_fakes import FakeAuth, FakeTxStore
 from ampyre.adapters.memory import MemoryStore
 from ampyre.config import Settings
 from ampyre.domain.authz import AuthStatus
-from ampyre.domain.events import DomainEvent, EventType
+from ampyre.domain.events import EventType
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
 from ampyre.domain.transactions import TransactionStatus
 from ampyre.protocol.commands import OcppStationCommands
@@ -29,17 +29,6 @@ SCHEMAS = Schemas()
 T0 = "2025-01-01T10:00:00Z"
 T1 = "2025-01-01T10:30:00Z"
 T2 = "2025-01-01T11:00:00Z"
-
-
-class Events:
-    def __init__(self) -> None:
-        self.published: list[DomainEvent] = []
-
-    def publish(self, event: DomainEvent) -> None:
-        self.published.append(event)
-
-    def types(self) -> list[EventType]:
-        return [e.type for e in self.published]
 
 
 class _Transport:
@@ -70,14 +59,13 @@ class Station:
     def __init__(self, version: OcppVersion, store: FakeTxStore | None = None) -> None:
         self.store = store or FakeTxStore()
         self.auth = FakeAuth()
-        self.events = Events()
+        self.events = self.store.outbox  # what the store committed with the data
         self.router = FakeRouter()
         settings = Settings()
         self.svc = TransactionService(
             self.store,
             self.auth,  # type: ignore[arg-type]
             OcppStationCommands(self.router),
-            self.events,  # type: ignore[arg-type]
             settings,
         )
         tables = build_tables(

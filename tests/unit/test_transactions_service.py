@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from fakes import FakeRouter
-from tx_fakes import FakeAuth, FakeTxStore
+from tx_fakes import FakeAuth, FakeTxStore, Outbox
 
 from ampyre.config import Settings
-from ampyre.domain.events import DomainEvent, EventType
+from ampyre.domain.events import EventType
 from ampyre.domain.models import Connector
 from ampyre.domain.transactions import (
     ENERGY_REGISTER,
@@ -53,26 +53,17 @@ class ScriptedRouter(FakeRouter):
         return await self.script(action, payload)
 
 
-class Events:
-    def __init__(self) -> None:
-        self.published: list[DomainEvent] = []
-
-    def publish(self, event: DomainEvent) -> None:
-        self.published.append(event)
-
-
 def make(
     version: str = "ocpp2.0.1", **settings: Any
-) -> tuple[TransactionService, FakeTxStore, ScriptedRouter, Events]:
-    store, router, events = FakeTxStore(), ScriptedRouter({"CP1": version}), Events()
+) -> tuple[TransactionService, FakeTxStore, ScriptedRouter, Outbox]:
+    store, router = FakeTxStore(), ScriptedRouter({"CP1": version})
     svc = TransactionService(
         store,
         FakeAuth(),  # type: ignore[arg-type]
         OcppStationCommands(router),
-        events,  # type: ignore[arg-type]
         Settings(**settings),
     )
-    return svc, store, router, events
+    return svc, store, router, store.outbox
 
 
 def event(kind: EventKind, tx_id: str | None, at: datetime, **fields: Any) -> TransactionEvent:

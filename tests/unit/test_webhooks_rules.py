@@ -8,16 +8,24 @@ from decimal import Decimal
 
 import pytest
 
-from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
-from ampyre.services.webhooks import (
+from ampyre.adapters.db.outbox import json_text
+from ampyre.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    OutboxEvent,
+    Webhook,
+    json_safe,
+)
+from ampyre.services.webhook_rules import (
     BACKOFF_CAP,
     InvalidWebhookInput,
     backoff_delay,
     delivery_body,
     encode_body,
-    event_payload,
     matches,
     new_secret,
+    outbox_payload,
     sign,
     validate_event_types,
     validate_secret,
@@ -122,8 +130,8 @@ def test_disabled_hooks_match_nothing() -> None:
 # payload --------------------------------------------------------------------------------
 def test_body_carries_delivery_id_type_time_station_and_data() -> None:
     at = datetime(2025, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    event = DomainEvent(EventType.STATION_CONNECTED, at, "CP-1", {"ocpp_version": "ocpp1.6"})
-    payload = event_payload(event)
+    event = OutboxEvent(7, "station.connected", at, "CP-1", {"ocpp_version": "ocpp1.6"}, at)
+    payload = outbox_payload(event)
     delivery = Delivery(
         id=42,
         webhook_id=1,
@@ -150,12 +158,16 @@ def test_body_carries_delivery_id_type_time_station_and_data() -> None:
     ]
 
 
-def test_payload_data_is_made_json_safe() -> None:
+def test_event_data_is_made_json_safe() -> None:
     at = datetime(2025, 1, 1, tzinfo=UTC)
-    event = DomainEvent(
-        EventType.TRANSACTION_UPDATED, at, "CP-1", {"at": at, "kwh": Decimal("1.5")}
-    )
-    assert event_payload(event)["data"] == {"at": "2025-01-01 00:00:00+00:00", "kwh": "1.5"}
+    data = {"at": at, "kwh": Decimal("1.5"), 3: None}
+    assert json_safe(data) == {"at": "2025-01-01 00:00:00+00:00", "kwh": "1.5", "3": None}
+    # What the store writes to the outbox.
+    assert json.loads(json_text(data)) == {
+        "at": "2025-01-01T00:00:00+00:00",
+        "kwh": "1.5",
+        "3": None,
+    }
 
 
 # validation ---------------------------------------------------------------------------

@@ -13,18 +13,25 @@ import httpx
 import pytest
 
 from ampyre.config import Settings
-from ampyre.domain.events import Delivery, DeliveryStatus, DomainEvent, EventType, Webhook
+from ampyre.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    EventType,
+    OutboxEvent,
+    Webhook,
+    json_safe,
+)
 from ampyre.domain.models import Page
 from ampyre.services import webhooks as wh
 from ampyre.services.events import EventBus
 from ampyre.services.ports import StoreUnavailable
+from ampyre.services.webhook_rules import InvalidWebhookInput, verify_signature
 from ampyre.services.webhooks import (
     DeliveryConflict,
     DeliveryNotFound,
-    InvalidWebhookInput,
     WebhookNotFound,
     WebhookService,
-    verify_signature,
 )
 
 SECRET = "whsec_unit-test-secret-0123456789"
@@ -37,9 +44,54 @@ class OutboxStore:
     def __init__(self) -> None:
         self.hooks: dict[int, Webhook] = {}
         self.deliveries: dict[int, Delivery] = {}
-        self.fail_adds = 0  # the next N add_deliveries raise StoreUnavailable
-        self.fail_updates = 0  # the next N update_delivery raise StoreUnavailable
+        self.outbox: list[OutboxEvent] = []
+        self.cursors: dict[str, int] = {}
+        self.fail_adds = 0  # the next N fan-outs raise StoreUnavailable
+        self.fail_updates = 0  # the next N finish_delivery raise StoreUnavailable
         self._ids = 0
+
+    def append(self, event: DomainEvent) -> None:
+        """What the store does in the commit of the event's data."""
+        self.outbox.append(
+            OutboxEvent(
+                len(self.outbox) + 1,
+                str(event.type),
+                event.at,
+                event.station_id,
+                json_safe(event.data),
+                datetime.now(UTC),
+            )
+        )
+
+    async def events_after(self, position: int, limit: int) -> list[OutboxEvent]:
+        return [e for e in self.outbox if e.id > position][:limit]
+
+    async def consumer_position(self, name: str) -> int:
+        return self.cursors.setdefault(name, 0)
+
+    async def advance_consumer(self, name: str, position: int, to: int) -> bool:
+        if self.cursors.get(name, 0) != position:
+            return False
+        self.cursors[name] = to
+        return True
+
+    async def queue_event_deliveries(
+        self, consumer: str, position: int, to: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        if self.fail_adds:
+            self.fail_adds -= 1
+            raise StoreUnavailable("database down")
+        if not await self.advance_consumer(consumer, position, to):
+            return False
+        made = {(d.event_id, d.webhook_id) for d in self.deliveries.values()}
+        await self.add_deliveries([d for d in deliveries if (d.event_id, d.webhook_id) not in made])
+        return True
+
+    async def webhook_page(self, limit: int, offset: int) -> Page:
+        hooks = await self.list_webhooks()
+        return Page(
+            items=hooks[offset : offset + limit], total=len(hooks), limit=limit, offset=offset
+        )
 
     def _next(self) -> int:
         self._ids += 1
@@ -71,9 +123,6 @@ class OutboxStore:
         return True
 
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        if self.fail_adds:
-            self.fail_adds -= 1
-            raise StoreUnavailable("database down")
         for d in deliveries:
             if d.webhook_id in self.hooks:
                 stored = dataclasses.replace(d, id=self._next())
@@ -83,23 +132,46 @@ class OutboxStore:
         d = self.deliveries.get(delivery_id)
         return None if d is None else dataclasses.replace(d)
 
-    async def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
+    async def claim_deliveries(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
         due = [
             d
             for d in self.deliveries.values()
             if d.status is DeliveryStatus.PENDING
             and d.next_attempt_at is not None
             and d.next_attempt_at <= now
+            and (d.claimed_until is None or d.claimed_until <= now)
         ]
         due.sort(key=lambda d: (d.next_attempt_at or now, d.id))
+        for d in due[:limit]:
+            d.claimed_by, d.claimed_until = owner, now + lease
         return [dataclasses.replace(d) for d in due[:limit]]
 
-    async def update_delivery(self, delivery: Delivery) -> None:
+    async def finish_delivery(self, delivery: Delivery, owner: str) -> bool:
         if self.fail_updates:
             self.fail_updates -= 1
             raise StoreUnavailable("database down")
+        current = self.deliveries.get(delivery.id)
+        if current is None or current.claimed_by != owner:
+            return False
+        self.deliveries[delivery.id] = dataclasses.replace(
+            delivery, claimed_by=None, claimed_until=None
+        )
+        return True
+
+    async def release_deliveries(
+        self, owner: str, delivery_ids: Sequence[int] | None = None
+    ) -> None:
+        for d in self.deliveries.values():
+            if d.claimed_by == owner and (delivery_ids is None or d.id in delivery_ids):
+                d.claimed_by, d.claimed_until = None, None
+
+    async def update_delivery(self, delivery: Delivery) -> None:
         if delivery.id in self.deliveries:
-            self.deliveries[delivery.id] = dataclasses.replace(delivery)
+            self.deliveries[delivery.id] = dataclasses.replace(
+                delivery, claimed_by=None, claimed_until=None
+            )
 
     async def list_deliveries(
         self, hook_id: int, status: str | None, limit: int, offset: int
@@ -162,7 +234,9 @@ class Rig:
     def publish(
         self, type_: EventType = EventType.STATION_CONNECTED, station: str = "CP-1"
     ) -> None:
-        self.bus.publish(DomainEvent(type_, datetime.now(UTC), station, {"ocpp_version": "1.6"}))
+        """An event committed to the outbox, and the signal the store gives then."""
+        self.store.append(DomainEvent(type_, datetime.now(UTC), station, {"ocpp_version": "1.6"}))
+        self.bus.notify()
 
 
 def _settings(**changes: Any) -> Settings:
@@ -180,12 +254,10 @@ def _settings(**changes: Any) -> Settings:
 async def rig() -> AsyncIterator[Rig]:
     store, bus, receiver = OutboxStore(), EventBus(), Receiver()
     service = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
-    await bus.start()
     await service.start()
     yield Rig(store, bus, receiver, service)
     if receiver.block is not None:
         receiver.block.set()
-    await bus.close(grace=1.0)
     await service.close()
 
 
@@ -305,16 +377,15 @@ async def test_a_slow_receiver_times_out() -> None:
 
     settings = _settings(webhook_timeout=0.1, webhook_max_attempts=1)
     service = WebhookService(store, bus, settings, transport=httpx.MockTransport(slow))
-    await bus.start()
     await service.start()
     try:
         await service.create("http://slow.test/", secret=SECRET)
-        bus.publish(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+        store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+        bus.notify()
         await wait_until(lambda: any(d.status == "failed" for d in store.deliveries.values()))
         [delivery] = store.deliveries.values()
         assert delivery.last_error == "no answer within 0.1 s"
     finally:
-        await bus.close(grace=1.0)
         await service.close()
 
 
@@ -435,21 +506,69 @@ async def test_a_store_hiccup_while_queueing_loses_nothing(rig: Rig) -> None:
     rig.store.fail_adds = 1
     rig.publish()
     await wait_until(lambda: len(rig.receiver.requests) == 1, timeout=5)
-    assert rig.service.dropped == 0
+    [delivery] = rig.deliveries()
+    assert delivery.event_id == 1
+    assert rig.store.cursors == {"webhooks": 1}
 
 
-async def test_an_outcome_that_cannot_be_stored_is_not_resent_in_a_tight_loop(
-    rig: Rig,
+async def test_an_outcome_that_cannot_be_stored_is_stored_later_not_resent(
+    rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     await rig.service.create("http://x.test/", secret=SECRET)
     rig.store.fail_updates = 1
     rig.publish()
     await wait_until(lambda: len(rig.receiver.requests) == 1)
-    await asyncio.sleep(0.5)
-    assert len(rig.receiver.requests) == 1  # held for a second, not resent at once
-    assert rig.deliveries()[0].status is DeliveryStatus.PENDING
     await wait_until(lambda: rig.deliveries()[0].status is DeliveryStatus.DELIVERED)
-    assert len(rig.receiver.requests) == 2  # at least once: sent again, then recorded
+    await asyncio.sleep(0.2)
+    assert len(rig.receiver.requests) == 1  # one POST, one counted attempt
+    assert rig.deliveries()[0].attempts == 1
+    assert rig.deliveries()[0].claimed_by is None
+    assert "outcome not stored yet" in caplog.text
+
+
+async def test_failed_attempts_and_giving_up_are_logged(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, hook = await rig.service.create("http://down.test/", secret=SECRET)
+    rig.receiver.answers = [503, httpx.ConnectError("refused"), 500]
+    with caplog.at_level("WARNING", logger="ampyre.services.webhooks"):
+        rig.publish()
+        await wait_until(lambda: bool(rig.deliveries()) and rig.deliveries()[0].status == "failed")
+    [delivery] = rig.deliveries()
+    lines = [r.getMessage() for r in caplog.records if r.name == "ampyre.services.webhooks"]
+    assert len(lines) == 3
+    prefix = f"webhook {hook.id} delivery {delivery.id} (station.connected)"
+    assert lines[0].startswith(f"{prefix} attempt 1 failed: HTTP 503; next attempt at 20")
+    assert lines[1].startswith(f"{prefix} attempt 2 failed: ConnectError: refused; next")
+    assert lines[2] == f"{prefix} failed: HTTP 500; gave up after 3 attempts"
+
+
+async def test_two_services_on_one_outbox_never_send_a_delivery_twice() -> None:
+    store, bus, receiver = OutboxStore(), EventBus(), Receiver()
+    services = [
+        WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+        for _ in range(2)
+    ]
+    assert services[0].owner != services[1].owner
+    for service in services:
+        await service.start()
+    try:
+        _, hook = await services[0].create("http://two.test/", secret=SECRET)
+        assert hook.id is not None
+        for _ in range(100):
+            await services[1].ping(hook.id)
+        await wait_until(
+            lambda: (
+                len(store.deliveries) == 100
+                and all(d.status is DeliveryStatus.DELIVERED for d in store.deliveries.values())
+            )
+        )
+        await asyncio.sleep(0.2)
+        sent = [r.headers["x-ampyre-delivery"] for r in receiver.requests]
+        assert len(sent) == len(set(sent)) == 100
+    finally:
+        for service in services:
+            await service.close()
 
 
 async def test_pending_deliveries_are_sent_after_a_restart() -> None:
@@ -475,7 +594,6 @@ async def test_pending_deliveries_are_sent_after_a_restart() -> None:
     )
     bus = EventBus()
     service = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
-    await bus.start()
     await service.start()
     try:
         await wait_until(lambda: len(receiver.requests) == 1)
@@ -484,7 +602,6 @@ async def test_pending_deliveries_are_sent_after_a_restart() -> None:
         )
         assert next(iter(store.deliveries.values())).attempts == 3
     finally:
-        await bus.close(grace=1.0)
         await service.close()
 
 
@@ -494,12 +611,11 @@ async def test_close_interrupts_in_flight_attempts_without_counting_them() -> No
     service = WebhookService(
         store, bus, _settings(webhook_timeout=30.0), transport=httpx.MockTransport(receiver)
     )
-    await bus.start()
     await service.start()
     await service.create("http://hang.test/", secret=SECRET)
-    bus.publish(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+    store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-1"))
+    bus.notify()
     await wait_until(lambda: len(receiver.requests) == 1)
-    await bus.close(grace=1.0)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await service.close()
@@ -508,3 +624,67 @@ async def test_close_interrupts_in_flight_attempts_without_counting_them() -> No
     assert delivery.status is DeliveryStatus.PENDING
     assert delivery.attempts == 0
     assert receiver.active == 0
+
+
+# the outbox consumer ---------------------------------------------------------------------
+async def test_a_webhook_gets_no_events_from_before_it_existed(rig: Rig) -> None:
+    await rig.service.close()  # events pile up in the outbox meanwhile
+    rig.publish(station="CP-OLD")
+    await asyncio.sleep(0.01)
+    await rig.service.create("http://new.test/", secret=SECRET)
+    rig.publish(station="CP-NEW")
+    await rig.service.start()
+    await wait_until(lambda: len(rig.receiver.requests) == 1)
+    await asyncio.sleep(0.1)
+    assert [b["station_id"] for b in rig.receiver.bodies()] == ["CP-NEW"]
+    assert rig.store.cursors == {"webhooks": 2}
+
+
+async def test_the_cursor_survives_a_restart_and_nothing_is_fanned_out_twice() -> None:
+    store, receiver = OutboxStore(), Receiver()
+    bus = EventBus()
+    first = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+    await first.start()
+    await first.create("http://r.test/", secret=SECRET)
+    for n in range(3):
+        store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), f"CP-{n}"))
+    bus.notify()
+    await wait_until(lambda: len(receiver.requests) == 3)
+    await first.close()
+    store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), "CP-3"))
+    second = WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+    await second.start()
+    try:
+        await wait_until(lambda: len(receiver.requests) == 4)
+        await asyncio.sleep(0.1)
+        assert len(store.deliveries) == 4
+        assert sorted(b["station_id"] for b in receiver.bodies()) == [f"CP-{n}" for n in range(4)]
+    finally:
+        await second.close()
+
+
+async def test_two_services_fan_out_each_event_once() -> None:
+    store, bus, receiver = OutboxStore(), EventBus(), Receiver()
+    services = [
+        WebhookService(store, bus, _settings(), transport=httpx.MockTransport(receiver))
+        for _ in range(2)
+    ]
+    for service in services:
+        await service.start()
+    try:
+        await services[0].create("http://a.test/", secret=SECRET)
+        await services[1].create("http://b.test/", secret=SECRET)
+        for n in range(120):
+            store.append(DomainEvent(EventType.STATION_CONNECTED, datetime.now(UTC), f"CP-{n}"))
+            if n % 7 == 0:
+                bus.notify()
+                await asyncio.sleep(0)
+        bus.notify()
+        await wait_until(lambda: len(receiver.requests) == 240)
+        await asyncio.sleep(0.2)
+        pairs = [(d.event_id, d.webhook_id) for d in store.deliveries.values()]
+        assert len(pairs) == len(set(pairs)) == 240
+        assert len(receiver.requests) == 240
+    finally:
+        for service in services:
+            await service.close()

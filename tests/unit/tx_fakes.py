@@ -13,6 +13,12 @@ from typing import Any
 
 from ampyre.domain import transactions as rules
 from ampyre.domain.authz import AuthDecision, AuthStatus, as_told
+from ampyre.domain.events import (
+    DomainEvent,
+    EventType,
+    transaction_closed_event,
+    transaction_event,
+)
 from ampyre.domain.models import Connector, Page
 from ampyre.domain.transactions import (
     EventRecord,
@@ -27,8 +33,19 @@ from ampyre.domain.transactions import (
 from ampyre.services.ports import StoreUnavailable
 
 
+class Outbox:
+    """The domain events a store committed (the real store's outbox rows)."""
+
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+
+    def types(self) -> list[EventType]:
+        return [e.type for e in self.published]
+
+
 class FakeTxStore:
     def __init__(self) -> None:
+        self.outbox = Outbox()
         self.transactions: dict[int, Transaction] = {}
         self.by_key: dict[tuple[str, str], int] = {}
         self.start_keys: dict[tuple[str, str], int] = {}
@@ -49,7 +66,11 @@ class FakeTxStore:
         if self.fail:
             raise StoreUnavailable("write not stored (fake outage)")
         self.writes += 1
-        return [self._record(e) for e in events]
+        stored = [self._record(e) for e in events]
+        now = datetime.now(UTC)
+        for e, st in zip(events, stored, strict=True):
+            self.outbox.published.append(transaction_event(e, st, now))
+        return stored
 
     def _record(self, e: TransactionEvent) -> StoredEvent:
         pk: int | None = None
@@ -143,8 +164,12 @@ class FakeTxStore:
         tx = self.transactions.get(transaction_pk)
         if tx is None:
             return None
-        self.transactions[transaction_pk] = rules.close(tx, at, reason, closed_by, note)
-        return replace(self.transactions[transaction_pk])
+        was_active = tx.status is TransactionStatus.ACTIVE
+        closed = rules.close(tx, at, reason, closed_by, note)
+        self.transactions[transaction_pk] = closed
+        if was_active:
+            self.outbox.published.append(transaction_closed_event(closed, datetime.now(UTC)))
+        return replace(closed)
 
     # ------------------------------------------------------------------ reads
 

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ampyre.domain.events import Delivery, DeliveryStatus, EventType, Webhook
-from ampyre.services import webhooks as rules
+from ampyre.services import webhook_rules as rules
 
 _URL = Field(
     max_length=rules.URL_MAX,
@@ -115,6 +115,13 @@ class WebhookCreated(WebhookOut):
         None,
         description="the generated secret, shown this once; null when you supplied one",
     )
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class DeliveryOut(BaseModel):

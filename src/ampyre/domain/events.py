@@ -1,11 +1,25 @@
-"""Domain events published to subscribers (webhooks now; the bus later)."""
+"""Domain events: what happened to stations and transactions, as stored in the outbox
+(written in the same commit as the data they describe) and read by its consumers
+(webhooks now; OCPI and other nodes later)."""
 
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ampyre.domain.models import StatusReport
+from ampyre.domain.transactions import (
+    EventKind,
+    MeterReading,
+    StoredEvent,
+    Transaction,
+    TransactionEvent,
+    delivered_wh,
+)
 
 
 class EventType(enum.StrEnum):
@@ -56,3 +70,140 @@ class Delivery:
     last_error: str | None = None
     created_at: datetime | None = None
     delivered_at: datetime | None = None
+    event_id: int | None = None  # the outbox event it was made from; None: a ping
+    # The lease of the process making the current attempt (webhook_deliveries columns).
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class OutboxEvent:
+    """A domain event as stored in the outbox: `id` orders the outbox (a consumer's cursor
+    is the id of the last event it handled)."""
+
+    id: int
+    type: str
+    at: datetime
+    station_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+# ---------------------------------------------------------------------- what events say
+# Pure functions: the store calls them while it writes the data an event describes, so
+# the event is committed with its data (the transactional outbox).
+
+
+def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as plain JSON values (a stray datetime or Decimal becomes text), so that one
+    odd value cannot make a batch unstorable."""
+    safe: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return safe
+
+
+def connection_event(
+    station_id: str, connected: bool, at: datetime, ocpp_version: str | None
+) -> DomainEvent:
+    kind = EventType.STATION_CONNECTED if connected else EventType.STATION_DISCONNECTED
+    return DomainEvent(kind, at, station_id, {"ocpp_version": ocpp_version})
+
+
+def status_event(report: StatusReport) -> DomainEvent:
+    return DomainEvent(
+        EventType.STATION_STATUS_CHANGED,
+        report.received_at,
+        report.station_id,
+        {
+            "evse_id": report.evse_id,
+            "connector_id": report.connector_id,
+            "status": report.status,
+            "error_code": report.error_code,
+            "timestamp": _iso(report.timestamp),
+        },
+    )
+
+
+def transaction_data(tx: Transaction) -> dict[str, Any]:
+    """JSON-ready description of a transaction for domain events (webhooks)."""
+    return {
+        "id": tx.id,
+        "station_id": tx.station_id,
+        "transaction_id": tx.transaction_id,
+        "status": tx.status.value,
+        "evse_id": tx.evse_id,
+        "connector_id": tx.connector_id,
+        "id_token": tx.id_token,
+        "id_token_type": tx.id_token_type,
+        "started_at": _iso(tx.started_at),
+        "ended_at": _iso(tx.ended_at),
+        "meter_start_wh": tx.meter_start_wh,
+        "meter_stop_wh": tx.meter_stop_wh,
+        "energy_wh": tx.energy_wh,
+        "stop_reason": tx.stop_reason,
+        "charging_state": tx.charging_state,
+        "remote_start_id": tx.remote_start_id,
+        "start_seen": tx.start_seen,
+        "offline": tx.offline,
+    }
+
+
+_TX_EVENT_TYPES = {
+    EventKind.STARTED: EventType.TRANSACTION_STARTED,
+    EventKind.UPDATED: EventType.TRANSACTION_UPDATED,
+    EventKind.ENDED: EventType.TRANSACTION_ENDED,
+}
+
+
+def transaction_event(event: TransactionEvent, stored: StoredEvent, at: datetime) -> DomainEvent:
+    """The domain event of one recorded TransactionEvent (1.6 Start/Stop/MeterValues in a
+    transaction, 2.x TransactionEvent), as merged by the write that stored it."""
+    data: dict[str, Any]
+    if event.kind is EventKind.UPDATED:
+        # Frequent (every meter value): described from the message.
+        data = {
+            "id": stored.id,
+            "station_id": event.station_id,
+            "transaction_id": stored.transaction_id,
+            "evse_id": event.evse_id,
+            "connector_id": event.connector_id,
+            "id_token": event.id_token,
+            "timestamp": _iso(event.timestamp),
+            "seq_no": event.seq_no,
+            "trigger_reason": event.trigger_reason,
+            "charging_state": event.charging_state,
+            "meter_wh": latest_register_wh(event.meter_values),
+        }
+    else:
+        data = transaction_data(stored.transaction)
+        data["timestamp"] = _iso(event.timestamp)
+        data["seq_no"] = event.seq_no
+        data["trigger_reason"] = event.trigger_reason
+    data["event_key"] = event.event_key
+    return DomainEvent(_TX_EVENT_TYPES[event.kind], at, event.station_id, data)
+
+
+def transaction_closed_event(tx: Transaction, at: datetime) -> DomainEvent:
+    """transaction.ended of a transaction Ampyre closed itself (superseded, stale) or an
+    operator closed administratively (then with who, why and when)."""
+    data = transaction_data(tx)
+    if tx.closed_by is not None:
+        data["closed_administratively"] = True
+        data["closed_by"] = tx.closed_by
+        data["close_reason"] = tx.close_reason
+        data["closed_at"] = _iso(tx.closed_at)
+    return DomainEvent(EventType.TRANSACTION_ENDED, at, tx.station_id, data)
+
+
+def latest_register_wh(readings: Sequence[MeterReading]) -> float | None:
+    """The latest reading of the energy delivered to the EV (the store's rule)."""
+    best: tuple[datetime, float] | None = None
+    for reading in readings:
+        for s in reading.values:
+            wh = delivered_wh(s)
+            if wh is not None and (best is None or reading.timestamp >= best[0]):
+                best = (reading.timestamp, wh)
+    return None if best is None else best[1]
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from ampyre.domain.authz import IdToken, LocalListState, Reservation
-from ampyre.domain.events import Delivery, Webhook
+from ampyre.domain.events import Delivery, OutboxEvent, Webhook
 from ampyre.domain.models import (
     ApiToken,
     BootInfo,
@@ -247,18 +247,65 @@ class AuthStore(Protocol):
         ...
 
 
-class WebhookStore(Protocol):
+class OutboxReader(Protocol):
+    """The read side of the outbox (domain events committed with their data), for any
+    consumer: webhooks now, OCPI and other nodes later."""
+
+    async def events_after(self, position: int, limit: int) -> list[OutboxEvent]:
+        """Up to `limit` events with an id above `position`, in id order. Ids become
+        visible in increasing order, so nothing below a position read can appear later."""
+        ...
+
+    async def consumer_position(self, name: str) -> int:
+        """The consumer's cursor (created at the start of the outbox if new)."""
+        ...
+
+    async def advance_consumer(self, name: str, position: int, to: int) -> bool:
+        """Compare-and-set of the cursor; False if it was not at `position` (or was never
+        read with consumer_position)."""
+        ...
+
+
+class WebhookStore(OutboxReader, Protocol):
     async def create_webhook(self, hook: Webhook) -> Webhook: ...
     async def get_webhook(self, hook_id: int) -> Webhook | None: ...
     async def list_webhooks(self) -> list[Webhook]: ...
+    async def webhook_page(self, limit: int, offset: int) -> Page:
+        """Webhooks by id."""
+        ...
+
     async def update_webhook(self, hook: Webhook) -> Webhook | None: ...
     async def delete_webhook(self, hook_id: int) -> bool: ...
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
         """Insert pending deliveries (ids assigned by the database) in one transaction."""
         ...
 
+    async def queue_event_deliveries(
+        self, consumer: str, position: int, to: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        """In one transaction: move `consumer`'s cursor from `position` to `to` and insert
+        the deliveries made from those events (one per event and webhook, ever). False,
+        and nothing written, if the cursor was not at `position`."""
+        ...
+
     async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
-    async def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]: ...
+    async def claim_deliveries(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        """Due pending deliveries, each claimed for `owner` until now + lease (not due
+        for anyone else meanwhile); the longest waiting first."""
+        ...
+
+    async def finish_delivery(self, delivery: Delivery, owner: str) -> bool:
+        """Store an attempt's outcome and end the claim; False if `owner` lost it."""
+        ...
+
+    async def release_deliveries(
+        self, owner: str, delivery_ids: Sequence[int] | None = None
+    ) -> None:
+        """End `owner`'s claims on these deliveries (None: on all) without an outcome."""
+        ...
+
     async def update_delivery(self, delivery: Delivery) -> None: ...
     async def list_deliveries(
         self, hook_id: int, status: str | None, limit: int, offset: int

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ampyre.config import Settings
-from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import (
     BootInfo,
     RegistrationStatus,
@@ -15,7 +14,6 @@ from ampyre.domain.models import (
     StatusReport,
 )
 from ampyre.services.clock import utcnow
-from ampyre.services.events import EventBus
 from ampyre.services.ports import Store
 
 
@@ -32,12 +30,10 @@ class ProvisioningService:
         store: Store,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
-        events: EventBus | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
-        self._events = events
 
     async def boot(self, station_id: str, ocpp_version: str, info: BootInfo) -> BootDecision:
         now = self._clock()
@@ -69,23 +65,8 @@ class ProvisioningService:
         return now
 
     async def status(self, reports: Sequence[StatusReport]) -> None:
+        # The store writes a station.status_changed event per report in the same commit.
         await self._store.record_status(reports)
-        if self._events is not None:
-            for r in reports:
-                self._events.publish(
-                    DomainEvent(
-                        EventType.STATION_STATUS_CHANGED,
-                        r.received_at,
-                        r.station_id,
-                        {
-                            "evse_id": r.evse_id,
-                            "connector_id": r.connector_id,
-                            "status": r.status,
-                            "error_code": r.error_code,
-                            "timestamp": r.timestamp.isoformat() if r.timestamp else None,
-                        },
-                    )
-                )
 
     async def device_report(self, report: StationReport) -> None:
         await self._store.record_reports([report])

@@ -7,7 +7,9 @@ Pruned (each `*_RETENTION_*` setting; 0 keeps everything):
   log and say little after a day;
 * status history and station reports (`status_history_retention_days`,
   `station_reports_retention_days`, default 90);
-* the operator audit trail of REST writes (`operator_audit_retention_days`, default 365).
+* the operator audit trail of REST writes (`operator_audit_retention_days`, default 365);
+* the outbox of domain events (`outbox_retention_days`, default 1): its consumers (the
+  webhook deliveries) read it within seconds; the deliveries keep their own copy.
 
 Not pruned by default: transactions, their events and meter values. Billing and disputes
 need them (a charging session may be contested months later, and the law may require
@@ -44,6 +46,7 @@ class RetentionStore(Protocol):
     async def prune_status_history(self, older_than: datetime) -> int: ...
     async def prune_reports(self, older_than: datetime) -> int: ...
     async def prune_transaction_data(self, older_than: datetime) -> int: ...
+    async def prune_events(self, older_than: datetime) -> int: ...
 
 
 def _age(amount: float, unit: timedelta) -> timedelta | None:
@@ -60,6 +63,7 @@ class RetentionPolicy:
     reports: timedelta | None = timedelta(days=90)
     transaction_data: timedelta | None = None
     operator_audit: timedelta | None = timedelta(days=365)
+    outbox: timedelta | None = timedelta(days=1)
 
     @classmethod
     def from_settings(cls, s: Settings) -> RetentionPolicy:
@@ -70,6 +74,7 @@ class RetentionPolicy:
             reports=_age(s.station_reports_retention_days, timedelta(days=1)),
             transaction_data=_age(s.transaction_data_retention_days, timedelta(days=1)),
             operator_audit=_age(s.operator_audit_retention_days, timedelta(days=1)),
+            outbox=_age(s.outbox_retention_days, timedelta(days=1)),
         )
 
 
@@ -111,6 +116,7 @@ class RetentionService:
                 p.transaction_data,
                 store.prune_transaction_data,
             ),
+            ("outbox events", p.outbox, store.prune_events),
         ]
         if self._prune_operator_audit is not None:
             jobs.append(("operator-audit entries", p.operator_audit, self._prune_operator_audit))

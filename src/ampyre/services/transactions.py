@@ -3,8 +3,10 @@
 Handlers of every OCPP version reduce their messages to `TransactionEvent`s and call
 `record`, which authorizes the id token (if any), writes the event (durable before ack:
 the call returns only after the commit; StoreUnavailable propagates so the station gets
-an InternalError and retries) and then, without waiting on anyone, publishes a domain
-event. Resent messages are absorbed by the store and get the same answer.
+an InternalError and retries). The store writes the domain event (transaction.started,
+.updated, .ended) in the same commit (the outbox, adapters/db/outbox.py), so webhooks and
+other consumers see an event iff its data is stored. Resent messages are absorbed by the
+store and get the same answer.
 
 Stop reasons Ampyre itself sets when it closes a transaction nobody closed (none of them
 is an OCPP reason, so they cannot be mistaken for what a station reported):
@@ -30,33 +32,29 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ampyre.config import Settings
 from ampyre.domain.authz import AuthDecision, AuthStatus
-from ampyre.domain.events import DomainEvent, EventType
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventKind,
     EventRecord,
-    MeterReading,
     StationMeterValues,
     StoredEvent,
     Transaction,
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
-    delivered_wh,
     is_stale,
 )
 from ampyre.domain.versions import traits
 from ampyre.services.authz import AuthService, log_refusal
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CallOutcome, StationNotConnected
-from ampyre.services.events import EventBus
 from ampyre.services.ports import TransactionStore
 from ampyre.services.station_port import NotAddressable, StationCommands, Trigger
 
@@ -120,59 +118,18 @@ class _PendingStart:
     )
 
 
-def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat()
-
-
-def transaction_data(tx: Transaction) -> dict[str, Any]:
-    """JSON-ready description of a transaction for domain events (webhooks)."""
-    return {
-        "id": tx.id,
-        "station_id": tx.station_id,
-        "transaction_id": tx.transaction_id,
-        "status": tx.status.value,
-        "evse_id": tx.evse_id,
-        "connector_id": tx.connector_id,
-        "id_token": tx.id_token,
-        "id_token_type": tx.id_token_type,
-        "started_at": _iso(tx.started_at),
-        "ended_at": _iso(tx.ended_at),
-        "meter_start_wh": tx.meter_start_wh,
-        "meter_stop_wh": tx.meter_stop_wh,
-        "energy_wh": tx.energy_wh,
-        "stop_reason": tx.stop_reason,
-        "charging_state": tx.charging_state,
-        "remote_start_id": tx.remote_start_id,
-        "start_seen": tx.start_seen,
-        "offline": tx.offline,
-    }
-
-
-def _latest_register_wh(readings: Sequence[MeterReading]) -> float | None:
-    """The latest reading of the energy delivered to the EV (the store's rule)."""
-    best: tuple[datetime, float] | None = None
-    for reading in readings:
-        for s in reading.values:
-            wh = delivered_wh(s)
-            if wh is not None and (best is None or reading.timestamp >= best[0]):
-                best = (reading.timestamp, wh)
-    return None if best is None else best[1]
-
-
 class TransactionService:
     def __init__(
         self,
         store: TransactionStore,
         auth: AuthService,
         commands: StationCommands,
-        events: EventBus,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._auth = auth
         self._commands = commands
-        self._events = events
         self._settings = settings
         self._clock = clock
         self._pending: list[_PendingStart] = []
@@ -202,7 +159,7 @@ class TransactionService:
 
     async def record(self, event: TransactionEvent) -> Recorded:
         """Authorize the event's id token (if it has one), store the event (durable before
-        ack) and publish what happened. Raises StoreUnavailable."""
+        ack, with its domain event). Raises StoreUnavailable."""
         decision: AuthDecision | None = None
         if event.id_token is not None:
             decision = await self._authorize(event)
@@ -221,7 +178,7 @@ class TransactionService:
             await self._reservation_used(event.station_id, event.reservation_id, stored.id)
         if event.kind is EventKind.STARTED and event.transaction_id is None:
             await self._close_superseded(event, stored)
-        self._publish(event, stored)
+        self._check_energy(event, stored)
         return Recorded(stored, decision)
 
     def _token_of_remote_start(self, event: TransactionEvent) -> TransactionEvent:
@@ -301,17 +258,8 @@ class TransactionService:
             log.exception("%s: could not close superseded transactions", event.station_id)
 
     async def _close(self, tx: Transaction, at: datetime, reason: str) -> Transaction | None:
-        closed = await self._store.end_transaction(tx.id, at, reason)
-        if closed is not None:
-            self._events.publish(
-                DomainEvent(
-                    EventType.TRANSACTION_ENDED,
-                    self._clock(),
-                    closed.station_id,
-                    transaction_data(closed),
-                )
-            )
-        return closed
+        # The store writes its transaction.ended event with it.
+        return await self._store.end_transaction(tx.id, at, reason)
 
     def stale(self, tx: Transaction) -> bool:
         """domain.transactions.is_stale with the configured silence timeout."""
@@ -325,7 +273,7 @@ class TransactionService:
     ) -> Transaction:
         """An operator ends a transaction the station will not end (offline, replaced,
         gone): status ended now, the energy known so far is final, who and why are stored,
-        and transaction.ended is published with `closed_administratively: true`. Only a
+        and transaction.ended is written with `closed_administratively: true`. Only a
         stale transaction unless `force`. Raises TransactionNotFound, TransactionNotActive,
         TransactionNotStale, StoreUnavailable."""
         tx = await self._store.get_transaction(transaction_pk)
@@ -347,6 +295,7 @@ class TransactionService:
         if closed.closed_by is None or closed.closed_at != at:
             # The station's end (or another close) got there first.
             raise TransactionNotActive(f"transaction {transaction_pk} has already ended")
+        # The store wrote its transaction.ended event (closed_administratively: true) with it.
         log.warning(
             "%s: transaction %s (id %s) closed administratively by %s: %s",
             closed.station_id,
@@ -354,14 +303,6 @@ class TransactionService:
             closed.id,
             closed_by,
             reason,
-        )
-        data = transaction_data(closed)
-        data["closed_administratively"] = True
-        data["closed_by"] = closed.closed_by
-        data["close_reason"] = closed.close_reason
-        data["closed_at"] = _iso(closed.closed_at)
-        self._events.publish(
-            DomainEvent(EventType.TRANSACTION_ENDED, self._clock(), closed.station_id, data)
         )
         return closed
 
@@ -378,47 +319,17 @@ class TransactionService:
                 exc_info=True,
             )
 
-    def _publish(self, event: TransactionEvent, stored: StoredEvent) -> None:
-        kind = {
-            EventKind.STARTED: EventType.TRANSACTION_STARTED,
-            EventKind.UPDATED: EventType.TRANSACTION_UPDATED,
-            EventKind.ENDED: EventType.TRANSACTION_ENDED,
-        }[event.kind]
-        data: dict[str, Any]
-        if event.kind is EventKind.UPDATED:
-            # Frequent (every meter value): described from the message, no extra read.
-            data = {
-                "id": stored.id,
-                "station_id": event.station_id,
-                "transaction_id": stored.transaction_id,
-                "evse_id": event.evse_id,
-                "connector_id": event.connector_id,
-                "id_token": event.id_token,
-                "timestamp": _iso(event.timestamp),
-                "seq_no": event.seq_no,
-                "trigger_reason": event.trigger_reason,
-                "charging_state": event.charging_state,
-                "meter_wh": _latest_register_wh(event.meter_values),
-            }
-        else:
-            # The store returns the transaction as this write merged it.
-            tx = stored.transaction
-            data = transaction_data(tx)
-            energy = tx.energy_wh
-            if energy is not None and energy < 0:
-                # Stored anyway (a stop is never lost); someone has to look at it.
-                log.warning(
-                    "%s: transaction %s: stop meter %s Wh is below start meter %s Wh",
-                    event.station_id,
-                    tx.transaction_id,
-                    tx.meter_stop_wh,
-                    tx.meter_start_wh,
-                )
-            data["timestamp"] = _iso(event.timestamp)
-            data["seq_no"] = event.seq_no
-            data["trigger_reason"] = event.trigger_reason
-        data["event_key"] = event.event_key
-        self._events.publish(DomainEvent(kind, self._clock(), event.station_id, data))
+    def _check_energy(self, event: TransactionEvent, stored: StoredEvent) -> None:
+        energy = stored.transaction.energy_wh
+        if event.kind is not EventKind.UPDATED and energy is not None and energy < 0:
+            # Stored anyway (a stop is never lost); someone has to look at it.
+            log.warning(
+                "%s: transaction %s: stop meter %s Wh is below start meter %s Wh",
+                event.station_id,
+                stored.transaction.transaction_id,
+                stored.transaction.meter_stop_wh,
+                stored.transaction.meter_start_wh,
+            )
 
     # ------------------------------------------------------------------ remote start/stop
 

@@ -13,10 +13,12 @@ import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.database import Database
+from ampyre.adapters.db.outbox import outbox_steps
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
+from ampyre.domain.events import connection_event, status_event
 from ampyre.domain.models import (
     BootInfo,
     Connector,
@@ -179,6 +181,7 @@ class StationsSql(StorePart):
                     "b_now": now,
                 }
             )
+            op.events.append(connection_event(ch.station_id, ch.connected, ch.at, ch.ocpp_version))
         if registers:
             yield self._register_stmt, registers
         yield self._connection_stmt, changes
@@ -199,6 +202,7 @@ class StationsSql(StorePart):
             for r in op.payload.reports:
                 history.append(_history_row(r))
                 current[(r.station_id, r.evse_id, r.connector_id)] = _connector_row(r)
+                op.events.append(status_event(r))
         if history:
             yield self._history_stmt, history
         if current:
@@ -253,10 +257,17 @@ class StationsSql(StorePart):
             sa.update(s)
             .where(s.c.connected.is_(True), s.c.connected_node == node)
             .values(connected=False, connected_node=None, updated_at=at)
-            .returning(s.c.id)
+            .returning(s.c.id, s.c.ocpp_version)
         )
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()
+            # Their station.disconnected events, in the same transaction (the outbox).
+            events = [connection_event(str(r[0]), False, at, r[1]) for r in rows]
+            for step, params in outbox_steps(events, at, self._dialect_name, self._db.paramstyle):
+                if isinstance(step, str):
+                    await conn.exec_driver_sql(step, params)
+                else:
+                    await conn.execute(step, params)
         return sorted(str(row[0]) for row in rows)
 
     # ------------------------------------------------------------------ stations (API)

@@ -7,7 +7,8 @@ SQLAlchemy Core (SQLite via aiosqlite, PostgreSQL via asyncpg), composed of part
 * `BufferedFlusher` (flusher.py): `touch` and `log_messages`, buffered and written in
   chunks through the writer;
 * one repository per aggregate: stations.py, api_tokens.py, audit_log.py, authz.py,
-  transactions.py, webhooks.py.
+  transactions.py, webhooks.py; outbox.py (domain events, written by the planners in the
+  commit of their data, read by consumers such as the webhook service).
 
 This class wires them and forwards each port method to the repository that owns it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +28,7 @@ from ampyre.adapters.db.audit_log import AuditLogSql
 from ampyre.adapters.db.authz import AuthSql
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.flusher import BufferedFlusher, BufferPlanner, Buffers
+from ampyre.adapters.db.outbox import OutboxSql
 from ampyre.adapters.db.pruning import prune_ended_transactions_data
 from ampyre.adapters.db.stations import (
     Boot,
@@ -67,6 +70,7 @@ class SqlStore:
         self.authz = AuthSql(db, writer)
         self.transactions = TransactionSql(db, writer)
         self.webhooks = WebhookSql(db, writer)
+        self.outbox = OutboxSql(db)
         self.flusher = BufferedFlusher(writer)
         # The group commit's op kinds; registration order is statement order in every
         # transaction (connections first: auto-registered stations exist before their
@@ -149,11 +153,24 @@ class SqlStore:
         self.list_webhooks = wh.list_webhooks
         self.update_webhook = wh.update_webhook
         self.delete_webhook = wh.delete_webhook
+        self.webhook_page = wh.webhook_page
         self.add_deliveries = wh.add_deliveries
+        self.queue_event_deliveries = wh.queue_event_deliveries
         self.get_delivery = wh.get_delivery
-        self.due_deliveries = wh.due_deliveries
+        self.claim_deliveries = wh.claim_deliveries
+        self.finish_delivery = wh.finish_delivery
+        self.release_deliveries = wh.release_deliveries
         self.update_delivery = wh.update_delivery
         self.list_deliveries = wh.list_deliveries
+        # OutboxReader (domain events are written by the group commit's planners)
+        self.events_after = self.outbox.events_after
+        self.consumer_position = self.outbox.consumer_position
+        self.advance_consumer = self.outbox.advance_consumer
+        self.prune_events = self.outbox.prune_events
+
+    def on_events(self, wake: Callable[[], None]) -> None:
+        """Call `wake` after every commit that appended domain events to the outbox."""
+        self.writer.on_events = wake
 
     # ------------------------------------------------------------------ life cycle
 

@@ -438,8 +438,39 @@ webhook_deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("delivered_at", UtcDateTime),
+    # 0003: the outbox event it was made from (None: a ping), and the lease of the process
+    # making its current attempt (see adapters/db/webhooks.py).
+    sa.Column("event_id", sa.BigInteger),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", UtcDateTime),
     sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
+    sa.Index("ix_webhook_deliveries_event_id_webhook_id", "event_id", "webhook_id", unique=True),
+)
+
+# ---------------------------------------------------------------- outbox (0003)
+
+# Domain events, written in the same transaction as the data they describe; consumers
+# (webhooks, later OCPI and other nodes) read them in id order after their cursor.
+outbox_events = sa.Table(
+    "outbox_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("station_id", sa.String(255)),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_outbox_events_created_at", "created_at"),
+)
+
+# Per consumer: the id of the last event it has fully handled.
+outbox_consumers = sa.Table(
+    "outbox_consumers",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # ---------------------------------------------------------------- operator audit (0003)

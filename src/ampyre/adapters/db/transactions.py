@@ -48,6 +48,7 @@ from ampyre.adapters.db.writes import (
     driver_insert_sql,
     sqlite_utc,
 )
+from ampyre.domain.events import transaction_closed_event, transaction_event
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventRecord,
@@ -213,6 +214,7 @@ class TransactionSql(StorePart):
                 close_reason=sa.bindparam("b_note", type_=sa.String()),
                 closed_at=sa.bindparam("b_closed_at", type_=t.UtcDateTime()),
             )
+            .returning(*tx.columns)
         )
 
     # ------------------------------------------------------------------ writes (port)
@@ -256,10 +258,12 @@ class TransactionSql(StorePart):
     # values, events (the module docstring's statements).
 
     def plan_ends(self, ops: list[Op], now: datetime) -> Program:
-        ends: list[dict[str, Any]] = []
+        # One statement per end (they are rare): the closed transaction comes back for its
+        # transaction.ended event; a transaction that was not active gives none.
         for op in ops:
             end: EndTransaction = op.payload
-            ends.append(
+            closed = yield (
+                self._end_stmt,
                 {
                     "b_id": end.transaction_pk,
                     "b_at": end.at,
@@ -268,9 +272,10 @@ class TransactionSql(StorePart):
                     "b_by": end.closed_by,
                     "b_note": end.note,
                     "b_closed_at": end.at if end.closed_by is not None else None,
-                }
+                },
             )
-        yield self._end_stmt, ends
+            if closed:
+                op.events.append(transaction_closed_event(_transaction(closed[0]), now))
 
     def plan_meter_values(self, ops: list[Op], now: datetime) -> Program:
         loose: list[StationMeterValues] = [mv for op in ops for mv in op.payload.values]
@@ -349,7 +354,9 @@ class TransactionSql(StorePart):
             tid = str(ids[i])
             row = merged[(ev.station_id, tid)]
             pk = int(row.id)
-            op.result[index] = StoredEvent(pk, tid, _transaction(row))
+            stored = StoredEvent(pk, tid, _transaction(row))
+            op.result[index] = stored
+            op.events.append(transaction_event(ev, stored, now))
             if ev.event_key is not None:
                 event_rows.append(_event_row(pk, ev))
             # An event naming no EVSE (module docstring): the transaction's, if known.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ampyre.adapters.db.database import Database, caused_by_data, describe
+from ampyre.adapters.db.outbox import outbox_steps
 from ampyre.adapters.db.writes import Op, Planner, Program, outcome
 from ampyre.services.ports import StoreUnavailable
 
@@ -73,6 +74,9 @@ class GroupWriter:
         self._sync_writer = (
             _ThreadWriter(db.writer_engine) if db.writer_engine is not None else None
         )
+        # Called after a commit that appended domain events to the outbox (a wake-up for
+        # its consumers in this process, services/events.py).
+        self.on_events: Callable[[], None] | None = None
         # Counters for metrics: group-commit transactions and the ops they carried.
         self.committed_batches = 0
         self.committed_ops = 0
@@ -202,6 +206,11 @@ class GroupWriter:
         for op in batch:
             if not op.future.done():
                 op.future.set_result(op.result)
+        if self.on_events is not None and any(op.events for op in batch):
+            try:
+                self.on_events()
+            except Exception:
+                log.exception("outbox wake-up failed")
 
     def _program(self, batch: list[Op]) -> Program:
         """The statements of a batch: each registered planner, in registration order, with
@@ -210,14 +219,20 @@ class GroupWriter:
         what earlier ones read. Ops that expect an answer get it in `op.result`."""
         for op in batch:
             op.result = None
+            op.events = []
         now = datetime.now(UTC)
         by_type: dict[type, list[Op]] = {}
         for op in batch:
             by_type.setdefault(type(op.payload), []).append(op)
+        planned: list[Op] = []
         for payload_type, planner in self._planners.items():
             ops = by_type.get(payload_type)
             if ops:
                 yield from planner(ops, now)
+                planned.extend(ops)
+        # Last: the domain events of this batch, committed with their data (the outbox).
+        events = [e for op in planned for e in op.events]
+        yield from outbox_steps(events, now, self._db.dialect_name, self._db.paramstyle)
 
 
 def _fail(batch: Iterable[Op], cause: BaseException | None) -> None:

@@ -8,7 +8,8 @@ turns all the ops of its type in a batch into statements: it is a generator that
 returned, or its row count), so that a later statement can use what an earlier one read,
 on the synchronous SQLite writer thread and on the asynchronous PostgreSQL connection
 alike. Ops that expect an answer get it in `Op.result`; it becomes the value of the
-caller's future once the transaction commits.
+caller's future once the transaction commits. Domain events describing an op's data go in
+`Op.events`; the writer stores them in the outbox in the same transaction.
 
 Adding a kind of write: a payload dataclass and a planner in the repository's module,
 and one `writer.register(Payload, planner)` line in adapters/db/store.py.
@@ -33,6 +34,9 @@ class Op:
     payload: Any  # an instance of a registered payload type
     future: asyncio.Future[Any]
     result: Any = None  # set by the planner; the future's value once committed
+    # Domain events the planner found in this op (ampyre.domain.events.DomainEvent): the
+    # writer appends them to the outbox in the same transaction (adapters/db/outbox.py).
+    events: list[Any] = dataclasses.field(default_factory=list)
 
 
 class Planner(Protocol):

@@ -14,10 +14,18 @@ are counted in `dropped_messages`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ampyre.domain.events import (
+    DomainEvent,
+    OutboxEvent,
+    connection_event,
+    json_safe,
+    status_event,
+)
 from ampyre.domain.models import (
     ApiToken,
     BootInfo,
@@ -67,8 +75,28 @@ class MemoryStations:
         self.messages: list[MessageLogEntry] = []
         self.tokens: dict[int, ApiToken] = {}
         self._next_token_id = 1
+        # The outbox (adapters/memory/outbox.py): events appended by the writes below.
+        self.outbox_events: list[OutboxEvent] = []
+        self.outbox_cursors: dict[str, int] = {}
+        self._outbox_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ helpers
+
+    def _emit(self, events: Sequence[DomainEvent]) -> None:
+        """Append domain events to the outbox, as the SQL store does in the commit of the
+        data they describe."""
+        now = _utcnow()
+        for e in events:
+            self.outbox_events.append(
+                OutboxEvent(
+                    next(self._outbox_ids),
+                    str(e.type),
+                    e.at,
+                    e.station_id,
+                    json_safe(e.data),
+                    now,
+                )
+            )
 
     def _write(self) -> None:
         if self.closed:
@@ -224,6 +252,7 @@ class MemoryStations:
                 status_timestamp=r.timestamp,
                 updated_at=r.received_at,
             )
+        self._emit([status_event(r) for r in reports])
 
     async def record_reports(self, reports: Sequence[StationReport]) -> None:
         self._write()
@@ -244,6 +273,8 @@ class MemoryStations:
     ) -> None:
         self._write()
         now = _utcnow()
+        # Like the SQL store: the event whatever the row update finds.
+        self._emit([connection_event(station_id, connected, at, ocpp_version)])
         station = self.stations.get(station_id)
         if station is None:
             if not auto_register:
@@ -272,6 +303,7 @@ class MemoryStations:
         for sid in released:
             station = self.stations[sid]
             station.connected, station.connected_node, station.updated_at = False, None, at
+            self._emit([connection_event(sid, False, at, station.ocpp_version)])
         return released
 
     def touch(self, station_id: str, at: datetime) -> None:

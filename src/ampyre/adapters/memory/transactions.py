@@ -22,6 +22,7 @@ from typing import Any
 from ampyre.adapters.memory.stations import MemoryStations, _page
 from ampyre.domain import transactions as rules
 from ampyre.domain.authz import same_value
+from ampyre.domain.events import transaction_closed_event, transaction_event
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
     EventKind,
@@ -128,7 +129,10 @@ class MemoryTransactions(MemoryStations):
                 reported = int(tid)
                 if reported <= _INT32_MAX:
                     self.counters["transaction"] = max(self.counters["transaction"], reported)
-        return [self._record(ev) for ev in events]
+        stored = [self._record(ev) for ev in events]
+        now = datetime.now(UTC)
+        self._emit([transaction_event(ev, st, now) for ev, st in zip(events, stored, strict=True)])
+        return stored
 
     def _record(self, ev: TransactionEvent) -> StoredEvent:
         now = datetime.now(UTC)
@@ -287,6 +291,8 @@ class MemoryTransactions(MemoryStations):
         if row is not None and row.tx.status is TransactionStatus.ACTIVE:
             row.tx = rules.close(row.tx, at, reason, closed_by, note)
             row.tx.updated_at = datetime.now(UTC)
+            closed = dataclasses.replace(row.tx)
+            self._emit([transaction_closed_event(closed, row.tx.updated_at)])
         return await self.get_transaction(transaction_pk)
 
     async def next_id(self, counter: str) -> int:

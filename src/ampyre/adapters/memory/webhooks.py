@@ -1,16 +1,18 @@
-"""MemoryWebhooks: the `WebhookStore` port part of MemoryStore (webhooks and their
-deliveries), with the semantics of adapters/db/webhooks.py that callers can observe
-(checked by tests/contract)."""
+"""MemoryWebhooks: the `WebhookStore` port part of MemoryStore (webhooks, their
+deliveries and the claims on them, fan-out from the outbox), with the semantics of
+adapters/db/webhooks.py that callers can observe (checked by tests/contract)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from ampyre.adapters.memory.stations import MemoryStations, _page
+from ampyre.adapters.memory.outbox import MemoryOutbox
+from ampyre.adapters.memory.stations import _page
 from ampyre.domain.events import Delivery, DeliveryStatus, Webhook
 from ampyre.domain.models import Page
+from ampyre.services.ports import StoreUnavailable
 
 
 def _hook_copy(hook: Webhook) -> Webhook:
@@ -21,7 +23,7 @@ def _delivery_copy(d: Delivery) -> Delivery:
     return dataclasses.replace(d, payload=dict(d.payload))
 
 
-class MemoryWebhooks(MemoryStations):
+class MemoryWebhooks(MemoryOutbox):
     def __init__(self) -> None:
         super().__init__()
         self.webhooks: dict[int, Webhook] = {}
@@ -91,23 +93,67 @@ class MemoryWebhooks(MemoryStations):
         d = self.deliveries.get(delivery_id)
         return None if d is None else _delivery_copy(d)
 
-    async def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
-        self._read()
+    async def claim_deliveries(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        self._write()
         due = [
             d
             for d in self.deliveries.values()
             if d.status is DeliveryStatus.PENDING
             and d.next_attempt_at is not None
             and d.next_attempt_at <= now
+            and (d.claimed_until is None or d.claimed_until <= now)
         ]
         due.sort(key=lambda d: (d.next_attempt_at or now, d.id))
-        return [_delivery_copy(d) for d in due[: max(0, limit)]]
+        claimed = due[: max(0, limit)]
+        for d in claimed:
+            d.claimed_by, d.claimed_until = owner, now + lease
+        return [_delivery_copy(d) for d in claimed]
+
+    async def finish_delivery(self, delivery: Delivery, owner: str) -> bool:
+        self._write()
+        d = self.deliveries.get(delivery.id)
+        if d is None or d.claimed_by != owner:
+            return False
+        self._set_outcome(d, delivery)
+        return True
+
+    async def release_deliveries(
+        self, owner: str, delivery_ids: Sequence[int] | None = None
+    ) -> None:
+        self._write()
+        for d in self.deliveries.values():
+            if d.claimed_by == owner and (delivery_ids is None or d.id in delivery_ids):
+                d.claimed_by, d.claimed_until = None, None
+
+    async def queue_event_deliveries(
+        self, consumer: str, position: int, to: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        self._write()
+        if self.outbox_cursors.get(consumer) != position:
+            return False
+        missing = {d.webhook_id for d in deliveries} - self.webhooks.keys()
+        if missing:  # the SQL store fails the transaction on its foreign key
+            raise StoreUnavailable(f"unknown webhook(s) {sorted(missing)}")
+        self.outbox_cursors[consumer] = to
+        made = {(d.event_id, d.webhook_id) for d in self.deliveries.values()}
+        await self.add_deliveries([d for d in deliveries if (d.event_id, d.webhook_id) not in made])
+        return True
+
+    async def webhook_page(self, limit: int, offset: int) -> Page:
+        return _page(await self.list_webhooks(), limit, offset)
 
     async def update_delivery(self, delivery: Delivery) -> None:
         self._write()
         d = self.deliveries.get(delivery.id)
-        if d is None:
-            return
+        if d is not None:
+            self._set_outcome(d, delivery)
+
+    @staticmethod
+    def _set_outcome(d: Delivery, delivery: Delivery) -> None:
+        """An outcome or a re-queue; either ends the claim."""
+        d.claimed_by, d.claimed_until = None, None
         d.status = DeliveryStatus(delivery.status)
         d.attempts = delivery.attempts
         d.next_attempt_at = delivery.next_attempt_at

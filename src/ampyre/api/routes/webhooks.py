@@ -1,7 +1,7 @@
 """REST routes: webhooks and their deliveries (admin only).
 
 Every event is POSTed as JSON, signed with the webhook's secret; how a receiver checks
-the signature is described in `ampyre.services.webhooks` and in the create operation.
+the signature is described in `ampyre.services.webhook_rules` and in the create operation.
 """
 
 import contextlib
@@ -21,15 +21,16 @@ from ampyre.api.schemas_webhooks import (
     WebhookCreate,
     WebhookCreated,
     WebhookOut,
+    WebhookPage,
     WebhookPatch,
 )
 from ampyre.domain.events import DeliveryStatus
 from ampyre.domain.models import Role
+from ampyre.services.webhook_rules import InvalidWebhookInput
 from ampyre.services.webhooks import (
     KEEP,
     DeliveryConflict,
     DeliveryNotFound,
-    InvalidWebhookInput,
     WebhookNotFound,
     WebhookService,
 )
@@ -83,11 +84,17 @@ def webhooks_router(deps: ApiDeps, auth: Auth) -> APIRouter:
                 errors=[{"loc": loc, "msg": str(exc), "type": "value_error"}],
             ) from exc
 
-    @router.get("", responses=problems(503))
-    async def list_webhooks() -> list[WebhookOut]:
+    @router.get("", responses=problems(422, 503))
+    async def list_webhooks(limit: Limit = 50, offset: Offset = 0) -> WebhookPage:
+        """The webhooks, by id."""
         with mapped():
-            hooks = await service().all()
-        return [WebhookOut.build(h) for h in hooks]
+            page = await service().page(limit, offset)
+        return WebhookPage(
+            items=[WebhookOut.build(h) for h in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
 
     @router.post(
         "",
