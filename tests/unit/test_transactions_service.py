@@ -4,6 +4,7 @@ transactions."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,6 +106,29 @@ async def test_updated_event_reports_the_delivered_energy_register_only() -> Non
     )
     assert events.published[-1].type is EventType.TRANSACTION_UPDATED
     assert events.published[-1].data["meter_wh"] == 5000.0
+
+
+async def test_start_and_end_are_logged_once_each_with_the_token_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    svc, _, _, _ = make()
+    caplog.set_level(logging.INFO, logger="ampyre.services.transactions")
+    common = {
+        "evse_id": 1,
+        "connector_id": 1,
+        "id_token": "CARD-123456",
+        "id_token_type": "ISO14443",
+    }
+    await svc.record(event(EventKind.STARTED, "TX-9", T0, event_key="seq:0", seq_no=0, **common))
+    await svc.record(event(EventKind.UPDATED, "TX-9", T0, event_key="seq:1", seq_no=1))
+    await svc.record(
+        event(EventKind.ENDED, "TX-9", T0, event_key="seq:2", seq_no=2, stop_reason="Local")
+    )
+    lines = [r.getMessage() for r in caplog.records if "transaction TX-9" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "started on EVSE 1, id token *******3456" in lines[0]
+    assert "CARD-123456" not in lines[0]
+    assert "ended: Local" in lines[1]
 
 
 # ------------------------------------------------------------------------ remote start

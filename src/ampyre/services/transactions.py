@@ -52,7 +52,7 @@ from ampyre.domain.transactions import (
     is_stale,
 )
 from ampyre.domain.versions import traits
-from ampyre.services.authz import AuthService, log_refusal
+from ampyre.services.authz import AuthService, log_refusal, mask_token
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CallOutcome, StationNotConnected
 from ampyre.services.ports import TransactionStore
@@ -179,6 +179,8 @@ class TransactionService:
         if event.kind is EventKind.STARTED and event.transaction_id is None:
             await self._close_superseded(event, stored)
         self._check_energy(event, stored)
+        if event.kind is not EventKind.UPDATED:
+            _log_lifecycle(event.kind, stored.transaction)
         return Recorded(stored, decision)
 
     def _token_of_remote_start(self, event: TransactionEvent) -> TransactionEvent:
@@ -591,3 +593,26 @@ class TransactionService:
             if c.connector_id == connector_id and c.evse_id == connector_id:
                 return c.status, c.updated_at
         return None, None
+
+
+def _log_lifecycle(kind: EventKind, tx: Transaction) -> None:
+    """One INFO line when a station reports a transaction's start or end (issue 13, 2.12:
+    an operator follows sessions in the log; the token is masked)."""
+    if kind is EventKind.STARTED:
+        log.info(
+            "%s: transaction %s (id %s) started on EVSE %s, id token %s",
+            tx.station_id,
+            tx.transaction_id,
+            tx.id,
+            tx.evse_id,
+            mask_token(tx.id_token) if tx.id_token else "none",
+        )
+    else:
+        log.info(
+            "%s: transaction %s (id %s) ended: %s, %s Wh",
+            tx.station_id,
+            tx.transaction_id,
+            tx.id,
+            tx.stop_reason or "no reason given",
+            "unknown" if tx.energy_wh is None else f"{tx.energy_wh:.0f}",
+        )
