@@ -47,6 +47,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     """Replace the root logger's handlers with one that writes `fmt` lines to `stream`
     (stderr by default)."""
@@ -62,3 +65,11 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(level.upper())
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # uvicorn's own dictConfig (if anything in the process ran one) gives its loggers
+    # handlers and propagate=False; ours run uvicorn with log_config=None, so its lines
+    # must reach the root handler in our format.
+    for name in UVICORN_LOGGERS:
+        lg = logging.getLogger(name)
+        for old in list(lg.handlers):
+            lg.removeHandler(old)
+        lg.propagate = True

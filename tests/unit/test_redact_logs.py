@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 from collections.abc import Iterator
 
 import pytest
+import uvicorn.config
 
 from ampyre import logs
 from ampyre.protocol.redact import MASK, redact, redact_frame
@@ -232,3 +234,16 @@ def test_text_format_and_quiet_libraries(restore_logging: None) -> None:
     assert "HTTP Request" not in text and "Running upgrade" not in text
     assert "WARNING httpx: a real problem" in text
     assert "INFO ampyre.x: hello" in text
+
+
+def test_uvicorn_lines_reach_our_handler_after_uvicorn_configured_logging(
+    restore_logging: None,
+) -> None:
+    # A uvicorn server started with its default log_config anywhere in the process gives
+    # its loggers their own handlers and propagate=False; ours must still get the lines.
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    out = io.StringIO()
+    logs.configure("INFO", "json", stream=out)
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    [line] = out.getvalue().splitlines()
+    assert json.loads(line)["logger"] == "uvicorn.error"

@@ -2,12 +2,18 @@
 
 A declared Content-Length over the limit is refused at once; a body without one (chunked)
 is counted as it arrives and refused as soon as it passes the limit, so no request makes
-the process hold more than the limit in memory.
+the process hold more than the limit in memory. Before that 413 is sent, the rest of a
+chunked body is read and thrown away (at most DRAIN_FACTOR times the limit, for at most
+DRAIN_SECONDS): a client that sends its whole body before reading the answer (most HTTP
+clients do) then gets the 413 instead of a reset connection; one that sends more, or
+longer, gets the 413 and the connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +24,8 @@ from ampyre.api.problems import PROBLEM_MEDIA_TYPE, problem_type
 # Set in the scope when a body was cut off: what the app answers after that is dropped, and
 # the write guard records the 413 instead.
 SCOPE_REFUSED = "ampyre.body_refused"
+DRAIN_FACTOR = 16
+DRAIN_SECONDS = 5.0
 
 
 class BodyLimitMiddleware:
@@ -49,6 +57,8 @@ class BodyLimitMiddleware:
                 if received > self.max_bytes:
                     refused = True
                     scope[SCOPE_REFUSED] = True
+                    if message.get("more_body", False):
+                        await self._drain(receive)
                     await send_problem(send, scope, 413, self._detail(), slug="body-too-large")
                     # The application sees the client go away and stops reading.
                     return {"type": "http.disconnect"}
@@ -59,6 +69,24 @@ class BodyLimitMiddleware:
                 await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop the rest of the body, within the module's bounds."""
+        budget = DRAIN_FACTOR * self.max_bytes
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while budget > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                message = await asyncio.wait_for(receive(), left)
+            except TimeoutError:
+                return
+            if message["type"] != "http.request":
+                return
+            budget -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     def _detail(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes (AMPYRE_MAX_BODY_SIZE)"

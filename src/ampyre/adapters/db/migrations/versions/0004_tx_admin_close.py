@@ -20,15 +20,18 @@ depends_on: str | Sequence[str] | None = None
 _TS = sa.DateTime(timezone=True)
 
 
+# Plain ALTER TABLE on both databases (SQLite >= 3.35 drops columns itself): a batch
+# operation would copy the table on SQLite, and the copy would lose the expression index
+# on lower(id_token) from 0003, which SQLAlchemy cannot reflect.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("transactions") as batch:
-        batch.add_column(sa.Column("closed_by", sa.String(255)))
-        batch.add_column(sa.Column("close_reason", sa.String(500)))
-        batch.add_column(sa.Column("closed_at", _TS))
+    op.add_column("transactions", sa.Column("closed_by", sa.String(255)))
+    op.add_column("transactions", sa.Column("close_reason", sa.String(500)))
+    op.add_column("transactions", sa.Column("closed_at", _TS))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("transactions") as batch:
-        batch.drop_column("closed_at")
-        batch.drop_column("close_reason")
-        batch.drop_column("closed_by")
+    op.drop_column("transactions", "closed_at")
+    op.drop_column("transactions", "close_reason")
+    op.drop_column("transactions", "closed_by")
