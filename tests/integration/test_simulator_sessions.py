@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ampyre.simulator import run_simulation
-from ampyre.simulator.session import SessionConfig
+from ampyre.simulator.session import Session, SessionConfig
 from ampyre.simulator.station import SimulatedStation
 
 if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by name
@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by nam
 
 TOKENS = ("SIMIT-01", "SIMIT-02", "SIMIT-03", "SIMIT-04")
 REGISTER = "Energy.Active.Import.Register"
+ACK_TIMEOUT = 30.0  # seconds for the simulated stations to deliver what they queued
+
+
+def _queued(station: SimulatedStation, session: Session) -> bool:
+    """Whether a message of the session still waits in the station's outbox (its stop is
+    its last message, so False means the stop was acknowledged)."""
+    return any(q.session is session for q in station.outbox)
 
 
 async def _seed(api: httpx.AsyncClient, tokens: tuple[str, ...]) -> None:
@@ -65,17 +72,37 @@ async def test_sessions_recorded_with_correct_energy(ampyre: Server, protocol: s
         id_tokens=TOKENS, meter_interval=0.3, session_duration=1.5, idle_time=0.2
     )
     stations: list[SimulatedStation] = []
-    report = await run_simulation(
-        f"{ampyre.ws_url}/ocpp", 2, protocol, prefix=prefix, duration=6.0, sessions=config,
-        offline_windows=((1.5, 1.5),), seed=7, stations_out=stations,
+    stop = asyncio.Event()
+    sim = asyncio.create_task(
+        run_simulation(
+            f"{ampyre.ws_url}/ocpp", 2, protocol, prefix=prefix, stop=stop, sessions=config,
+            offline_windows=((1.5, 1.5),), seed=7, stations_out=stations,
+        )
     )  # fmt: skip
+    try:
+        await asyncio.sleep(6.0)  # sessions before, during and after the offline window
+        # A session is in `completed` once its stop is queued; the station sends it when
+        # its outbox gets there, which after the offline replay on a loaded machine can be
+        # seconds later. Stopping the simulation then would drop it (queued_at_end), so
+        # wait (bounded) until the CSMS acknowledged every message of these sessions.
+        finished = [(station, session) for station in stations for session in station.completed]
+        for _ in range(int(ACK_TIMEOUT / 0.05)):
+            pending = [(st, s) for st, s in finished if _queued(st, s)]
+            if not pending:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        report = await sim
+    assert not pending, f"{len(pending)} stops not acknowledged in {ACK_TIMEOUT}s: {report}"
     assert report.call_errors == 0, report
     assert report.sessions_rejected == 0 and report.tx_messages_discarded == 0
     assert report.replayed > 0  # messages from the offline window went through
     checked = 0
     for station in stations:
         recorded = {t["transaction_id"]: t for t in await _transactions(api, station.station_id)}
-        for session in station.completed:
+        # Sessions that completed after the wait above may have been cut off by the stop.
+        for session in (s for st, s in finished if st is station):
             assert session.transaction_id is not None
             tx = recorded[str(session.transaction_id)]
             assert tx["status"] == "ended", tx
