@@ -205,3 +205,18 @@ async def test_reads_filters_and_end(stations: Any) -> None:
     assert await store.next_id("remote_start") + 1 == await store.next_id("remote_start")
     with pytest.raises(KeyError):
         await store.next_id("no-such-counter")
+
+
+async def test_meter_values_of_an_event_naming_no_evse_go_under_the_transactions(
+    stations: Any,
+) -> None:
+    store = stations
+    [started] = await store.record_transaction_events(
+        [_ev(EventKind.STARTED, 0, 0, 100.0, evse_id=2, connector_id=3)]
+    )
+    await store.record_transaction_events(
+        [_ev(EventKind.ENDED, 1, 60, 900.0, evse_id=None, connector_id=None)]
+    )
+    page = await store.list_transaction_meter_values(started.id, 50, 0)
+    assert page.total == 4  # two readings of two samples
+    assert {(v.evse_id, v.connector_id) for v in page.items} == {(2, 3)}

@@ -25,7 +25,6 @@ from ampyre.domain.authz import same_value
 from ampyre.domain.events import transaction_closed_event, transaction_event
 from ampyre.domain.models import Page
 from ampyre.domain.transactions import (
-    EventKind,
     EventRecord,
     MeterReading,
     StationMeterValues,
@@ -35,66 +34,16 @@ from ampyre.domain.transactions import (
     TransactionEvent,
     TransactionFilter,
     TransactionStatus,
-    delivered_wh,
 )
 from ampyre.services.ports import StoreUnavailable
 
-_BEGIN, _END = "Transaction.Begin", "Transaction.End"
 _INT32_MAX = 2**31 - 1
 _MAX_REPORTED_GAPS = 1000
-_FIRST_KNOWN = (
-    "start_key",
-    "evse_id",
-    "connector_id",
-    "id_token",
-    "id_token_type",
-    "auth_status",
-    "remote_start_id",
-    "reservation_id",
-)
-Meter = tuple[datetime, float, int]  # (meter time, Wh, rank: 1 = begin/end reading)
 
 
 @dataclasses.dataclass(slots=True)
 class _Row:
     tx: Transaction
-    start_key: str | None = None
-    start: Meter | None = None
-    stop: Meter | None = None
-    charging_state_at: datetime | None = None
-
-
-def _registers(readings: Sequence[MeterReading]) -> list[tuple[datetime, float, str]]:
-    return [
-        (r.timestamp, wh, s.context)
-        for r in readings
-        for s in r.values
-        if (wh := delivered_wh(s)) is not None
-    ]
-
-
-def _start(registers: list[tuple[datetime, float, str]]) -> Meter | None:
-    if not registers:
-        return None
-    at, wh, context = min(registers, key=lambda r: (r[2] != _BEGIN, r[0], r[1]))
-    return at, wh, int(context == _BEGIN)
-
-
-def _stop(registers: list[tuple[datetime, float, str]]) -> Meter | None:
-    if not registers:
-        return None
-    at, wh, context = max(registers, key=lambda r: (r[2] == _END, r[0], r[1]))
-    return at, wh, int(context == _END)
-
-
-def _better(new: Meter | None, old: Meter | None, newer_wins: bool) -> bool:
-    if new is None:
-        return False
-    if old is None or new[2] != old[2]:
-        return old is None or new[2] > old[2]
-    if new[0] != old[0]:
-        return (new[0] > old[0]) == newer_wins
-    return new[1] != old[1] and (new[1] > old[1]) == newer_wins
 
 
 class MemoryTransactions(MemoryStations):
@@ -145,21 +94,18 @@ class MemoryTransactions(MemoryStations):
                 self.counters["transaction"] += 1
                 tid = str(self.counters["transaction"])
         pk = self._by_id.get((ev.station_id, tid))
+        current: Transaction | None = None
         if pk is None:
             pk = next(self._pks)
-            tx = Transaction(
-                id=pk,
-                station_id=ev.station_id,
-                transaction_id=tid,
-                status=TransactionStatus.ACTIVE,
-                created_at=now,
-            )
-            self.transactions[pk] = _Row(tx)
             self._by_id[(ev.station_id, tid)] = pk
-        row = self.transactions[pk]
-        self._merge(row, ev, now)
-        if row.start_key is not None:
-            self._by_start_key.setdefault((ev.station_id, row.start_key), pk)
+        else:
+            current = self.transactions[pk].tx
+        # The merge rules are the domain's (domain.transactions.merge), as the SQL rows are.
+        tx = rules.merge(current, rules.contribution(ev, pk, tid, now))
+        row = self.transactions.setdefault(pk, _Row(tx))
+        row.tx = tx
+        if tx.start_key is not None:
+            self._by_start_key.setdefault((ev.station_id, tx.start_key), pk)
         if ev.event_key is not None:
             self.transaction_events.setdefault(pk, {}).setdefault(
                 ev.event_key,
@@ -178,55 +124,11 @@ class MemoryTransactions(MemoryStations):
                     ),
                 ),
             )
-        evse = ev.evse_id if ev.evse_id is not None else 0
-        self._store_readings(pk, ev.station_id, evse, ev.connector_id, ev.meter_values, ev)
+        # An event naming no EVSE: the transaction's, if known (as the SQL store does).
+        evse = _first_known(ev.evse_id, row.tx.evse_id, 0)
+        connector = _first_known(ev.connector_id, row.tx.connector_id, 0)
+        self._store_readings(pk, ev.station_id, evse, connector, ev.meter_values, ev)
         return StoredEvent(pk, tid, dataclasses.replace(row.tx, missing_seq_nos=[]))
-
-    def _merge(self, row: _Row, ev: TransactionEvent, now: datetime) -> None:
-        tx = row.tx
-        new: dict[str, Any] = {
-            "start_key": ev.start_key,
-            "evse_id": ev.evse_id,
-            "connector_id": ev.connector_id,
-            "id_token": ev.id_token,
-            "id_token_type": ev.id_token_type,
-            "auth_status": ev.auth_status if ev.id_token is not None else None,
-            "remote_start_id": ev.remote_start_id,
-            "reservation_id": ev.reservation_id,
-        }
-        for name in _FIRST_KNOWN:
-            if name == "start_key":
-                row.start_key = row.start_key if row.start_key is not None else ev.start_key
-            elif getattr(tx, name) is None:
-                setattr(tx, name, new[name])
-        if ev.kind is EventKind.ENDED:
-            tx.status = TransactionStatus.ENDED
-        tx.ocpp_version = ev.ocpp_version or tx.ocpp_version
-        started = ev.kind is EventKind.STARTED
-        if started or (
-            not tx.start_seen and (tx.started_at is None or ev.timestamp < tx.started_at)
-        ):
-            tx.started_at = ev.timestamp
-        tx.start_seen = tx.start_seen or started
-        if ev.kind is EventKind.ENDED:
-            tx.ended_at = ev.timestamp
-        tx.stop_reason = ev.stop_reason if ev.stop_reason is not None else tx.stop_reason
-        registers = _registers(ev.meter_values)
-        start, stop = _start(registers), _stop(registers)
-        if _better(start, row.start, newer_wins=False):
-            row.start = start
-        if _better(stop, row.stop, newer_wins=True):
-            row.stop = stop
-        tx.meter_start_at, tx.meter_start_wh = row.start[:2] if row.start else (None, None)
-        tx.meter_stop_at, tx.meter_stop_wh = row.stop[:2] if row.stop else (None, None)
-        if ev.charging_state is not None and (
-            row.charging_state_at is None or ev.timestamp >= row.charging_state_at
-        ):
-            tx.charging_state, row.charging_state_at = ev.charging_state, ev.timestamp
-        tx.offline = tx.offline or ev.offline
-        if tx.last_message_at is None or ev.received_at > tx.last_message_at:
-            tx.last_message_at = ev.received_at
-        tx.updated_at = now
 
     def _store_readings(
         self,
@@ -414,6 +316,10 @@ def _matches(tx: Transaction, where: TransactionFilter) -> bool:
         and (where.remote_start_id is None or tx.remote_start_id == where.remote_start_id)
         and (where.stale is None or _stale(tx, where.silent_before) == where.stale)
     )
+
+
+def _first_known(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
 
 
 def _stale(tx: Transaction, silent_before: datetime | None) -> bool:
