@@ -65,11 +65,13 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(level.upper())
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    # uvicorn's own dictConfig (if anything in the process ran one) gives its loggers
-    # handlers and propagate=False; ours run uvicorn with log_config=None, so its lines
-    # must reach the root handler in our format.
+    # uvicorn's own logging set-up (if anything in the process ran one) gives its loggers
+    # handlers, propagate=False and levels of their own; ours run uvicorn with
+    # log_config=None, so its lines must reach the root handler in our format and level.
     for name in UVICORN_LOGGERS:
         lg = logging.getLogger(name)
         for old in list(lg.handlers):
             lg.removeHandler(old)
         lg.propagate = True
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False

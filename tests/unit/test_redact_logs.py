@@ -242,6 +242,7 @@ def test_uvicorn_lines_reach_our_handler_after_uvicorn_configured_logging(
     # A uvicorn server started with its default log_config anywhere in the process gives
     # its loggers their own handlers and propagate=False; ours must still get the lines.
     logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # a server's log_level
     out = io.StringIO()
     logs.configure("INFO", "json", stream=out)
     logging.getLogger("uvicorn.error").info("Application startup complete.")
