@@ -17,8 +17,10 @@ from typing import Any, TextIO
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Libraries whose INFO lines say nothing an operator needs: httpx logs every webhook
-# request; Alembic narrates each migration step and the schema check at start-up.
-QUIET = ("httpx", "httpcore", "alembic")
+# request; Alembic narrates each migration step and the schema check at start-up;
+# websockets logs every connection opened and closed, which the gateway already logs
+# with the station id.
+QUIET = ("httpx", "httpcore", "alembic", "websockets.server")
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(
