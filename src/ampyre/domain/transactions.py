@@ -411,6 +411,14 @@ def close(
     return dataclasses.replace(tx, **changes)
 
 
+def meter_place(event: TransactionEvent, tx: Transaction) -> tuple[int, int]:
+    """(EVSE, connector) an event's meter values are filed under: the event's own, else
+    the transaction's (1.6 StopTransaction and 2.x Updated/Ended may name none), else 0."""
+    evse = event.evse_id if event.evse_id is not None else tx.evse_id
+    connector = event.connector_id if event.connector_id is not None else tx.connector_id
+    return (evse if evse is not None else 0, connector if connector is not None else 0)
+
+
 def is_stale(tx: Transaction, now: datetime, silence_timeout: timedelta) -> bool:
     """An active transaction nobody is going to finish: its station is not connected
     (`station_connected` False), or it has been silent for longer than the timeout."""

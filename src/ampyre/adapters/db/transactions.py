@@ -62,6 +62,7 @@ from ampyre.domain.transactions import (
     TransactionFilter,
     TransactionStatus,
     contribution,
+    meter_place,
 )
 
 _ACTIVE = TransactionStatus.ACTIVE.value
@@ -360,8 +361,7 @@ class TransactionSql(StorePart):
             if ev.event_key is not None:
                 event_rows.append(_event_row(pk, ev))
             # An event naming no EVSE (module docstring): the transaction's, if known.
-            evse = _first_not_none(ev.evse_id, row.evse_id, 0)
-            connector = _first_not_none(ev.connector_id, row.connector_id, 0)
+            evse, connector = meter_place(ev, stored.transaction)
             meter_rows.extend(
                 _meter_row(pk, ev.station_id, evse, connector, r, s, ev.received_at)
                 for r in ev.meter_values
@@ -593,10 +593,6 @@ _ROW_FIELDS = (
     *("remote_start_id", "reservation_id", "offline", "last_message_at", "created_at"),
     "updated_at",
 )
-
-
-def _first_not_none(*values: int | None) -> int:
-    return next(v for v in values if v is not None)
 
 
 def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -> dict[str, Any]:

@@ -125,8 +125,7 @@ class MemoryTransactions(MemoryStations):
                 ),
             )
         # An event naming no EVSE: the transaction's, if known (as the SQL store does).
-        evse = _first_known(ev.evse_id, row.tx.evse_id, 0)
-        connector = _first_known(ev.connector_id, row.tx.connector_id, 0)
+        evse, connector = rules.meter_place(ev, row.tx)
         self._store_readings(pk, ev.station_id, evse, connector, ev.meter_values, ev)
         return StoredEvent(pk, tid, dataclasses.replace(row.tx, missing_seq_nos=[]))
 
@@ -316,10 +315,6 @@ def _matches(tx: Transaction, where: TransactionFilter) -> bool:
         and (where.remote_start_id is None or tx.remote_start_id == where.remote_start_id)
         and (where.stale is None or _stale(tx, where.silent_before) == where.stale)
     )
-
-
-def _first_known(*values: int | None) -> int:
-    return next(v for v in values if v is not None)
 
 
 def _stale(tx: Transaction, silent_before: datetime | None) -> bool:
