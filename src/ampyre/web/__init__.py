@@ -1,0 +1,2 @@
+"""The operator dashboard: a small client app (plain ES modules, no build step, no CDN)
+served by `ampyre serve` next to the REST API, which it uses like any other client."""
