@@ -36,6 +36,7 @@ from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
 from ampyre.services.webhooks import WebhookService
+from ampyre.web import install_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             operator_audit=operator_audit,
         )
     )
+    install_dashboard(api)
     config = uvicorn.Config(
         api,
         host=settings.host,

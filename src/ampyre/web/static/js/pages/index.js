@@ -1,0 +1,15 @@
+// The dashboard's pages, one module each. Adding a page = writing its module and adding
+// one line here. A page module's default export:
+//   {
+//     path: "/stations/:id",              // hash route
+//     title: "Station",                   // or title(params)
+//     nav: {label: "Stations", order: 20} // optional: an entry in the top navigation
+//     role: "viewer",                     // least role that may open it (default viewer)
+//     async render(root, ctx) { ... }     // fill `root`; ctx: params, query, live(), every(), onCleanup()
+//   }
+
+import overview from "./overview.js";
+
+export const pages = [
+  overview,
+];
