@@ -32,6 +32,7 @@ from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.retention import RetentionPolicy, RetentionService
+from ampyre.services.station_control import StationControl
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
@@ -134,6 +135,8 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             webhooks=webhooks,
             operator_audit=operator_audit,
             users=users,
+            station_control=StationControl(commands, settings),
+            schemas=schemas,
         )
     )
     install_dashboard(api)
