@@ -63,7 +63,16 @@ export default {
   async render(root, ctx) {
     const id = ctx.params.id;
     const path = `/stations/${seg(id)}`;
-    let station = await api.get(path);
+    let station;
+    try {
+      station = await api.get(path);
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      root.append(h("h1", {}, h("span", { class: "muted" }, "Station "), id),
+        h("p", { role: "alert" }, "There is no such station (it may have been deleted). ",
+          h("a", { href: href("/stations") }, "All stations")));
+      return;
+    }
     if (!ctx.alive) return;
 
     const conn = h("span", { class: "station-conn" });

@@ -86,7 +86,7 @@ export function commandsTab(panel, env) {
     const v2 = s.ocpp_version && s.ocpp_version !== "ocpp1.6";
     const input = await formDialog("Reset", () => [
       field("Kind", select({ name: "kind" }, [["soft", "Soft: end transactions, then restart"], ["hard", "Hard: restart at once"]], "soft"),
-        v2 ? "OCPP 2.x has no hard reset: the station refuses it." : null),
+        v2 ? "OCPP 2.x has no hard reset: both are sent as an immediate reset; a hard one cannot wait for idle." : null),
       v2 ? field("When", select({ name: "when" }, [["immediate", "Immediately"], ["on_idle", "When no transaction runs"]], "immediate")) : null,
     ], async (form) => ({ kind: form.elements.kind.value, when: form.elements.when?.value || "immediate" }), { submitLabel: "Continue" });
     if (!input) return;
