@@ -13,14 +13,14 @@ import * as fmt from "../format.js";
 import { pageHeader } from "../layout.js";
 import { go, href, setQuery } from "../router.js";
 import { can } from "../session.js";
-import { connectionBadge, connectorBadges, REGISTRATION } from "./station/parts.js";
+import { connectionBadge, connectorBadges, REGISTRATION, tickAgo } from "./station/parts.js";
 
 const STATES = [["", "All"], ["online", "Online"], ["offline", "Offline"], ["faulted", "Faulted"], ["charging", "Charging"]];
 const PAGE_SIZE = 25;
 const STATION_EVENTS = ["station.connected", "station.disconnected", "station.status_changed"];
 
 function lastSeen(iso) {
-  return h("time", { datetime: iso || null, title: iso ? fmt.time(iso) : null }, fmt.ago(iso));
+  return h("time", { class: "ago", datetime: iso || null, title: iso ? fmt.time(iso) : null }, fmt.ago(iso));
 }
 
 function vendorModel(s) {
@@ -131,6 +131,7 @@ export default {
       pending = setTimeout(refresh, 1000);
     };
     ctx.onCleanup(() => clearTimeout(pending));
+    ctx.every(15000, () => tickAgo(table.el));
     for (const type of STATION_EVENTS) ctx.live(type, onEvent);
     // "charging" also counts stations with an active transaction.
     for (const type of ["transaction.started", "transaction.ended"]) {
