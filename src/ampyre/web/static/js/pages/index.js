@@ -9,7 +9,11 @@
 //   }
 
 import overview from "./overview.js";
+import station from "./station.js";
+import stations from "./stations.js";
 
 export const pages = [
   overview,
+  stations,
+  station,
 ];
