@@ -94,7 +94,7 @@ export default {
       empty: "No webhooks yet.",
       rowKey: (w) => w.id,
       columns: [
-        { key: "id", label: "#", class: "num" },
+        { key: "id", label: "#", class: "num nowrap" },
         { key: "url", label: "URL", render: (w) => h("a", { href: href(`/webhooks/${seg(w.id)}`) }, w.url) },
         { key: "event_types", label: "Events", render: eventList },
         { key: "enabled", label: "State", render: (w) => badge(w.enabled ? "enabled" : "disabled") },
