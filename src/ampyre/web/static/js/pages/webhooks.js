@@ -20,13 +20,13 @@ const EVENT_TYPES = [
 /** Create (hook = null) or edit a webhook; resolves with the API's answer or null. */
 export async function webhookForm(hook) {
   const types = await apiEnum("EventType", EVENT_TYPES);
-  const url = h("input", { type: "url", required: true, value: hook?.url || "", maxlength: 2048, placeholder: "https://example.com/ampyre-events", spellcheck: "false" });
+  const url = h("input", { type: "url", required: true, value: hook?.url || "", maxlength: 2048, spellcheck: "false" });
   const secret = h("input", { type: "password", autocomplete: "new-password", minlength: 16, maxlength: 255, spellcheck: "false" });
   const events = checkboxGroup("Event types", types, hook?.event_types || [], "None checked: every event type.");
   const description = h("input", { value: hook?.description || "", maxlength: 500 });
   const enabled = checkbox("Enabled (deliver events)", hook ? hook.enabled : true);
   return formDialog(hook ? `Edit webhook #${hook.id}` : "Add a webhook", () => [
-    field("URL", url, "http:// or https://; redirects are not followed."),
+    field("URL", url, "An http or https URL; redirects are not followed."),
     field(hook ? "New secret" : "Secret", secret, hook
       ? "Empty: keep the current secret."
       : "Key for the X-Ampyre-Signature HMAC. Empty: a strong one is generated and shown once."),
