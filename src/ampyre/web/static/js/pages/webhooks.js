@@ -5,7 +5,7 @@
 import { api, seg } from "../api.js";
 import { confirmDialog, formDialog, resultDialog } from "../components/dialog.js";
 import { apiEnum, checkbox, checkboxGroup, optional, secretBox } from "../components/forms.js";
-import { attempt, badge } from "../components/notice.js";
+import { attempt, badge, toast } from "../components/notice.js";
 import { pagedTable } from "../components/table.js";
 import { field, h } from "../dom.js";
 import * as fmt from "../format.js";
@@ -42,7 +42,10 @@ export async function webhookForm(hook) {
     };
     if (secret.value) body.secret = secret.value;
     return hook ? api.patch(`/webhooks/${seg(hook.id)}`, body) : api.post("/webhooks", body);
-  }, { submitLabel: hook ? "Save" : "Add" });
+  }, { submitLabel: hook ? "Save" : "Add" }).then((saved) => {
+    if (saved && hook) toast(`Webhook #${saved.id} saved.`, "ok");
+    return saved;
+  });
 }
 
 export async function createWebhook() {
@@ -53,6 +56,8 @@ export async function createWebhook() {
       h("p", {}, "Receivers check each delivery's X-Ampyre-Signature with this secret."),
       secretBox("Generated secret", created.secret, "Copy the secret now: it is not shown again."),
     ]);
+  } else {
+    toast(`Webhook #${created.id} added.`, "ok");
   }
   return created;
 }
