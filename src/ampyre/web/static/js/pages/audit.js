@@ -86,7 +86,15 @@ export default {
       ],
       columns: [
         { key: "created_at", label: "When", render: (a) => fmt.time(a.created_at) },
-        { key: "token_name", label: "Who", render: (a) => h("span", {}, fmt.text(a.token_name), a.role ? h("small", { class: "muted" }, ` (${a.role})`) : null) },
+        { key: "token_name", label: "Who", render: (a) => h("span", {},
+          a.token_name ? h("button", {
+            type: "button", class: "link", title: "Show only this one's actions",
+            onclick: () => {
+              who.value = a.token_name;
+              table.restart();
+            },
+          }, a.token_name) : fmt.DASH,
+          a.role ? h("small", { class: "muted" }, ` (${a.role})`) : null) },
         { key: "method", label: "Method", class: "nowrap", render: (a) => h("code", {}, a.method) },
         { key: "target", label: "Target", render: (a) => h("code", { class: "wrap" }, a.target) },
         { key: "station_id", label: "Station", render: (a) => (a.station_id ? h("a", { href: href(`/stations/${seg(a.station_id)}`) }, a.station_id) : fmt.DASH) },
