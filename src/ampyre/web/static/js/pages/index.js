@@ -11,9 +11,25 @@
 import overview from "./overview.js";
 import station from "./station.js";
 import stations from "./stations.js";
+import idTokens from "./id-tokens.js";
+import localLists from "./local-lists.js";
+import reservations from "./reservations.js";
+import webhooks from "./webhooks.js";
+import webhook from "./webhook.js";
+import apiTokens from "./api-tokens.js";
+import audit from "./audit.js";
+import users from "./users.js";
 
 export const pages = [
   overview,
   stations,
   station,
+  idTokens,
+  localLists,
+  reservations,
+  webhooks,
+  webhook,
+  apiTokens,
+  audit,
+  users,
 ];
