@@ -58,8 +58,8 @@ class EventStreamResponse(Response):
         sub: Subscriber,
         last_event_id: int | None,
         *,
-        keepalive: float = KEEPALIVE,
-        max_age: float = MAX_AGE,
+        keepalive: float | None = None,
+        max_age: float | None = None,
     ) -> None:
         super().__init__(
             status_code=200,
@@ -72,8 +72,8 @@ class EventStreamResponse(Response):
         self._hub = hub
         self._sub = sub
         self._last = last_event_id
-        self._keepalive = keepalive
-        self._max_age = max_age
+        self._keepalive = KEEPALIVE if keepalive is None else keepalive
+        self._max_age = MAX_AGE if max_age is None else max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sub = self._sub
