@@ -20,7 +20,7 @@ def _status(sid: str, connector: int, status: str) -> StatusReport:
 async def _setup(store: Any) -> None:
     await store.create_station(Station(id="S1", vendor="Zeta", model="m_1"))
     await store.create_station(Station(id="S2", vendor="alpha", description="100% fast"))
-    await store.create_station(Station(id="S3", firmware_version="FW-9"))
+    await store.create_station(Station(id="S3", firmware_version="FW-9", model="Él"))
     await store.create_station(Station(id="S4", vendor="Alpha"))
     await store.record_connection("S1", True, T0, "ocpp1.6", "n1", None)
     await store.record_connection("S3", True, T0 + timedelta(seconds=5), "ocpp1.6", "n1", None)
@@ -58,6 +58,7 @@ async def test_station_query(store: Any) -> None:
     assert await _ids(store, q="m%") == []
     assert await _ids(store, q="0% f") == ["S2"]
     assert await _ids(store, q="fw-") == ["S3"]
+    assert await _ids(store, q="Él") == ["S3"]  # non-ASCII finds itself (SQLite too)
     assert await _ids(store, state=StationState.ONLINE) == ["S1", "S3"]
     assert await _ids(store, state=StationState.OFFLINE) == ["S2", "S4"]
     assert await _ids(store, state=StationState.FAULTED) == ["S1"]

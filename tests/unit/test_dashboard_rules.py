@@ -22,7 +22,7 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def test_like_pattern_escapes_wildcards() -> None:
-    assert like_pattern("AbC") == "%abc%"
+    assert like_pattern("AbC") == "%AbC%"
     assert like_pattern("50%_x\\y") == "%50\\%\\_x\\\\y%"
 
 
