@@ -8,6 +8,8 @@ from ampyre.metrics import Metrics
 from ampyre.protocol.schemas import Schemas
 from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
+from ampyre.services.dashboard import DashboardReads
+from ampyre.services.live import LiveHub
 from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.ports import Store
 from ampyre.services.station_control import StationControl
@@ -44,3 +46,7 @@ class ApiDeps:
     # The validators the gateway checks commands with (the raw command's validate route;
     # None: a set of its own).
     schemas: Schemas | None = None
+    # The dashboard's reads and live event streams (None: /overview, /stream and the
+    # chart series answer 503).
+    dashboard: DashboardReads | None = None
+    live: LiveHub | None = None

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ampyre.domain.authz import IdToken, LocalListState, Reservation
+from ampyre.domain.dashboard import StationQuery
 from ampyre.domain.events import Delivery, OutboxEvent, Webhook
 from ampyre.domain.models import (
     ApiToken,
@@ -61,7 +62,13 @@ class Store(Protocol):
 
     # stations (API side, plain transactions)
     async def get_station(self, station_id: str) -> Station | None: ...
-    async def list_stations(self, limit: int, offset: int) -> Page: ...
+    async def list_stations(
+        self, limit: int, offset: int, query: StationQuery | None = None
+    ) -> Page:
+        """items: Station; searched, filtered and ordered as `query` says (default: all,
+        by id). domain/dashboard.py defines the states and the order."""
+        ...
+
     async def create_station(self, station: Station) -> Station:
         """Raise KeyError if it exists."""
         ...
@@ -69,6 +76,11 @@ class Store(Protocol):
     async def update_station(self, station_id: str, update: StationUpdate) -> Station | None: ...
     async def delete_station(self, station_id: str) -> bool: ...
     async def list_connectors(self, station_id: str) -> list[Connector]: ...
+    async def list_connectors_of(self, station_ids: Sequence[str]) -> dict[str, list[Connector]]:
+        """The connectors of several stations in one query (a page of the station list),
+        by station id; a station without connectors is absent."""
+        ...
+
     async def list_status_history(
         self, station_id: str, limit: int, offset: int
     ) -> Page: ...  # items: StatusReport, newest first
