@@ -65,6 +65,10 @@ class Settings:
     webhook_timeout: float = 10.0  # seconds per HTTP attempt
     # Outbox: events every consumer has read are deleted after this many days.
     outbox_retention_days: int = 1
+    # Dashboard event streams (GET /api/v1/stream): open at once per process (503 beyond),
+    # and events queued per stream (a browser further behind is dropped and reconnects).
+    stream_max_clients: int = 100
+    stream_queue_size: int = 1000
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -192,6 +196,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     if s.outbox_retention_days < 1:
         raise ConfigError("AMPYRE_OUTBOX_RETENTION_DAYS must be at least 1")
+    if min(s.stream_max_clients, s.stream_queue_size) < 1:
+        raise ConfigError("AMPYRE_STREAM_MAX_CLIENTS and AMPYRE_STREAM_QUEUE_SIZE must be >= 1")
     s.trusted_networks()
 
 

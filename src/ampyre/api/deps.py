@@ -7,6 +7,8 @@ from ampyre.config import Settings
 from ampyre.metrics import Metrics
 from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
+from ampyre.services.dashboard import DashboardReads
+from ampyre.services.live import LiveHub
 from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.ports import Store
 from ampyre.services.stations import StationService
@@ -34,3 +36,7 @@ class ApiDeps:
     webhooks: WebhookService | None = None
     # The operator audit trail (None: writes are only logged).
     operator_audit: OperatorAuditLog | None = None
+    # The dashboard's reads and live event streams (None: /overview, /stream and the
+    # chart series answer 503).
+    dashboard: DashboardReads | None = None
+    live: LiveHub | None = None
