@@ -20,7 +20,7 @@
 import { h, replace } from "../dom.js";
 
 const HEIGHT = 280;
-const PAD = { top: 14, bottom: 34, axis: 48, axis2: 42 };
+const PAD = { top: 26, bottom: 34, axis: 48, axis2: 42 };
 const TIME_STEPS = [
   1, 2, 5, 10, 15, 30, // seconds
   60, 120, 300, 600, 900, 1800, // minutes
@@ -76,8 +76,17 @@ function timeLabel(ms, step, withDate) {
   return withDate ? `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}` : time;
 }
 
+/** Decimals that show every multiple of `step` exactly (2.5 -> 1, 0.025 -> 3). */
+export function stepDigits(step) {
+  for (let digits = 0; digits < 8; digits++) {
+    const scaled = step * 10 ** digits;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return digits;
+  }
+  return 8;
+}
+
 function valueLabel(v, step) {
-  const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
+  const digits = stepDigits(step);
   return Number(v).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -209,7 +218,7 @@ export function timeChart(opts) {
       axisG.append(h("line", { x1: ax, x2: ax, y1: top, y2: bottom }));
       // The unit above its axis.
       axisG.append(h("text", {
-        x: ax + (axis === "left" ? -6 : 6), y: top - 3, "text-anchor": anchor, class: "tchart-unit",
+        x: ax + (axis === "left" ? -6 : 6), y: top - 12, "text-anchor": anchor, class: "tchart-unit",
       }, list.map((s) => s.unit).filter((u, i, a) => a.indexOf(u) === i).join(" / ")));
     }
     children.push(grid, axisG);

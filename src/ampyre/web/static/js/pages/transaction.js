@@ -23,7 +23,7 @@ const VALUES_CAP = 40; // pages of raw meter values at most (the fallback, 500 e
 
 const SERIES = [
   { key: "power", label: "Power", unit: "kW", axis: "left", color: "#0b5cad", dash: "", digits: 2, min: 0 },
-  { key: "energy", label: "Energy delivered", unit: "kWh", axis: "right", color: "#a34700", dash: "7 4", digits: 2, min: 0 },
+  { key: "energy", label: "Energy delivered", unit: "kWh", axis: "right", color: "#a34700", dash: "7 4", digits: 3, min: 0 },
   { key: "soc", label: "State of charge", unit: "%", axis: "right2", color: "#146c2e", dash: "2 3", digits: 0, min: 0, max: 100 },
 ];
 
@@ -248,7 +248,7 @@ export default {
       const items = list.items || [];
       const row = (e) => h("tr", {},
         h("td", { "data-label": "Time" }, fmt.time(e.timestamp)),
-        h("td", { "data-label": "Event" }, badge(e.kind), e.offline ? [" ", badge("offline")] : null),
+        h("td", { "data-label": "Event" }, h("span", {}, badge(e.kind), e.offline ? [" ", badge("offline")] : null)),
         h("td", { "data-label": "seqNo" }, e.seq_no ?? fmt.DASH),
         h("td", { "data-label": "Trigger" }, fmt.text(e.trigger_reason)),
         h("td", { "data-label": "Charging state" }, fmt.text(e.charging_state)),

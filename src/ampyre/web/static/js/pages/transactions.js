@@ -34,8 +34,10 @@ export function apiFilters(f) {
 }
 
 export function stateBadges(tx) {
-  return [badge(tx.status), tx.stale ? [" ", badge("stale", "badge-expired")] : null,
-    tx.closed_by ? [" ", badge("closed by operator", "badge-finishing")] : null];
+  // One element: a phone's table cell is a grid of label and value.
+  return h("span", { class: "badges" }, badge(tx.status),
+    tx.stale ? [" ", badge("stale", "badge-expired")] : null,
+    tx.closed_by ? [" ", badge("closed by operator", "badge-finishing")] : null);
 }
 
 export function evseLabel(tx) {
@@ -128,12 +130,13 @@ export default {
         { key: "id_token", label: "Id token", render: (tx) => tokenLink(tx.id_token) },
         { key: "status", label: "State", render: stateBadges },
         { key: "started_at", label: "Started", render: (tx) => fmt.time(tx.started_at) },
-        { key: "ended_at", label: "Ended (duration)", render: endedCell },
+        { key: "ended_at", label: "Ended", render: endedCell },
         { key: "energy_wh", label: "Energy", class: "num", render: (tx) => fmt.kwh(tx.energy_wh) },
         { key: "stop_reason", label: "Stop reason", render: (tx) => fmt.text(tx.stop_reason) },
       ],
     });
 
+    table.el.classList.add("tx-list");
     root.append(pageHeader("Transactions", exportLink), table.el);
 
     // Live: refetch the shown page, at most once a second. A started transaction may
