@@ -266,7 +266,7 @@ export function timeChart(opts) {
             "stroke-dasharray": s.dash || null,
           })),
         h("span", {}, s.label, " (", s.unit, ", ", axisName(s.axis), "): "),
-        h("strong", {}, l ? fmt(s, l.v) : "–"));
+        l ? h("strong", {}, fmt(s, l.v)) : h("span", { class: "muted" }, "no values"));
     }));
   }
 

@@ -77,7 +77,7 @@ export default {
   async render(root, ctx) {
     const pk = ctx.params.id;
     if (!/^[1-9]\d{0,18}$/.test(pk)) {
-      root.append(h("h1", {}, "Transaction"), errorBox(new ApiError(404, { detail: "No such transaction id." })));
+      root.append(h("h1", {}, "Transaction"), errorBox(new ApiError(404, { title: "Not found", detail: `There is no transaction with the id ${pk}.` })));
       return;
     }
     const path = `/transactions/${seg(pk)}`;
@@ -126,7 +126,10 @@ export default {
       if (tx.offline) rows.push(["Offline", "some messages were sent while the station was offline"]);
       if (tx.missing_seq_nos?.length) rows.push(["Missing seqNo", tx.missing_seq_nos.join(", ")]);
       rows.push(["Last message", fmt.time(tx.last_message_at)]);
+      // Redrawn on every meter value: a link that had the keyboard focus keeps it.
+      const focused = summary.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
       replace(summary, rows.map(([label, ...value]) => [h("dt", {}, label), h("dd", {}, value)]));
+      if (focused) [...summary.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused)?.focus();
       drawActions();
     }
 
@@ -189,12 +192,12 @@ export default {
     let valuesSeen = 0; // fallback: raw values fetched so far (the next offset)
     let rawValues = [];
 
-    async function fetchSeries(after) {
+    async function fetchSeries() {
       const got = [];
       let more = true;
       let startWh = tx.meter_start_wh;
       while (more && got.length < SERIES_CAP && ctx.alive) {
-        const page = await api.get(`${path}/meter-series`, { after: lastIso ?? after });
+        const page = await api.get(`${path}/meter-series`, { after: lastIso });
         startWh = page.meter_start_wh ?? startWh;
         got.push(...page.points);
         if (page.points.length) lastIso = page.points[page.points.length - 1].timestamp;
@@ -223,7 +226,7 @@ export default {
       let got;
       if (useSeries) {
         try {
-          got = await fetchSeries(null);
+          got = await fetchSeries();
         } catch (err) {
           // A server without the chart endpoint: group the raw meter values here.
           if (!(err instanceof ApiError) || err.status !== 404 || !initial) throw err;
