@@ -101,6 +101,7 @@ def test_list_filters_become_the_api_parameters_with_an_inclusive_local_end_date
           list.apiFilters({station_id: "CP-1", id_token: "AB", status: "active",
                            from: "2026-11-30", to: "2026-11-30"}),
           list.apiFilters({status: "all", from: "30.11.2026", to: ""}),
+          list.apiFilters({status: "stale"}),
         ]));
         """,
         "Asia/Kolkata",
@@ -112,6 +113,7 @@ def test_list_filters_become_the_api_parameters_with_an_inclusive_local_end_date
             "status": "active",
             "started_from": "2026-11-29T18:30:00.000Z",
             "started_to": "2026-11-30T18:30:00.000Z",
+            "stale": None,
         },
         {
             "station_id": None,
@@ -119,6 +121,15 @@ def test_list_filters_become_the_api_parameters_with_an_inclusive_local_end_date
             "status": None,
             "started_from": None,
             "started_to": None,
+            "stale": None,
+        },
+        {
+            "station_id": None,
+            "id_token": None,
+            "status": "active",
+            "started_from": None,
+            "started_to": None,
+            "stale": True,
         },
     ]
 

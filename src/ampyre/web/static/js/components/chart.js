@@ -115,8 +115,13 @@ export function timeChart(opts) {
   const details = h("details", { class: "tchart-data" },
     h("summary", {}, "Show the values as a table"), tableBox);
   details.addEventListener("toggle", () => drawTable());
+  // Pointer readout of the nearest sample (the table below has the same numbers for
+  // keyboard and screen-reader users, so this is hidden from them).
+  const readout = h("p", { class: "tchart-readout", "aria-hidden": "true" });
   const frameEl = h("div", { class: "tchart-frame" }, svg);
-  const el = h("figure", { class: "tchart" }, frameEl, legend, details);
+  const el = h("figure", { class: "tchart" }, frameEl, readout, legend, details);
+  let geometry = null; // {t0, t1, left, plotW, top, bottom, x, scales} of the last draw
+  let hoverT = null;
 
   function valueOf(p, s) {
     const v = p[s.key];
@@ -165,6 +170,7 @@ export function timeChart(opts) {
       children.push(h("rect", { x: left, y: top, width: plotW, height: plotH, class: "tchart-empty" }),
         h("text", { x: left + plotW / 2, y: top + plotH / 2, "text-anchor": "middle" },
           opts.empty || "No meter values yet."));
+      geometry = null;
       replace(svg, children);
       drawLegend();
       return;
@@ -251,10 +257,57 @@ export function timeChart(opts) {
         })));
       children.push(g);
     }
+    geometry = { t0, t1, left, plotW, top, bottom, x, scales };
     replace(svg, children);
+    if (hoverT !== null) hover(hoverT);
     drawLegend();
     if (details.open) drawTable();
   }
+
+  function nearest(t) {
+    let lo = 0;
+    let hi = points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid].t < t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && t - points[lo - 1].t < points[lo].t - t) lo -= 1;
+    return points[lo];
+  }
+
+  function hover(t) {
+    svg.querySelector(".tchart-hover")?.remove();
+    if (!geometry || points.length === 0) return;
+    const p = nearest(t);
+    const g = geometry;
+    const px = g.x(p.t);
+    const marks = h("g", { class: "tchart-hover" },
+      h("line", { x1: px, x2: px, y1: g.top, y2: g.bottom }));
+    const parts = [];
+    for (const s of series) {
+      const v = valueOf(p, s);
+      if (v === null || !g.scales[s.axis]) continue;
+      marks.append(h("circle", { cx: px, cy: g.scales[s.axis](v), r: 4, fill: "#fff", stroke: s.color, "stroke-width": 2 }));
+      parts.push(`${s.label} ${fmt(s, v)}`);
+    }
+    svg.append(marks);
+    readout.textContent = `${timeText(p.t)} · ${parts.join(" · ")}`;
+  }
+
+  svg.addEventListener("pointermove", (event) => {
+    if (!geometry) return;
+    const rect = svg.getBoundingClientRect();
+    const px = ((event.clientX - rect.left) * width) / Math.max(1, rect.width);
+    const g = geometry;
+    hoverT = g.t0 + ((px - g.left) / g.plotW) * (g.t1 - g.t0);
+    hover(hoverT);
+  });
+  svg.addEventListener("pointerleave", () => {
+    hoverT = null;
+    svg.querySelector(".tchart-hover")?.remove();
+    readout.textContent = "";
+  });
 
   function drawLegend() {
     replace(legend, series.map((s) => {

@@ -11,7 +11,9 @@ import * as fmt from "../format.js";
 import { pageHeader } from "../layout.js";
 import { href, setQuery } from "../router.js";
 
-const STATES = [["", "All"], ["active", "Active"], ["ended", "Ended"]];
+// "stale": active, but its station will not end it (offline or silent); an operator may
+// close those (see the transaction page).
+const STATES = [["", "All"], ["active", "Active"], ["stale", "Active, stale"], ["ended", "Ended"]];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** "2026-11-30" as the start of that day in the browser's zone, as an ISO instant. */
@@ -27,7 +29,8 @@ export function apiFilters(f) {
   return {
     station_id: f.station_id || null,
     id_token: f.id_token || null,
-    status: f.status === "active" || f.status === "ended" ? f.status : null,
+    status: f.status === "active" || f.status === "ended" ? f.status : f.status === "stale" ? "active" : null,
+    stale: f.status === "stale" ? true : null,
     started_from: dayStart(f.from),
     started_to: dayStart(f.to, 1),
   };
