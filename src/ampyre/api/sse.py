@@ -61,13 +61,15 @@ class EventStreamResponse(Response):
         keepalive: float | None = None,
         max_age: float | None = None,
     ) -> None:
-        super().__init__(
-            status_code=200,
-            headers={
+        # Not Response.__init__: without a body there must be no Content-Length (the
+        # stream is chunked, as a StreamingResponse's).
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            {
                 "Cache-Control": "no-store",
                 "X-Accel-Buffering": "no",  # nginx: pass events through at once
-            },
-            media_type=MEDIA_TYPE,
+            }
         )
         self._hub = hub
         self._sub = sub
