@@ -245,10 +245,27 @@ export default {
     }
 
     // ---- event history ----------------------------------------------------------
+    // Events are immutable; the list is rebuilt only when it changed, and a message the
+    // user opened stays open. Its JSON is built when opened (a long 2.x transaction has
+    // an event per meter value).
+    let eventKeys = null;
+    let eventsAt = 0;
+    function message(e) {
+      const details = h("details", { dataset: { key: e.event_key } }, h("summary", {}, "Show"));
+      details.addEventListener("toggle", () => {
+        if (details.open && details.childElementCount === 1) details.append(h("pre", {}, fmt.json(e.payload)));
+      });
+      return details;
+    }
     async function loadEvents() {
+      eventsAt = Date.now();
       const list = await api.get(`${path}/events`);
       if (!ctx.alive) return;
       const items = list.items || [];
+      const keys = `${items.map((e) => e.event_key).join(",")}|${(list.missing_seq_nos || []).join(",")}`;
+      if (keys === eventKeys) return;
+      eventKeys = keys;
+      const open = new Set([...history.querySelectorAll("details[open]")].map((d) => d.dataset.key));
       const row = (e) => h("tr", {},
         h("td", { "data-label": "Time" }, fmt.time(e.timestamp)),
         h("td", { "data-label": "Event" }, h("span", {}, badge(e.kind), e.offline ? [" ", badge("offline")] : null)),
@@ -256,8 +273,7 @@ export default {
         h("td", { "data-label": "Trigger" }, fmt.text(e.trigger_reason)),
         h("td", { "data-label": "Charging state" }, fmt.text(e.charging_state)),
         h("td", { "data-label": "Received" }, fmt.time(e.received_at)),
-        h("td", { "data-label": "Message" },
-          h("details", {}, h("summary", {}, "Show"), h("pre", {}, fmt.json(e.payload)))));
+        h("td", { "data-label": "Message" }, message(e)));
       const head = ["Time", "Event", "seqNo", "Trigger", "Charging state", "Received", "Message"]
         .map((label) => h("th", { scope: "col" }, label));
       const table = h("table", { class: "data" },
@@ -269,6 +285,9 @@ export default {
           ? h("p", { class: "error-box" }, `Missing seqNo: ${list.missing_seq_nos.join(", ")}`) : null,
         items.length === 0 ? h("p", { class: "muted" }, "No events recorded.")
           : h("div", { class: "table-scroll" }, table));
+      for (const d of history.querySelectorAll("details[data-key]")) {
+        if (open.has(d.dataset.key)) d.open = true;
+      }
     }
 
     // ---- live -------------------------------------------------------------------
@@ -296,7 +315,8 @@ export default {
         if (!ctx.alive) return;
         drawSummary();
         await loadChart(false);
-        if (ended || (wasActive && tx.status !== "active")) {
+        // The history follows every 10 s while it runs, at once when it ends.
+        if (ended || (wasActive && tx.status !== "active") || Date.now() - eventsAt >= 10000) {
           ended = false;
           await loadEvents();
         }
