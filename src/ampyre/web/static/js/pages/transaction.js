@@ -96,6 +96,7 @@ export default {
         card("Summary", summary),
         card("Meter values", chart.el, chartNote)),
       card("Event history", history));
+    history.classList.add("tx-history");
 
     function drawSummary() {
       const rows = [

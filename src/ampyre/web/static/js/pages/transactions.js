@@ -127,14 +127,14 @@ export default {
       onState: syncQuery,
       load: ({ limit, offset: off }) => api.get("/transactions", { ...apiFilters(filters), limit, offset: off }),
       columns: [
-        { key: "id", label: "Id", render: (tx) => h("a", { href: href(`/transactions/${seg(tx.id)}`) }, `#${tx.id}`) },
+        { key: "id", label: "Id", class: "nowrap", render: (tx) => h("a", { href: href(`/transactions/${seg(tx.id)}`) }, `#${tx.id}`) },
         { key: "station_id", label: "Station", render: (tx) => h("a", { href: href(`/stations/${seg(tx.station_id)}`) }, tx.station_id) },
         { key: "evse", label: "EVSE / connector", render: evseLabel },
         { key: "id_token", label: "Id token", render: (tx) => tokenLink(tx.id_token) },
         { key: "status", label: "State", render: stateBadges },
         { key: "started_at", label: "Started", render: (tx) => fmt.time(tx.started_at) },
         { key: "ended_at", label: "Ended", render: endedCell },
-        { key: "energy_wh", label: "Energy", class: "num", render: (tx) => fmt.kwh(tx.energy_wh) },
+        { key: "energy_wh", label: "Energy", class: "num nowrap", render: (tx) => fmt.kwh(tx.energy_wh) },
         { key: "stop_reason", label: "Stop reason", render: (tx) => fmt.text(tx.stop_reason) },
       ],
     });
