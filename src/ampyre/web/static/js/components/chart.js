@@ -98,8 +98,10 @@ function fmt(series, v) {
   return `${n} ${series.unit}`;
 }
 
-function timeText(ms) {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+function timeText(ms, withDate = false) {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return withDate ? `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}` : time;
 }
 
 export function timeChart(opts) {
@@ -140,16 +142,23 @@ export function timeChart(opts) {
     return null;
   }
 
+  // Do the samples span more than one local day (then times are shown with their date)?
+  function manyDays() {
+    return points.length > 1
+      && new Date(points[0].t).toDateString() !== new Date(points[points.length - 1].t).toDateString();
+  }
+
   function summary() {
     if (points.length === 0) return `${opts.label}: no values yet.`;
+    const dated = manyDays();
     const parts = series.map((s) => {
       const l = latest(s);
       return l ? `${s.label} ${fmt(s, l.v)}` : null;
     }).filter(Boolean);
     const first = points[0].t;
     const last = points[points.length - 1].t;
-    return `${opts.label}: ${points.length} samples from ${timeText(first)} to ${timeText(last)}; `
-      + `latest ${parts.join(", ")} at ${timeText(last)}.`;
+    return `${opts.label}: ${points.length} samples from ${timeText(first, dated)} to `
+      + `${timeText(last, dated)}; latest ${parts.join(", ")} at ${timeText(last, dated)}.`;
   }
 
   function draw() {
@@ -292,7 +301,7 @@ export function timeChart(opts) {
       parts.push(`${s.label} ${fmt(s, v)}`);
     }
     svg.append(marks);
-    readout.textContent = `${timeText(p.t)} · ${parts.join(" · ")}`;
+    readout.textContent = `${timeText(p.t, manyDays())} · ${parts.join(" · ")}`;
   }
 
   svg.addEventListener("pointermove", (event) => {
