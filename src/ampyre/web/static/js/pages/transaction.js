@@ -145,7 +145,12 @@ export default {
       // Keep the focus on a button that is drawn again.
       const focused = actions.contains(document.activeElement) ? document.activeElement.textContent : null;
       replace(actions, buttons);
-      if (focused) [...actions.children].find((b) => b.textContent === focused)?.focus();
+      if (focused) {
+        // The button may be gone (the transaction ended): then the focus goes to the page.
+        const again = [...actions.children].find((b) => b.textContent === focused);
+        if (again) again.focus();
+        else root.focus?.({ preventScroll: true });
+      }
     }
 
     async function stop() {
@@ -158,10 +163,22 @@ export default {
         resultDialog("The station's answer", h("div", {},
           h("p", {}, "Status: ", badge(answer.status)),
           h("pre", {}, fmt.json(answer.response))));
+        keepFocusAfterDialog();
         scheduleRefresh();
       } catch (err) {
         resultDialog("Stop failed", errorBox(err));
       }
+    }
+
+    // A dialog gives the focus back to the button that opened it; when the transaction
+    // ended meanwhile that button is gone, and the focus would fall to <body>.
+    function keepFocusAfterDialog() {
+      const dialog = document.querySelector("body > dialog[open]");
+      dialog?.addEventListener("close", () => setTimeout(() => {
+        if (ctx.alive && (document.activeElement === document.body || !document.activeElement)) {
+          (actions.querySelector("button") || root).focus({ preventScroll: true });
+        }
+      }));
     }
 
     async function close() {
