@@ -19,11 +19,15 @@ import webhook from "./webhook.js";
 import apiTokens from "./api-tokens.js";
 import audit from "./audit.js";
 import users from "./users.js";
+import transaction from "./transaction.js";
+import transactions from "./transactions.js";
 
 export const pages = [
   overview,
   stations,
   station,
+  transactions,
+  transaction,
   idTokens,
   localLists,
   reservations,
