@@ -316,3 +316,25 @@ async def test_hub_close_ends_open_streams(env: Env) -> None:
         await env.hub.close()
         async with asyncio.timeout(5):
             [e async for e in events]
+
+
+def test_frame_rate_is_averaged_over_its_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bursty traffic (3 frames, then nothing) reads as a steady rate over the window,
+    not as 1.5/s on one tick and 0 on the next."""
+    from ampyre.services import live as live_module
+
+    clock = [100.0]
+    total = [0.0]
+    monkeypatch.setattr(live_module.time, "monotonic", lambda: clock[0])
+    rate = live_module.FrameRate(lambda: total[0], window=10.0)
+    assert rate.tick() == 0.0
+    for step in range(1, 6):  # 3 frames in the first 2 s, then silence for 8 s
+        clock[0] += 2.0
+        if step == 1:
+            total[0] += 3
+        rate.tick()
+    assert rate.rate == pytest.approx(0.3)
+    for _ in range(6):  # 12 s more of silence: the burst leaves the window
+        clock[0] += 2.0
+        rate.tick()
+    assert rate.rate == 0.0

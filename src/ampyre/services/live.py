@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -93,18 +94,23 @@ def event_message(e: OutboxEvent) -> LiveMessage:
 
 class FrameRate:
     """Messages per second from a running total (OCPP frames in and out, from metrics),
-    measured over the last tick."""
+    averaged over the last `window` seconds: a small network sends in bursts (a heartbeat
+    here, a status there), and a rate over one 2-s tick would jump between 0 and 3."""
 
-    def __init__(self, total: Callable[[], float]) -> None:
+    def __init__(self, total: Callable[[], float], window: float = 10.0) -> None:
         self._total = total
-        self._last: tuple[float, float] | None = None
+        self._window = window
+        self._samples: deque[tuple[float, float]] = deque()
         self.rate = 0.0
 
     def tick(self) -> float:
         now, total = time.monotonic(), self._total()
-        if self._last is not None and now > self._last[0]:
-            self.rate = max(0.0, (total - self._last[1]) / (now - self._last[0]))
-        self._last = (now, total)
+        self._samples.append((now, total))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window:
+            self._samples.popleft()
+        first_at, first_total = self._samples[0]
+        if now > first_at:
+            self.rate = max(0.0, (total - first_total) / (now - first_at))
         return self.rate
 
 
