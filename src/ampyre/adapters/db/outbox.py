@@ -93,6 +93,13 @@ class OutboxSql:
             rows = (await conn.execute(query)).all()
         return [_event(r) for r in rows]
 
+    async def last_event_id(self) -> int:
+        """The newest event's id (0 if none): one index lookup."""
+        o = t.outbox_events
+        async with self._db.tx() as conn:
+            last = (await conn.execute(sa.select(sa.func.max(o.c.id)))).scalar_one()
+        return int(last or 0)
+
     async def consumer_position(self, name: str) -> int:
         """The consumer's cursor; a new consumer starts at the beginning of the outbox."""
         c = t.outbox_consumers
