@@ -142,3 +142,22 @@ def test_render_is_prometheus_text() -> None:
     assert "# TYPE ampyre_ocpp_messages_total counter" in text
     assert "# TYPE ampyre_ocpp_handler_seconds histogram" in text
     assert m.content_type.startswith("text/plain")
+
+
+def test_frame_counts_reach_the_counters_once_per_render() -> None:
+    m = Metrics()
+    key = (
+        "ampyre_ocpp_messages_total",
+        (
+            ("action", "Heartbeat"),
+            ("direction", "in"),
+            ("message_type", "CALL"),
+            ("ocpp_version", "ocpp1.6"),
+        ),
+    )
+    for _ in range(3):
+        m.message_in("ocpp1.6", "Heartbeat", 2)
+    assert samples(m)[key] == 3
+    assert samples(m)[key] == 3  # a second render adds nothing
+    m.message_in("ocpp1.6", "Heartbeat", 2)
+    assert samples(m)[key] == 4
