@@ -172,6 +172,14 @@ class StationsSql(StorePart):
             + ", ".join(f"{col} = excluded.{col}" for col in _CONNECTOR_COLUMNS[3:])
         )
         self._stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
+        # Buffered last_seen times (every station, every few seconds): tuples too. The
+        # same rule as _latest: a timestamp never moves backwards.
+        self._touch_sql = {
+            "qmark": "UPDATE stations SET last_seen = CASE WHEN last_seen IS NULL "
+            "OR last_seen < ? THEN ? ELSE last_seen END WHERE id = ?",
+            "numeric_dollar": "UPDATE stations SET last_seen = CASE WHEN last_seen IS NULL "
+            "OR last_seen < $1 THEN $1 ELSE last_seen END WHERE id = $2",
+        }.get(paramstyle)
 
     # ------------------------------------------------------------------ group commit
     # Planners (adapters/db/writes.py), registered with the writer by SqlStore.
@@ -268,7 +276,12 @@ class StationsSql(StorePart):
 
     def touch_step(self, touches: dict[str, datetime]) -> Step:
         """The statement writing buffered last_seen times (never moving one backwards)."""
-        return self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()]
+        stamp = self._stamp
+        if self._touch_sql is None:
+            return self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()]
+        if self._db.paramstyle == "qmark":
+            return self._touch_sql, [(stamp(at), stamp(at), sid) for sid, at in touches.items()]
+        return self._touch_sql, [(stamp(at), sid) for sid, at in touches.items()]
 
     # ------------------------------------------------------------------ writes (port)
 
