@@ -5,6 +5,7 @@ a restart loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,6 +127,20 @@ async def test_writes_on_the_ocpp_path_bring_their_events(store: SqlStore) -> No
         events[4].id,
     ]
     assert len(await store.events_after(0, 2)) == 2
+
+
+async def test_the_events_of_one_batch_keep_their_order(store: SqlStore) -> None:
+    """One status write of many reports is one group commit: its events are appended
+    together (on PostgreSQL one statement with the rows as arrays) in report order."""
+    await store.record_status(
+        [dataclasses.replace(_status("CP1", n), connector_id=n + 1) for n in range(7)]
+    )
+    events = [e for e in await everything(store) if e.type == "station.status_changed"]
+    assert [e.data["connector_id"] for e in events] == list(range(1, 8))
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert all(e.station_id == "CP1" and e.created_at is not None for e in events)
+    assert events[3].at == T0 + timedelta(seconds=3)
+    assert events[3].data["timestamp"] == (T0 + timedelta(seconds=3)).isoformat()
 
 
 async def test_a_failed_write_leaves_no_event(store: SqlStore) -> None:

@@ -142,3 +142,36 @@ def test_render_is_prometheus_text() -> None:
     assert "# TYPE ampyre_ocpp_messages_total counter" in text
     assert "# TYPE ampyre_ocpp_handler_seconds histogram" in text
     assert m.content_type.startswith("text/plain")
+
+
+def test_frame_counts_reach_the_counters_once_per_render() -> None:
+    m = Metrics()
+    key = (
+        "ampyre_ocpp_messages_total",
+        (
+            ("action", "Heartbeat"),
+            ("direction", "in"),
+            ("message_type", "CALL"),
+            ("ocpp_version", "ocpp1.6"),
+        ),
+    )
+    for _ in range(3):
+        m.message_in("ocpp1.6", "Heartbeat", 2)
+    assert samples(m)[key] == 3
+    assert samples(m)[key] == 3  # a second render adds nothing
+    m.message_in("ocpp1.6", "Heartbeat", 2)
+    assert samples(m)[key] == 4
+
+
+def test_frames_total_counts_frames_before_and_after_a_render() -> None:
+    """The dashboard's message rate reads frames_total every 2 s; frames are handed to the
+    Prometheus counters only when /metrics is rendered, so both must be counted."""
+    m = Metrics()
+    m.message_in("ocpp1.6", "Heartbeat")
+    m.message_out("ocpp1.6", "Heartbeat", 3)
+    assert m.frames_total() == 2
+    m.render()
+    m.message_in("ocpp2.0.1", "StatusNotification")
+    assert m.frames_total() == 3
+    m.render()
+    assert m.frames_total() == 3

@@ -3,6 +3,8 @@ version's PropertyConstraintViolation (issue 13, defect 2.1)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import orjson
@@ -128,3 +130,43 @@ _JSON = st.recursive(
 @settings(max_examples=300, deadline=None)
 def test_the_fast_scan_agrees_with_the_exact_walk(payload: Any) -> None:
     assert (limits.violation(payload) is None) == (limits._walk(payload, "", 0) is None)
+
+
+def _frames(payload: Any) -> list[str | bytes]:
+    """The frame of a CALL with `payload` as stations may write it."""
+    call = [2, "u1", "DataTransfer", payload]
+    frames: list[str | bytes] = []
+    with contextlib.suppress(TypeError):  # a surrogate: not UTF-8
+        frames += [orjson.dumps(call), orjson.dumps(call).decode()]
+    for ascii_only in (True, False):
+        for spaced in ((", ", ": "), (",", " :  "), (",\n", ":\t")):
+            with contextlib.suppress(UnicodeEncodeError, ValueError):
+                frames.append(json.dumps(call, ensure_ascii=ascii_only, separators=spaced))
+    frames.append(json.dumps(call, indent=2))
+    return frames
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"transactionId": "t" * 65},
+        {"transactionId": "t" * 64, "info": "x:" + "y" * 40},
+        {"info": "ab:", "data": [1] * 40, "idTag": "z" * 300},
+        {"idToken": {"idToken": "y" * 256, "type": "Local"}},
+        {"evse": {"id": 1}, "idTag": "é" * 200},
+        {"vendorId": "v" * 256},
+        {"data": "a\x00b"},
+    ],
+)
+def test_the_frame_scan_finds_what_the_walk_finds(payload: dict[str, Any]) -> None:
+    expected = limits._walk(payload, "", 0)
+    for frame in _frames(payload):
+        assert limits.frame_violation(payload, frame) == expected, frame
+
+
+@given(_JSON)
+@settings(max_examples=300, deadline=None)
+def test_the_frame_scan_agrees_with_the_exact_walk(payload: Any) -> None:
+    expected = limits._walk(payload, "", 0) is None
+    for frame in _frames(payload):
+        assert (limits.frame_violation(payload, frame) is None) == expected, frame

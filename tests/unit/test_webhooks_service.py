@@ -66,6 +66,9 @@ class OutboxStore:
     async def events_after(self, position: int, limit: int) -> list[OutboxEvent]:
         return [e for e in self.outbox if e.id > position][:limit]
 
+    async def last_event_id(self) -> int:
+        return self.outbox[-1].id if self.outbox else 0
+
     async def consumer_position(self, name: str) -> int:
         return self.cursors.setdefault(name, 0)
 
@@ -638,6 +641,27 @@ async def test_a_webhook_gets_no_events_from_before_it_existed(rig: Rig) -> None
     await asyncio.sleep(0.1)
     assert [b["station_id"] for b in rig.receiver.bodies()] == ["CP-NEW"]
     assert rig.store.cursors == {"webhooks": 2}
+
+
+async def test_without_an_enabled_webhook_the_cursor_skips_events_unread(rig: Rig) -> None:
+    read: list[int] = []
+    events_after = rig.store.events_after
+
+    async def counting(position: int, limit: int) -> list[OutboxEvent]:
+        read.append(position)
+        return await events_after(position, limit)
+
+    rig.store.events_after = counting  # type: ignore[method-assign]
+    for n in range(5):
+        rig.publish(station=f"CP-{n}")
+    await wait_until(lambda: rig.store.cursors.get("webhooks") == 5)
+    assert read == []  # moved past them without reading one
+    assert rig.store.deliveries == {}
+    await rig.service.create("http://late.test/", secret=SECRET)
+    rig.publish(station="CP-LATE")
+    await wait_until(lambda: len(rig.receiver.requests) == 1)
+    assert [b["station_id"] for b in rig.receiver.bodies()] == ["CP-LATE"]
+    assert read == [5]  # with a webhook, the events are read again
 
 
 async def test_the_cursor_survives_a_restart_and_nothing_is_fanned_out_twice() -> None:

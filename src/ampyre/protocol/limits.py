@@ -79,6 +79,36 @@ def violation(payload: Any) -> str | None:
     return None
 
 
+# The same in a frame as received: any spacing around the colon.
+_LONG_IN_FRAME = re.compile(rf':\s*"([^"]{{{_SHORTEST + 1},}})"')
+_SPACE = frozenset(" \t\r\n")
+
+
+def frame_violation(payload: Any, frame: str | bytes) -> str | None:
+    """`violation(payload)` for a payload parsed from `frame`, the JSON text received.
+
+    Scans the frame itself instead of serializing the payload again (most of what
+    `violation` costs). In an ASCII frame without a backslash no string holds an escape,
+    so U+0000 and surrogates are absent, quotes delimit strings exactly and lengths are
+    characters. Anything else (non-ASCII text, escapes) goes to `violation`. A long value
+    whose key cannot be read back, or a key with a limit, is decided by the exact walk."""
+    if not frame.isascii():
+        return violation(payload)
+    text = frame if isinstance(frame, str) else frame.decode("ascii")
+    if "\\" in text or "\x00" in text:
+        return violation(payload)
+    for match in _LONG_IN_FRAME.finditer(text):
+        end = match.start() - 1  # before the colon: the key's closing quote, after spaces
+        while end >= 0 and text[end] in _SPACE:
+            end -= 1
+        if end < 0 or text[end] != '"':
+            return _walk(payload, "", 0)
+        limit = FIELD_LIMITS.get(text[text.rfind('"', 0, end) + 1 : end])
+        if limit is not None and len(match.group(1)) > limit:
+            return _walk(payload, "", 0)
+    return None
+
+
 def _walk(value: Any, path: str, depth: int) -> str | None:
     if depth > _MAX_DEPTH:
         return None  # the schema validator bounds real payloads long before this

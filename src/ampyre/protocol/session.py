@@ -131,7 +131,7 @@ class OcppSession:
             return
         if type(frame) is rpc.Call:
             self._trace(Direction.IN, 2, frame.unique_id, frame.action, raw)
-            await self._on_call(frame)
+            await self._on_call(frame, raw)
         elif type(frame) is rpc.CallResult:
             self._trace(Direction.IN, 3, frame.unique_id, self._pending_action, raw)
             await self._on_result(frame)
@@ -148,11 +148,11 @@ class OcppSession:
             self._trace(Direction.IN, 6, frame.unique_id, frame.action, raw)
             await self._on_send(frame)
 
-    async def _on_call(self, call: rpc.Call) -> None:
+    async def _on_call(self, call: rpc.Call, raw: bytes | str) -> None:
         started = time.perf_counter()
         action = call.action
         try:
-            response = await self._dispatch(call)
+            response = await self._dispatch(call, raw)
         except OcppError as exc:
             await self._send_error(call.unique_id, exc.kind, exc.description, exc.details)
             return
@@ -178,7 +178,7 @@ class OcppSession:
                 del self._answered[next(iter(self._answered))]
         await self._transport.send(data)
 
-    async def _dispatch(self, call: rpc.Call) -> dict[str, Any]:
+    async def _dispatch(self, call: rpc.Call, raw: bytes | str) -> dict[str, Any]:
         action = call.action
         handler = self._table.calls.get(action)
         if action not in self._schemas.actions:
@@ -191,7 +191,8 @@ class OcppSession:
         violation = self._schemas.validate(action, call.payload, response=False)
         if violation is not None:
             raise OcppError(violation.kind, violation.message, {"path": violation.path})
-        unstorable = limits.violation(call.payload)  # before any write (limits.py)
+        # Before any write (limits.py); read off the frame as received.
+        unstorable = limits.frame_violation(call.payload, raw)
         if unstorable is not None:
             log.warning("%s: refused %s: %s", self.station_id, action, unstorable)
             raise OcppError(ErrorKind.PROPERTY, unstorable)

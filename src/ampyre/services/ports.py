@@ -277,6 +277,11 @@ class OutboxReader(Protocol):
         visible in increasing order, so nothing below a position read can appear later."""
         ...
 
+    async def last_event_id(self) -> int:
+        """The id of the newest event (0 if none): where a consumer that wants none of
+        the events so far may move its cursor without reading them."""
+        ...
+
     async def consumer_position(self, name: str) -> int:
         """The consumer's cursor (created at the start of the outbox if new)."""
         ...

@@ -155,6 +155,10 @@ def _micros(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_NO_TIME = timedelta(0)
+_LONGEST_REPLY = timedelta(microseconds=REPLY_AFTER_MAX_US)  # _micros(d) > MAX <=> d > this
+
+
 class Pairing:
     """Holds CALLs until their reply is logged (at most `wait`), so that both share a row.
 
@@ -170,28 +174,32 @@ class Pairing:
         return len(self._open)
 
     def add(self, frames: Iterable[Frame]) -> list[Exchange]:
+        # Runs on the event loop for every frame logged: locals, no temporaries.
         done: list[Exchange] = []
+        append = done.append
+        waiting = self._open
+        pairing = self.wait > _NO_TIME
         for f in frames:
-            if f.message_type == CALL and self.wait > timedelta(0):
+            mtype = f.message_type
+            if mtype == CALL and pairing:
                 key = (f.station_id, f.direction, f.unique_id)
-                earlier = self._open.pop(key, None)
+                earlier = waiting.pop(key, None)
                 if earlier is not None:  # the same id again: the first one is over
-                    done.append(Exchange(earlier, None))
-                self._open[key] = f
-                if len(self._open) > self.max_open:
-                    done.append(Exchange(self._open.popitem(last=False)[1], None))
-            elif f.message_type in REPLIES:
+                    append(Exchange(earlier, None))
+                waiting[key] = f
+                if len(waiting) > self.max_open:
+                    append(Exchange(waiting.popitem(last=False)[1], None))
+            elif mtype in REPLIES:
                 key = (f.station_id, _OTHER.get(f.direction, ""), f.unique_id)
-                request = self._open.pop(key, None)
-                if request is not None and (
-                    _micros(f.created_at - request.created_at) > REPLY_AFTER_MAX_US
-                    or f.created_at < request.created_at
-                ):
-                    done.append(Exchange(request, None))
-                    request = None
-                done.append(Exchange(request, f))
+                request = waiting.pop(key, None)
+                if request is not None:
+                    after = f.created_at - request.created_at
+                    if after > _LONGEST_REPLY or after < _NO_TIME:
+                        append(Exchange(request, None))
+                        request = None
+                append(Exchange(request, f))
             else:
-                done.append(Exchange(f, None))
+                append(Exchange(f, None))
         return done
 
     def due(self, now: datetime) -> list[Exchange]:

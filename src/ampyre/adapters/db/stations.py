@@ -18,7 +18,14 @@ from ampyre.adapters.db.outbox import outbox_steps
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
 from ampyre.adapters.db.writer import GroupWriter
-from ampyre.adapters.db.writes import Op, Program, Step
+from ampyre.adapters.db.writes import (
+    Op,
+    Program,
+    Step,
+    aware_utc,
+    driver_insert_sql,
+    sqlite_utc,
+)
 from ampyre.domain.dashboard import StationQuery
 from ampyre.domain.events import connection_event, status_event
 from ampyre.domain.models import (
@@ -153,6 +160,28 @@ class StationsSql(StorePart):
         )
         self._history_stmt = sa.insert(t.status_history)
         self._reports_stmt = sa.insert(t.station_reports)
+        # A StatusNotification writes a history row and upserts its connector: both as
+        # plain tuples given to the driver (SQLAlchemy's per-row parameter processing cost
+        # more than the rest of a status write: issue 13 regression, docs/benchmarks.md).
+        paramstyle = self._db.paramstyle
+        self._history_sql = driver_insert_sql(paramstyle, "status_history", _HISTORY_COLUMNS)
+        upsert_sql = driver_insert_sql(paramstyle, "connectors", _CONNECTOR_COLUMNS)
+        self._connector_sql = (
+            None
+            if upsert_sql is None
+            else upsert_sql
+            + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{col} = excluded.{col}" for col in _CONNECTOR_COLUMNS[3:])
+        )
+        self._stamp = sqlite_utc if self._dialect_name == "sqlite" else aware_utc
+        # Buffered last_seen times (every station, every few seconds): tuples too. The
+        # same rule as _latest: a timestamp never moves backwards.
+        self._touch_sql = {
+            "qmark": "UPDATE stations SET last_seen = CASE WHEN last_seen IS NULL "
+            "OR last_seen < ? THEN ? ELSE last_seen END WHERE id = ?",
+            "numeric_dollar": "UPDATE stations SET last_seen = CASE WHEN last_seen IS NULL "
+            "OR last_seen < $1 THEN $1 ELSE last_seen END WHERE id = $2",
+        }.get(paramstyle)
 
     # ------------------------------------------------------------------ group commit
     # Planners (adapters/db/writes.py), registered with the writer by SqlStore.
@@ -198,6 +227,38 @@ class StationsSql(StorePart):
         yield self._boot_stmt, boots
 
     def plan_status(self, ops: list[Op], now: datetime) -> Program:
+        if self._history_sql is None or self._connector_sql is None:
+            yield from self._plan_status_rows(ops)
+            return
+        stamp = self._stamp
+        history: list[tuple[Any, ...]] = []
+        current: dict[tuple[str, int, int], tuple[Any, ...]] = {}
+        for op in ops:
+            for r in op.payload.reports:
+                # Same values, same order: history and connector columns differ only in
+                # the names of the two timestamps.
+                row = (
+                    r.station_id,
+                    r.evse_id,
+                    r.connector_id,
+                    r.status,
+                    r.error_code,
+                    r.info,
+                    r.vendor_id,
+                    r.vendor_error_code,
+                    None if r.timestamp is None else stamp(r.timestamp),
+                    stamp(r.received_at),
+                )
+                history.append(row)
+                current[(r.station_id, r.evse_id, r.connector_id)] = row
+                op.events.append(status_event(r))
+        if history:
+            yield self._history_sql, history
+        if current:
+            yield self._connector_sql, list(current.values())
+
+    def _plan_status_rows(self, ops: list[Op]) -> Program:
+        """plan_status for a driver whose paramstyle driver_insert_sql does not know."""
         history: list[dict[str, Any]] = []
         current: dict[tuple[str, int, int], dict[str, Any]] = {}
         for op in ops:
@@ -217,7 +278,12 @@ class StationsSql(StorePart):
 
     def touch_step(self, touches: dict[str, datetime]) -> Step:
         """The statement writing buffered last_seen times (never moving one backwards)."""
-        return self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()]
+        stamp = self._stamp
+        if self._touch_sql is None:
+            return self._touch_stmt, [{"b_id": sid, "b_at": at} for sid, at in touches.items()]
+        if self._db.paramstyle == "qmark":
+            return self._touch_sql, [(stamp(at), stamp(at), sid) for sid, at in touches.items()]
+        return self._touch_sql, [(stamp(at), sid) for sid, at in touches.items()]
 
     # ------------------------------------------------------------------ writes (port)
 
@@ -406,6 +472,19 @@ class StationsSql(StorePart):
 
 
 # ---------------------------------------------------------------------- rows
+
+_STATUS_COLUMNS = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "status",
+    "error_code",
+    "info",
+    "vendor_id",
+    "vendor_error_code",
+)
+_HISTORY_COLUMNS = (*_STATUS_COLUMNS, "timestamp", "received_at")
+_CONNECTOR_COLUMNS = (*_STATUS_COLUMNS, "status_timestamp", "updated_at")
 
 
 def _status_fields(r: StatusReport) -> dict[str, Any]:

@@ -170,6 +170,7 @@ class SqlStore:
         # OutboxReader (domain events are written by the group commit's planners)
         self.events_after = self.outbox.events_after
         self.consumer_position = self.outbox.consumer_position
+        self.last_event_id = self.outbox.last_event_id
         self.advance_consumer = self.outbox.advance_consumer
         self.prune_events = self.outbox.prune_events
         # UserStore (dashboard users and sessions)

@@ -14,6 +14,10 @@ class MemoryOutbox(MemoryStations):
         self._read()
         return [e for e in self.outbox_events if e.id > position][: max(0, limit)]
 
+    async def last_event_id(self) -> int:
+        self._read()
+        return self.outbox_events[-1].id if self.outbox_events else 0
+
     async def consumer_position(self, name: str) -> int:
         self._write()
         return self.outbox_cursors.setdefault(name, 0)
