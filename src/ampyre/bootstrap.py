@@ -35,6 +35,7 @@ from ampyre.services.retention import RetentionPolicy, RetentionService
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
+from ampyre.services.users import UserService
 from ampyre.services.webhooks import WebhookService
 from ampyre.web import install_dashboard
 
@@ -67,6 +68,7 @@ class App:
     operator_audit: OperatorAuditSql
     # Station DataTransfer handlers by vendorId (none by default: UnknownVendorId).
     data_transfer: DataTransferService
+    users: UserService
 
     @property
     def http_port(self) -> int:
@@ -117,6 +119,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     stations = StationService(store)
     tokens = TokenService(store, TokenUsageSql(store.engine))
     operator_audit = OperatorAuditSql(store.engine)
+    users = UserService(store, settings)
     api = create_api(
         ApiDeps(
             settings=settings,
@@ -130,6 +133,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             transactions=transactions,
             webhooks=webhooks,
             operator_audit=operator_audit,
+            users=users,
         )
     )
     install_dashboard(api)
@@ -158,6 +162,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         webhooks,
         operator_audit,
         data_transfer,
+        users,
     )
 
 
@@ -181,6 +186,8 @@ async def run(
             log.info("marked %d stations of node %s disconnected", len(released), s.node_id)
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
+        if s.bootstrap_admin_password:
+            await app.users.ensure_bootstrap_admin(s.bootstrap_admin_password)
         await app.webhooks.start()
         await app.auth.start()
         await app.transactions.start()

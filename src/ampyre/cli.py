@@ -1,18 +1,22 @@
-"""`ampyre serve | migrate | token create | simulate | bench`."""
+"""`ampyre serve | migrate | token create | user ... | simulate | bench`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import getpass
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ampyre import __version__, logs
 from ampyre.config import ConfigError, Settings, load_settings
 from ampyre.domain.models import Role
 from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
+
+if TYPE_CHECKING:
+    from ampyre.domain.users import User
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -48,6 +52,24 @@ def _parser() -> argparse.ArgumentParser:
     _common(create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", required=True)
+
+    user = sub.add_parser("user", help="manage dashboard users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    user_create = user_sub.add_parser(
+        "create", help="create a user (password asked twice, or one line from stdin)"
+    )
+    _common(user_create)
+    user_create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_create.add_argument("name")
+    _common(user_sub.add_parser("list", help="list users"))
+    set_password = user_sub.add_parser(
+        "set-password", help="give a user a new password (ends their sessions, lifts a lock)"
+    )
+    _common(set_password)
+    set_password.add_argument("name")
+    user_delete = user_sub.add_parser("delete", help="delete a user and their sessions")
+    _common(user_delete)
+    user_delete.add_argument("name")
 
     from ampyre.simulator.runner import add_cli_arguments
 
@@ -123,6 +145,68 @@ async def _token_create(settings: Settings, role: str, name: str) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """Asked twice on a terminal; otherwise one line from stdin (for scripts)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != first:
+            raise ValueError("the passwords do not match")
+        return first
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise ValueError("no password on stdin")
+    return password
+
+
+async def _user_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`ampyre user create | list | set-password | delete`."""
+    from ampyre.adapters.db.store import SqlStore
+    from ampyre.services.users import LastAdmin, UserExists, UserNotFound, UserService
+
+    command: str = args.user_command
+    # Read before touching the database: a bad password never waits for a connection.
+    password = _read_password() if command in ("create", "set-password") else ""
+    store = SqlStore(settings)
+    await store.check_schema()
+    await store.start()
+    users = UserService(store, settings)
+    try:
+        if command == "create":
+            user = await users.create(args.name, args.role, password)
+            print(f"user {user.id} '{user.name}' created, role {user.role.value}")
+        elif command == "list":
+            _print_list(await users.list())
+        elif command == "set-password":
+            user = await users.find(args.name)
+            assert user.id is not None
+            await users.update(user.id, password=password)
+            print(f"password of '{user.name}' changed; their sessions have ended")
+        elif command == "delete":
+            user = await users.find(args.name)
+            assert user.id is not None
+            await users.delete(user.id)
+            print(f"user '{user.name}' deleted")
+    except (UserExists, UserNotFound, LastAdmin) as exc:
+        print(f"ampyre: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    return 0
+
+
+def _print_list(users: list[User]) -> None:
+    from ampyre.services.clock import utcnow
+
+    now = utcnow()
+    print(f"{'ID':>5}  {'NAME':<24} {'ROLE':<9} {'STATE':<9} LAST SIGN-IN")
+    for u in users:
+        state = "disabled" if u.disabled else "locked" if u.locked(now) else "active"
+        last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
+        print(f"{u.id:>5}  {u.name:<24} {u.role.value:<9} {state:<9} {last}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -155,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_migrate(settings))
         if args.command == "token":
             return _run(_token_create(settings, args.role, args.name))
+        if args.command == "user":
+            return _run(_user_command(settings, args))
     except ConfigError as exc:
         print(f"ampyre: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -65,6 +65,14 @@ class Settings:
     webhook_timeout: float = 10.0  # seconds per HTTP attempt
     # Outbox: events every consumer has read are deleted after this many days.
     outbox_retention_days: int = 1
+    # Dashboard users (services/users.py): this many failed sign-ins in a row lock the
+    # account for login_lockout_seconds; a session lasts session_lifetime seconds from
+    # sign-in (absolute, not extended by use). bootstrap_admin_password: if set, a user
+    # "admin" with the admin role and this password exists after start-up.
+    login_max_failures: int = 5
+    login_lockout_seconds: float = 900.0
+    session_lifetime: float = 12 * 3600.0
+    bootstrap_admin_password: str | None = None
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -192,6 +200,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_WEBHOOK_MAX_ATTEMPTS must be at least 1")
     if s.outbox_retention_days < 1:
         raise ConfigError("AMPYRE_OUTBOX_RETENTION_DAYS must be at least 1")
+    if s.login_max_failures < 1 or s.login_lockout_seconds <= 0 or s.session_lifetime <= 0:
+        raise ConfigError(
+            "AMPYRE_LOGIN_MAX_FAILURES must be at least 1, AMPYRE_LOGIN_LOCKOUT_SECONDS and "
+            "AMPYRE_SESSION_LIFETIME positive"
+        )
     s.trusted_networks()
 
 

@@ -21,13 +21,17 @@ from ampyre.api.routes.authz import authz_router
 from ampyre.api.routes.commands import commands_router
 from ampyre.api.routes.health import health_router
 from ampyre.api.routes.messages import messages_router
+from ampyre.api.routes.session import session_router
 from ampyre.api.routes.stations import stations_router
 from ampyre.api.routes.tokens import tokens_router
 from ampyre.api.routes.transactions import transactions_router
+from ampyre.api.routes.users import users_router
 from ampyre.api.routes.webhooks import webhooks_router
 
 DESCRIPTION = """\
-Ampyre's REST API. Authenticate with `Authorization: Bearer <token>`.
+Ampyre's REST API. Authenticate with `Authorization: Bearer <token>`, or sign in with
+`POST /api/v1/session` (dashboard users): the session cookie then works too, and writes
+made with it need the header `X-CSRF-Token` (the session's `csrf_token`).
 Roles: **viewer** may read, **operator** may also send commands to stations,
 **admin** may do everything (stations, tokens, the audit trail). Errors are
 `application/problem+json` (RFC 9457). Lists take `limit` (1..500, default 50) and
@@ -47,7 +51,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     app.state.deps = deps
     install_problem_handlers(app)
     install_docs(app, API_PREFIX)
-    auth = Auth(deps.tokens)
+    auth = Auth(deps.tokens, deps.users)
     method_table: list[tuple[re.Pattern[str], set[str]]] = []
     routers = [(health_router(deps, auth), "")]
     routers += [
@@ -61,6 +65,8 @@ def create_api(deps: ApiDeps) -> FastAPI:
             authz_router,
             webhooks_router,
             audit_router,
+            session_router,
+            users_router,
         )
     ]
     for router, prefix in routers:

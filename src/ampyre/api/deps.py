@@ -12,6 +12,7 @@ from ampyre.services.ports import Store
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
+from ampyre.services.users import UserService
 from ampyre.services.webhooks import WebhookService
 
 ReadyCheck = Callable[[], Awaitable[None]]
@@ -34,3 +35,5 @@ class ApiDeps:
     webhooks: WebhookService | None = None
     # The operator audit trail (None: writes are only logged).
     operator_audit: OperatorAuditLog | None = None
+    # Dashboard users and sign-in sessions (None: no session cookies, bearer tokens only).
+    users: UserService | None = None

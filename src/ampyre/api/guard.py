@@ -2,14 +2,15 @@
 authenticated before its body is read, and recorded in the operator audit trail.
 
 It runs as ASGI middleware in front of the routes. For a write to a known route it checks
-the bearer token and the role the route asks for (taken from the route's own
-`auth.require(...)` dependency, so the two cannot disagree) and refuses with 401/403
-before a byte of the body is read. The token is left in the scope so the route's
-dependency does not look it up again. After the route has answered, one entry goes to the
-operator audit trail (services/operator_audit.py) and one INFO line to the log: token
-name and role, method and path, station, the request with its secrets masked, status and
-outcome. Requests refused for want of a valid token are not recorded (anyone could fill
-the trail with them); refusals for want of a role are.
+the bearer token (or the session cookie and its X-CSRF-Token, api/auth.py) and the role
+the route asks for (taken from the route's own `auth.require(...)` dependency, so the two
+cannot disagree) and refuses with 401/403 before a byte of the body is read. The token is
+left in the scope so the route's dependency does not look it up again. After the route
+has answered, one entry goes to the operator audit trail (services/operator_audit.py) and
+one INFO line to the log: token name ("user:NAME" for a signed-in user) and role, method
+and path, station, the request with its secrets masked, status and outcome. Requests
+refused for want of a valid token (or CSRF token) are not recorded (anyone could fill the
+trail with them); refusals for want of a role are.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,7 +115,7 @@ class WriteGuard:
         started = time.perf_counter()
         at = datetime.now(UTC)
         try:
-            token = await self.auth.identify(_bearer(scope), Role.VIEWER)
+            token = await self.auth.identify_scope(scope, Role.VIEWER, write=True)
         except ApiProblem as problem:
             await _send(send, scope, problem)
             return
@@ -299,15 +299,6 @@ class _Record:
             return HTTPStatus(status).phrase
         except ValueError:
             return str(status)
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The secret of `Authorization: Bearer <secret>` (as fastapi's HTTPBearer reads it)."""
-    value = _header(scope, b"authorization")
-    scheme, credentials = get_authorization_scheme_param(value)
-    if not (value and scheme and credentials) or scheme.lower() != "bearer":
-        return None
-    return credentials
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

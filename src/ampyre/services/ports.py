@@ -27,6 +27,7 @@ from ampyre.domain.transactions import (
     TransactionEvent,
     TransactionFilter,
 )
+from ampyre.domain.users import LockoutPolicy, User, UserSession
 
 
 class StoreUnavailable(Exception):
@@ -310,3 +311,58 @@ class WebhookStore(OutboxReader, Protocol):
     async def list_deliveries(
         self, hook_id: int, status: str | None, limit: int, offset: int
     ) -> Page: ...
+
+
+class UserStore(Protocol):
+    """Dashboard users and their sessions (API-side transactions)."""
+
+    async def create_user(self, user: User) -> User:
+        """Assigns the id. Raise KeyError if the name exists (ignoring case)."""
+        ...
+
+    async def get_user(self, user_id: int) -> User | None: ...
+    async def find_user(self, name: str) -> User | None:
+        """By name, ignoring case."""
+        ...
+
+    async def list_users(self) -> list[User]:
+        """By id."""
+        ...
+
+    async def update_user(self, user: User) -> User | None:
+        """Store role, password hash, disabled, failed attempts and lock (by id). Raise
+        KeyError if a rename collides; None if the user is unknown."""
+        ...
+
+    async def delete_user(self, user_id: int) -> bool:
+        """The user and their sessions."""
+        ...
+
+    async def count_admins(self) -> int:
+        """Users with the admin role that are not disabled."""
+        ...
+
+    async def record_login_failure(
+        self, user_id: int, policy: LockoutPolicy, now: datetime
+    ) -> User | None:
+        """One more failed sign-in, applied atomically (`domain.users.after_failure`)."""
+        ...
+
+    async def record_login_success(self, user_id: int, now: datetime) -> None:
+        """Reset the failure count and lock; last_login_at = now."""
+        ...
+
+    async def create_session(self, session: UserSession) -> None: ...
+    async def find_session(self, token_hash: str) -> tuple[UserSession, User] | None:
+        """The session and its user (one round trip: it runs on every cookie request)."""
+        ...
+
+    async def touch_session(self, token_hash: str, at: datetime) -> None: ...
+    async def delete_session(self, token_hash: str) -> bool: ...
+    async def delete_user_sessions(self, user_id: int, keep: str | None = None) -> int:
+        """Every session of the user except the one whose hash is `keep`."""
+        ...
+
+    async def prune_sessions(self, now: datetime) -> int:
+        """Delete sessions expired before `now`."""
+        ...

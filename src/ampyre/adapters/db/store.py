@@ -1,5 +1,5 @@
-"""SqlStore: the `Store`, `TransactionStore`, `AuthStore` and `WebhookStore` ports on
-SQLAlchemy Core (SQLite via aiosqlite, PostgreSQL via asyncpg), composed of parts:
+"""SqlStore: the `Store`, `TransactionStore`, `AuthStore`, `WebhookStore` and `UserStore`
+ports on SQLAlchemy Core (SQLite via aiosqlite, PostgreSQL via asyncpg), composed of parts:
 
 * `Database` (database.py): engines, short API transactions, schema and health checks;
 * `GroupWriter` (writer.py): the OCPP write path (`record_*`), one transaction per batch
@@ -7,8 +7,9 @@ SQLAlchemy Core (SQLite via aiosqlite, PostgreSQL via asyncpg), composed of part
 * `BufferedFlusher` (flusher.py): `touch` and `log_messages`, buffered and written in
   chunks through the writer;
 * one repository per aggregate: stations.py, api_tokens.py, audit_log.py, authz.py,
-  transactions.py, webhooks.py; outbox.py (domain events, written by the planners in the
-  commit of their data, read by consumers such as the webhook service).
+  transactions.py, webhooks.py, users.py (dashboard users and sessions); outbox.py
+  (domain events, written by the planners in the commit of their data, read by consumers
+  such as the webhook service).
 
 This class wires them and forwards each port method to the repository that owns it.
 """
@@ -43,6 +44,7 @@ from ampyre.adapters.db.transactions import (
     TransactionEvents,
     TransactionSql,
 )
+from ampyre.adapters.db.users import UsersSql
 from ampyre.adapters.db.webhooks import WebhookSql
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.config import Settings
@@ -51,6 +53,7 @@ from ampyre.services.ports import (
     Store,
     StoreUnavailable,
     TransactionStore,
+    UserStore,
     WebhookStore,
 )
 
@@ -71,6 +74,7 @@ class SqlStore:
         self.transactions = TransactionSql(db, writer)
         self.webhooks = WebhookSql(db, writer)
         self.outbox = OutboxSql(db)
+        self.users = UsersSql(db, writer)
         self.flusher = BufferedFlusher(writer)
         # The group commit's op kinds; registration order is statement order in every
         # transaction (connections first: auto-registered stations exist before their
@@ -167,6 +171,23 @@ class SqlStore:
         self.consumer_position = self.outbox.consumer_position
         self.advance_consumer = self.outbox.advance_consumer
         self.prune_events = self.outbox.prune_events
+        # UserStore (dashboard users and sessions)
+        us = self.users
+        self.create_user = us.create_user
+        self.get_user = us.get_user
+        self.find_user = us.find_user
+        self.list_users = us.list_users
+        self.update_user = us.update_user
+        self.delete_user = us.delete_user
+        self.count_admins = us.count_admins
+        self.record_login_failure = us.record_login_failure
+        self.record_login_success = us.record_login_success
+        self.create_session = us.create_session
+        self.find_session = us.find_session
+        self.touch_session = us.touch_session
+        self.delete_session = us.delete_session
+        self.delete_user_sessions = us.delete_user_sessions
+        self.prune_sessions = us.prune_sessions
 
     def on_events(self, wake: Callable[[], None]) -> None:
         """Call `wake` after every commit that appended domain events to the outbox."""
@@ -242,5 +263,7 @@ class SqlStore:
         await self.flusher.flush_buffers()
 
 
-def _conforms(store: SqlStore) -> tuple[Store, TransactionStore, AuthStore, WebhookStore]:
-    return store, store, store, store  # mypy proves SqlStore implements the ports
+def _conforms(
+    store: SqlStore,
+) -> tuple[Store, TransactionStore, AuthStore, WebhookStore, UserStore]:
+    return store, store, store, store, store  # mypy proves SqlStore implements the ports

@@ -497,6 +497,41 @@ operator_audit = sa.Table(
     sa.Index("ix_operator_audit_station_id_created_at", "station_id", "created_at"),
 )
 
+# ---------------------------------------------------------------- dashboard users (0008)
+
+# Dashboard users (services/users.py). `name_key` is the name in lower case: names are
+# unique ignoring case, with the same index on SQLite and PostgreSQL.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("name_key", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("last_login_at", UtcDateTime),
+    sa.UniqueConstraint("name_key"),
+)
+
+# Signed-in browsers: the SHA-256 of the cookie's secret, never the secret itself.
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Index("ix_user_sessions_user_id", "user_id"),
+    sa.Index("ix_user_sessions_expires_at", "expires_at"),
+)
+
 # Columns an operator may set through StationUpdate.extra (identity and bookkeeping
 # columns are excluded).
 STATION_EDITABLE: frozenset[str] = frozenset(
