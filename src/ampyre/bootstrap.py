@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from ampyre.adapters.db.dashboard import DashboardSql
 from ampyre.adapters.db.operator_audit import OperatorAuditSql
 from ampyre.adapters.db.store import SqlStore
 from ampyre.adapters.db.token_usage import TokenUsageSql
@@ -30,6 +31,7 @@ from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
 from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
+from ampyre.services.live import LiveHub
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.retention import RetentionPolicy, RetentionService
 from ampyre.services.stations import StationService
@@ -69,6 +71,7 @@ class App:
     # Station DataTransfer handlers by vendorId (none by default: UnknownVendorId).
     data_transfer: DataTransferService
     users: UserService
+    live: LiveHub  # the dashboard's event streams (GET /api/v1/stream)
 
     @property
     def http_port(self) -> int:
@@ -120,6 +123,16 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     tokens = TokenService(store, TokenUsageSql(store.engine))
     operator_audit = OperatorAuditSql(store.engine)
     users = UserService(store, settings)
+    # Dashboard: aggregate reads, and one outbox reader per process for all event streams.
+    dashboard = DashboardSql(store.db)
+    live = LiveHub(
+        dashboard,
+        events,
+        dashboard.live_counts,
+        metrics.frames_total,
+        max_clients=settings.stream_max_clients,
+        queue_size=settings.stream_queue_size,
+    )
     api = create_api(
         ApiDeps(
             settings=settings,
@@ -134,6 +147,8 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             webhooks=webhooks,
             operator_audit=operator_audit,
             users=users,
+            dashboard=dashboard,
+            live=live,
         )
     )
     install_dashboard(api)
@@ -163,6 +178,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         operator_audit,
         data_transfer,
         users,
+        live,
     )
 
 
@@ -191,6 +207,7 @@ async def run(
         await app.webhooks.start()
         await app.auth.start()
         await app.transactions.start()
+        await app.live.start()
         await app.gateway.start()
         api_task = asyncio.create_task(app.api.serve(), name="http")
         retention = RetentionService(
@@ -217,10 +234,12 @@ async def run(
         await stop.wait()
         log.info("shutting down")
         await app.gateway.stop()
+        await app.live.close()  # open event streams end, or the HTTP server waits on them
         app.api.should_exit = True
         await retention.close()
         await api_task
     finally:
+        await app.live.close()
         await app.transactions.close()
         await app.auth.close()
         await app.webhooks.close()

@@ -73,6 +73,10 @@ class Settings:
     login_lockout_seconds: float = 900.0
     session_lifetime: float = 12 * 3600.0
     bootstrap_admin_password: str | None = None
+    # Dashboard event streams (GET /api/v1/stream): open at once per process (503 beyond),
+    # and events queued per stream (a browser further behind is dropped and reconnects).
+    stream_max_clients: int = 100
+    stream_queue_size: int = 1000
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -205,6 +209,8 @@ def _validate(s: Settings) -> None:
             "AMPYRE_LOGIN_MAX_FAILURES must be at least 1, AMPYRE_LOGIN_LOCKOUT_SECONDS and "
             "AMPYRE_SESSION_LIFETIME positive"
         )
+    if min(s.stream_max_clients, s.stream_queue_size) < 1:
+        raise ConfigError("AMPYRE_STREAM_MAX_CLIENTS and AMPYRE_STREAM_QUEUE_SIZE must be >= 1")
     s.trusted_networks()
 
 

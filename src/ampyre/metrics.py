@@ -145,6 +145,16 @@ class Metrics:
     ) -> None:
         self._message(OUT, ocpp_version, action, message_type).inc()
 
+    def frames_total(self) -> float:
+        """OCPP frames received and sent so far (all series): the dashboard's message
+        rate is its change over time. Reads the counters; nothing on the hot path."""
+        return sum(
+            sample.value
+            for family in self.messages.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+
     def ocpp_error(self, error_code: str) -> None:
         child = self._errors.get(error_code)
         if child is None:

@@ -19,6 +19,7 @@ from ampyre.api.routes._common import API_PREFIX
 from ampyre.api.routes.audit import audit_router
 from ampyre.api.routes.authz import authz_router
 from ampyre.api.routes.commands import commands_router
+from ampyre.api.routes.dashboard import dashboard_router
 from ampyre.api.routes.health import health_router
 from ampyre.api.routes.messages import messages_router
 from ampyre.api.routes.session import session_router
@@ -67,6 +68,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
             audit_router,
             session_router,
             users_router,
+            dashboard_router,
         )
     ]
     for router, prefix in routers:

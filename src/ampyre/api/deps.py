@@ -7,6 +7,8 @@ from ampyre.config import Settings
 from ampyre.metrics import Metrics
 from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
+from ampyre.services.dashboard import DashboardReads
+from ampyre.services.live import LiveHub
 from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.ports import Store
 from ampyre.services.stations import StationService
@@ -37,3 +39,7 @@ class ApiDeps:
     operator_audit: OperatorAuditLog | None = None
     # Dashboard users and sign-in sessions (None: no session cookies, bearer tokens only).
     users: UserService | None = None
+    # The dashboard's reads and live event streams (None: /overview, /stream and the
+    # chart series answer 503).
+    dashboard: DashboardReads | None = None
+    live: LiveHub | None = None

@@ -192,6 +192,9 @@ class TransactionFilter:
     stale: bool | None = None
     # Filled in by the service for `stale`: silent since before this time = stale.
     silent_before: datetime | None = None
+    # Only transactions with a smaller id: pages of a long export (newest first) that
+    # new transactions cannot shift.
+    before_id: int | None = None
 
 
 @dataclass(slots=True, frozen=True)

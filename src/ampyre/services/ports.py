@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ampyre.domain.authz import IdToken, LocalListState, Reservation
+from ampyre.domain.dashboard import StationQuery
 from ampyre.domain.events import Delivery, OutboxEvent, Webhook
 from ampyre.domain.models import (
     ApiToken,
@@ -61,7 +62,13 @@ class Store(Protocol):
 
     # stations (API side, plain transactions)
     async def get_station(self, station_id: str) -> Station | None: ...
-    async def list_stations(self, limit: int, offset: int) -> Page: ...
+    async def list_stations(
+        self, limit: int, offset: int, query: StationQuery | None = None
+    ) -> Page:
+        """items: Station; searched, filtered and ordered as `query` says (default: all,
+        by id). domain/dashboard.py defines the states and the order."""
+        ...
+
     async def create_station(self, station: Station) -> Station:
         """Raise KeyError if it exists."""
         ...

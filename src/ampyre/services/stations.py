@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from ampyre.domain.dashboard import StationQuery
 from ampyre.domain.models import (
     Connector,
     Page,
@@ -184,5 +185,7 @@ class StationService:
             raise StationNotFound(f"station {station_id!r} not found")
 
     # Last: inside the class body `list` would shadow the builtin in later annotations.
-    async def list(self, limit: int = 50, offset: int = 0) -> Page:
-        return await self._store.list_stations(limit, offset)
+    async def list(
+        self, limit: int = 50, offset: int = 0, query: StationQuery | None = None
+    ) -> Page:
+        return await self._store.list_stations(limit, offset, query)

@@ -12,12 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from ampyre.adapters.db import tables as t
+from ampyre.adapters.db.dashboard import station_conditions, station_order
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.outbox import outbox_steps
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import Op, Program, Step
+from ampyre.domain.dashboard import StationQuery
 from ampyre.domain.events import connection_event, status_event
 from ampyre.domain.models import (
     BootInfo,
@@ -279,11 +281,15 @@ class StationsSql(StorePart):
             ).first()
         return None if row is None else _station(row)
 
-    async def list_stations(self, limit: int, offset: int) -> Page:
+    async def list_stations(
+        self, limit: int, offset: int, query: StationQuery | None = None
+    ) -> Page:
         s = t.stations
+        query = query or StationQuery()
+        where = station_conditions(query)
         return await self._page(
-            sa.select(s).order_by(s.c.id),
-            sa.select(sa.func.count()).select_from(s),
+            sa.select(s).where(*where).order_by(*station_order(query)),
+            sa.select(sa.func.count()).select_from(s).where(*where),
             _station,
             limit,
             offset,

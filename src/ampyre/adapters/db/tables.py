@@ -136,7 +136,14 @@ connectors = sa.Table(
     sa.Column("vendor_error_code", sa.String(255)),
     sa.Column("status_timestamp", UtcDateTime),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Stations with a connector in a given status (dashboard states, 0009).
+    sa.Index("ix_connectors_status_station_id", "status", "station_id"),
 )
+
+# Status reports that say something is wrong (the dashboard's alerts): the condition of
+# the partial index ix_status_history_alerts. A query uses that index only if it says
+# exactly this, as literal SQL (a bound parameter would not match it).
+ALERT_WHERE = "status = 'Faulted' OR (error_code IS NOT NULL AND error_code <> 'NoError')"
 
 status_history = sa.Table(
     "status_history",
@@ -153,6 +160,12 @@ status_history = sa.Table(
     sa.Column("timestamp", UtcDateTime),
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Index("ix_status_history_station_id_received_at", "station_id", "received_at"),
+    sa.Index(
+        "ix_status_history_alerts",
+        "received_at",
+        sqlite_where=sa.text(ALERT_WHERE),
+        postgresql_where=sa.text(ALERT_WHERE),
+    ),
 )
 
 station_reports = sa.Table(
@@ -261,6 +274,9 @@ transactions = sa.Table(
     sa.UniqueConstraint("station_id", "start_key"),
     sa.Index("ix_transactions_status_last_message_at", "status", "last_message_at"),
     sa.Index("ix_transactions_started_at", "started_at"),
+    # Dashboard (0009): active transactions per station; transactions ended today.
+    sa.Index("ix_transactions_status_station_id", "status", "station_id"),
+    sa.Index("ix_transactions_ended_at", "ended_at"),
     # Id tokens are case insensitive: filters and ConcurrentTx compare lower() (0003).
     sa.Index("ix_transactions_lower_id_token", sa.func.lower(sa.column("id_token"))),
 )

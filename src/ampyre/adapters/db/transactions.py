@@ -442,6 +442,8 @@ class TransactionSql(StorePart):
                 ),
             )
             conditions.append(stale if where.stale else sa.not_(stale))
+        if where.before_id is not None:
+            conditions.append(tx.c.id < where.before_id)
         query = _with_station(sa.select(tx)).where(*conditions).order_by(tx.c.id.desc())
         count = (
             sa.select(sa.func.count())

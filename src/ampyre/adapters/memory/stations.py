@@ -19,6 +19,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ampyre.domain.dashboard import (
+    CHARGING,
+    FAULTED,
+    SEARCHED_FIELDS,
+    StationQuery,
+    StationSort,
+    StationState,
+)
 from ampyre.domain.events import (
     DomainEvent,
     OutboxEvent,
@@ -133,10 +141,44 @@ class MemoryStations:
         station = self.stations.get(station_id)
         return None if station is None else dataclasses.replace(station)
 
-    async def list_stations(self, limit: int, offset: int) -> Page:
+    async def list_stations(
+        self, limit: int, offset: int, query: StationQuery | None = None
+    ) -> Page:
         self._read()
-        items = [dataclasses.replace(self.stations[k]) for k in sorted(self.stations)]
-        return _page(items, limit, offset)
+        query = query or StationQuery()
+        found = [s for s in self.stations.values() if self._matches(s, query)]
+        found.sort(key=lambda s: s.id)
+        if query.sort is StationSort.ID:
+            found.sort(key=lambda s: s.id, reverse=query.descending)
+        else:
+            # Stable sorts: by id, then by the key (no value last in either direction).
+            key = query.sort.value
+            have = [s for s in found if getattr(s, key) is not None]
+            have.sort(key=lambda s: getattr(s, key), reverse=query.descending)  # stable
+            found = have + [s for s in found if getattr(s, key) is None]
+        return _page([dataclasses.replace(s) for s in found], limit, offset)
+
+    def _matches(self, station: Station, query: StationQuery) -> bool:
+        """domain/dashboard.py's search and states, over the fake's data."""
+        if query.q:
+            needle = query.q.lower()
+            values = (getattr(station, name) for name in SEARCHED_FIELDS)
+            if not any(v is not None and needle in str(v).lower() for v in values):
+                return False
+        if query.state is None:
+            return True
+        if query.state is StationState.ONLINE:
+            return station.connected
+        if query.state is StationState.OFFLINE:
+            return not station.connected
+        statuses = {c.status for k, c in self.connectors.items() if k[0] == station.id}
+        if query.state is StationState.FAULTED:
+            return FAULTED in statuses
+        return CHARGING in statuses or self._has_active_transaction(station.id)
+
+    def _has_active_transaction(self, station_id: str) -> bool:
+        """Overridden by the transactions part (adapters/memory/transactions.py)."""
+        return False
 
     async def create_station(self, station: Station) -> Station:
         self._write()

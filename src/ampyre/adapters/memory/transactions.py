@@ -205,6 +205,12 @@ class MemoryTransactions(MemoryStations):
 
     # ------------------------------------------------------------------ reads
 
+    def _has_active_transaction(self, station_id: str) -> bool:
+        return any(
+            r.tx.station_id == station_id and r.tx.status is TransactionStatus.ACTIVE
+            for r in self.transactions.values()
+        )
+
     def _out(self, pk: int) -> Transaction:
         tx = self.transactions[pk].tx
         station = self.stations.get(tx.station_id)
@@ -314,6 +320,7 @@ def _matches(tx: Transaction, where: TransactionFilter) -> bool:
         and (where.status is None or tx.status == where.status)
         and (where.remote_start_id is None or tx.remote_start_id == where.remote_start_id)
         and (where.stale is None or _stale(tx, where.silent_before) == where.stale)
+        and (where.before_id is None or tx.id < where.before_id)
     )
 
 

@@ -4,7 +4,7 @@ import asyncio
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from ampyre.api.auth import Auth
 from ampyre.api.deps import ApiDeps
@@ -19,9 +19,11 @@ from ampyre.api.schemas import (
     StatusHistoryPage,
     StatusReportOut,
 )
+from ampyre.domain.dashboard import StationQuery, StationSort, StationState, parse_sort
 from ampyre.domain.models import Role, Station
 from ampyre.services.stations import UNSET
 
+SORT_PATTERN = f"^-?({'|'.join(k.value for k in StationSort)})$"
 StationId = Annotated[str, Path(description="the charge point identity", max_length=48)]
 
 
@@ -36,9 +38,39 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         return StationOut.build(station, connectors, deps.commands.ocpp_version(station.id))
 
     @router.get("", dependencies=viewer, responses=problems(422))
-    async def list_stations(limit: Limit = 50, offset: Offset = 0) -> StationPage:
-        """Stations, ordered by id, with their live connection state and connectors."""
-        page = await service.list(limit, offset)
+    async def list_stations(
+        limit: Limit = 50,
+        offset: Offset = 0,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=255,
+                description="case-insensitive substring of id, vendor, model, serial "
+                "number, firmware version or description",
+            ),
+        ] = None,
+        sort: Annotated[
+            str,
+            Query(
+                pattern=SORT_PATTERN,
+                description=f"one of {', '.join(k.value for k in StationSort)}; "
+                "`-` before it: descending (stations without a value come last)",
+            ),
+        ] = "id",
+        state: Annotated[
+            StationState | None,
+            Query(
+                description="online / offline (connected now or not), faulted (a "
+                "connector is Faulted), charging (an active transaction or a connector "
+                "Charging): the overview's counts"
+            ),
+        ] = None,
+    ) -> StationPage:
+        """Stations with their live connection state and connectors: searched, filtered,
+        sorted (by id unless `sort` says otherwise)."""
+        key, descending = parse_sort(sort)
+        query = StationQuery(q=q or None, state=state, sort=key, descending=descending)
+        page = await service.list(limit, offset, query)
         items = await asyncio.gather(*(render(s) for s in page.items))
         return StationPage(items=list(items), total=page.total, limit=limit, offset=offset)
 

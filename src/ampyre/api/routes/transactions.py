@@ -1,16 +1,20 @@
 """REST routes: transactions (reads), remote start and remote stop, administrative close."""
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
 
+from ampyre.api import csv_export
 from ampyre.api.auth import Auth
 from ampyre.api.command_errors import check_outcome, command_failed
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
 from ampyre.api.routes._common import INT32_MAX, INT64_MAX, Limit, Offset, problems
 from ampyre.api.routes.stations import StationId
+from ampyre.api.schemas_dashboard import ChartPointOut, MeterSeriesOut
 from ampyre.api.schemas_transactions import (
     CloseIn,
     MeterValueOut,
@@ -24,11 +28,12 @@ from ampyre.api.schemas_transactions import (
     TransactionOut,
     TransactionPage,
 )
-from ampyre.domain.models import ApiToken, Role
+from ampyre.domain.models import ApiToken, Page, Role
 from ampyre.domain.transactions import Transaction, TransactionFilter, TransactionStatus
 from ampyre.services.commands import (
     CommandError,
 )
+from ampyre.services.dashboard import SERIES_MAX
 from ampyre.services.transactions import (
     TransactionNotActive,
     TransactionNotFound,
@@ -37,6 +42,37 @@ from ampyre.services.transactions import (
 )
 
 TransactionPk = Annotated[int, Path(ge=1, le=INT64_MAX, description="Ampyre's transaction id")]
+
+
+def transaction_filter(
+    station_id: Annotated[str | None, Query(max_length=255)] = None,
+    id_token: Annotated[
+        str | None, Query(max_length=255, description="exact, ignoring case")
+    ] = None,
+    status: Literal["active", "ended"] | None = None,
+    started_from: Annotated[
+        datetime | None, Query(description="started at or after (ISO 8601)")
+    ] = None,
+    started_to: Annotated[datetime | None, Query(description="started before")] = None,
+    remote_start_id: Annotated[int | None, Query(ge=-INT32_MAX - 1, le=INT32_MAX)] = None,
+    stale: Annotated[
+        bool | None,
+        Query(description="only stale (true) or only not stale (false) transactions"),
+    ] = None,
+) -> TransactionFilter:
+    """The filters of the list and of the CSV export (one definition for both)."""
+    return TransactionFilter(
+        station_id=station_id,
+        id_token=id_token,
+        status=TransactionStatus(status) if status else None,
+        started_from=started_from,
+        started_to=started_to,
+        remote_start_id=remote_start_id,
+        stale=stale,
+    )
+
+
+Filter = Annotated[TransactionFilter, Depends(transaction_filter)]
 
 
 def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
@@ -59,31 +95,9 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
 
     @router.get("/transactions", dependencies=viewer, responses=problems(422, 503))
     async def list_transactions(
-        station_id: Annotated[str | None, Query(max_length=255)] = None,
-        id_token: Annotated[str | None, Query(max_length=255)] = None,
-        status: Literal["active", "ended"] | None = None,
-        started_from: Annotated[
-            datetime | None, Query(description="started at or after (ISO 8601)")
-        ] = None,
-        started_to: Annotated[datetime | None, Query(description="started before")] = None,
-        remote_start_id: Annotated[int | None, Query(ge=-INT32_MAX - 1, le=INT32_MAX)] = None,
-        stale: Annotated[
-            bool | None,
-            Query(description="only stale (true) or only not stale (false) transactions"),
-        ] = None,
-        limit: Limit = 50,
-        offset: Offset = 0,
+        where: Filter, limit: Limit = 50, offset: Offset = 0
     ) -> TransactionPage:
         """Transactions, newest started first."""
-        where = TransactionFilter(
-            station_id=station_id,
-            id_token=id_token,
-            status=TransactionStatus(status) if status else None,
-            started_from=started_from,
-            started_to=started_to,
-            remote_start_id=remote_start_id,
-            stale=stale,
-        )
         svc = service()
         page = await svc.list_transactions(where, limit, offset)
         return TransactionPage(
@@ -91,6 +105,36 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             total=page.total,
             limit=limit,
             offset=offset,
+        )
+
+    @router.get(
+        "/transactions/export.csv",
+        dependencies=viewer,
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+            **problems(422, 503),
+        },
+    )
+    async def export_transactions(where: Filter) -> StreamingResponse:
+        """The transactions `GET /transactions` lists with the same filters, as CSV
+        (RFC 4180, header row, newest first, all of them: no paging), streamed. Text cells
+        that a spreadsheet would run as a formula start with a single quote."""
+        svc = service()
+
+        async def read(before: int | None, size: int) -> Page:
+            return await svc.list_transactions(
+                dataclasses.replace(where, before_id=before), size, 0
+            )
+
+        first = await read(None, csv_export.PAGE)
+        return StreamingResponse(
+            csv_export.export(first, read, svc.stale),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="transactions.csv"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.get("/transactions/{pk}", dependencies=viewer, responses=problems(404, 503))
@@ -113,6 +157,33 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             total=page.total,
             limit=limit,
             offset=offset,
+        )
+
+    @router.get(
+        "/transactions/{pk}/meter-series",
+        dependencies=viewer,
+        responses=problems(404, 422, 503),
+    )
+    async def meter_series(
+        pk: TransactionPk,
+        after: Annotated[
+            datetime | None,
+            Query(description="only points after this meter time (a growing chart)"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=SERIES_MAX)] = SERIES_MAX,
+    ) -> MeterSeriesOut:
+        """The transaction's meter values for a chart: one point per meter timestamp,
+        oldest first, with power (W), the energy register (Wh) and SoC (%) where the
+        station sent them."""
+        tx = await require(pk)
+        if deps.dashboard is None:
+            raise ApiProblem(503, "the dashboard is not available", slug="not-available")
+        points, more = await deps.dashboard.meter_series(pk, after, limit)
+        return MeterSeriesOut(
+            transaction_id=pk,
+            meter_start_wh=tx.meter_start_wh,
+            points=[ChartPointOut.build(p) for p in points],
+            more=more,
         )
 
     @router.get("/transactions/{pk}/events", dependencies=viewer, responses=problems(404, 503))
