@@ -34,6 +34,7 @@ from ampyre.services.events import EventBus
 from ampyre.services.live import LiveHub
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.retention import RetentionPolicy, RetentionService
+from ampyre.services.station_control import StationControl
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
@@ -149,6 +150,8 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             users=users,
             dashboard=dashboard,
             live=live,
+            station_control=StationControl(commands, settings),
+            schemas=schemas,
         )
     )
     install_dashboard(api)

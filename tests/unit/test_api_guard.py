@@ -357,7 +357,8 @@ def _write_routes(env: Env) -> list[tuple[str, str]]:
 VIEWER_WRITES = re.compile(r"^/api/v1/session(/password)?$")
 OPERATOR_WRITES = re.compile(
     r"^/api/v1/(id-tokens|local-lists|reservations|transactions/[^/]+/(stop|close)"
-    r"|stations/[^/]+/(ocpp/|clear-cache|remote-start|remote-stop))"
+    r"|stations/[^/]+/(ocpp/|clear-cache|remote-start|remote-stop"
+    r"|reset|availability|unlock|trigger))"
 )
 ORDER = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 

@@ -1,7 +1,10 @@
 """Simulator realism: ChangeAvailability (Scheduled while charging, Unavailable after),
 Reset ending the transaction as a real station does (1.6 Soft/Hard, 2.0.1 OnIdle /
 Immediate) and booting again, and remote-started sessions under --no-sessions sending
-meter values. Against the schema-checking fake CSMS of test_simulator_charging."""
+meter values, UnlockConnector (1.6 ends the transaction first, 2.x refuses while one
+runs) and TriggerMessage (the message follows the answer, for one connector/EVSE when
+asked; NotImplemented for what the simulator cannot send). Against the schema-checking
+fake CSMS of test_simulator_charging."""
 
 from __future__ import annotations
 
@@ -277,3 +280,104 @@ async def test_16_unavailable_persists_a_reboot(harness: tuple[Harness, Any]) ->
 
     await h.until("statuses after the boot", lambda: bool(after_boot(1) and after_boot(2)))
     assert after_boot(1) == ["Unavailable"] and after_boot(2) == ["Available"]
+
+
+# ---- UnlockConnector and TriggerMessage ------------------------------------------------
+V16 = [("ocpp1.6", REMOTE_ONLY)]
+V2X = [("ocpp2.0.1", REMOTE_ONLY), ("ocpp2.1", REMOTE_ONLY)]
+
+
+def _count(h: Harness, action: str) -> int:
+    return len(h.actions(action))
+
+
+@pytest.mark.parametrize("harness", V16, indirect=True)
+async def test_16_unlock_ends_the_transaction_first(harness: tuple[Harness, Any]) -> None:
+    h, _ = harness
+    assert await h.call("UnlockConnector", {"connectorId": 2}) == {"status": "Unlocked"}
+    assert await h.call("UnlockConnector", {"connectorId": 7}) == {"status": "UnlockFailed"}
+    assert await h.call("UnlockConnector", {"connectorId": 0}) == {"status": "UnlockFailed"}
+    assert await h.remote_start(1) == {"status": "Accepted"}
+    await h.until("the start", lambda: bool(h.actions("StartTransaction")))
+    assert await h.call("UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
+    await h.until("the stop", lambda: bool(h.actions("StopTransaction")))
+    assert h.actions("StopTransaction")[0]["reason"] == "UnlockCommand"
+    await h.until("Available again", lambda: h.statuses(1)[-1:] == ["Available"])
+
+
+@pytest.mark.parametrize("harness", V2X, indirect=True)
+async def test_2x_unlock_refused_while_charging(harness: tuple[Harness, Any]) -> None:
+    h, _ = harness
+    unlock = {"evseId": 1, "connectorId": 1}
+    assert await h.call("UnlockConnector", unlock) == {"status": "Unlocked"}
+    assert await h.call("UnlockConnector", {"evseId": 1, "connectorId": 2}) == {
+        "status": "UnknownConnector"
+    }
+    assert await h.call("UnlockConnector", {"evseId": 9, "connectorId": 1}) == {
+        "status": "UnknownConnector"
+    }
+    assert await h.remote_start(1) == {"status": "Accepted"}
+    await h.until("the start", lambda: bool(h.actions("TransactionEvent")))
+    assert await h.call("UnlockConnector", unlock) == {"status": "OngoingAuthorizedTransaction"}
+    assert not [p for p in h.actions("TransactionEvent") if p["eventType"] == "Ended"]
+
+
+@pytest.mark.parametrize("harness", V16, indirect=True)
+async def test_16_triggers(harness: tuple[Harness, Any]) -> None:
+    h, _ = harness
+    before = h.statuses(1), h.statuses(2)
+    got = await h.call(
+        "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 2}
+    )
+    assert got == {"status": "Accepted"}
+    await h.until("connector 2's status", lambda: len(h.statuses(2)) == len(before[1]) + 1)
+    assert h.statuses(1) == before[0]  # only the connector asked for
+    for message in ("FirmwareStatusNotification", "DiagnosticsStatusNotification"):
+        assert await h.call("TriggerMessage", {"requestedMessage": message}) == {
+            "status": "Accepted"
+        }
+        await h.until(message, lambda m=message: _count(h, m) == 1)  # type: ignore[misc]
+        assert h.actions(message) == [{"status": "Idle"}]
+    boots = _count(h, "BootNotification")
+    assert await h.call("TriggerMessage", {"requestedMessage": "BootNotification"}) == {
+        "status": "Accepted"
+    }
+    await h.until("a boot", lambda: _count(h, "BootNotification") == boots + 1)
+    got = await h.call(
+        "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 9}
+    )
+    assert got == {"status": "Rejected"}
+
+
+@pytest.mark.parametrize("harness", V2X, indirect=True)
+async def test_2x_triggers(harness: tuple[Harness, Any]) -> None:
+    h, _ = harness
+    boots = _count(h, "BootNotification")
+    # Accepted already: no BootNotification on request (F06.FR.17).
+    assert await h.call("TriggerMessage", {"requestedMessage": "BootNotification"}) == {
+        "status": "Rejected"
+    }
+    before = h.statuses(1), h.statuses(2)
+    got = await h.call(
+        "TriggerMessage",
+        {"requestedMessage": "StatusNotification", "evse": {"id": 2, "connectorId": 1}},
+    )
+    assert got == {"status": "Accepted"}
+    await h.until("EVSE 2's status", lambda: len(h.statuses(2)) == len(before[1]) + 1)
+    assert h.statuses(1) == before[0]
+    assert await h.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {
+        "status": "Accepted"
+    }
+    await h.until("the log status", lambda: _count(h, "LogStatusNotification") == 1)
+    assert h.actions("LogStatusNotification") == [{"status": "Idle"}]
+    for message in ("SignChargingStationCertificate", "PublishFirmwareStatusNotification"):
+        assert await h.call("TriggerMessage", {"requestedMessage": message}) == {
+            "status": "NotImplemented"
+        }
+    # No transaction runs: nothing to report as a TransactionEvent.
+    assert await h.call("TriggerMessage", {"requestedMessage": "TransactionEvent"}) == {
+        "status": "Rejected"
+    }
+    got = await h.call("TriggerMessage", {"requestedMessage": "Heartbeat", "evse": {"id": 5}})
+    assert got == {"status": "Rejected"}
+    assert _count(h, "BootNotification") == boots

@@ -134,7 +134,7 @@ async def test_trigger_message_per_version() -> None:
     port, router = _port("ocpp1.6", {"status": "Accepted"})
     answer = await port.trigger_message("CP", Trigger.STATUS_NOTIFICATION, connector_id=2)
     assert answer.status == "accepted"
-    await port.trigger_message("CP", Trigger.LOG_STATUS)
+    await port.trigger_message("CP", Trigger.DIAGNOSTICS_STATUS)
     assert [c[2] for c in router.calls] == [
         {"requestedMessage": "StatusNotification", "connectorId": 2},
         {"requestedMessage": "DiagnosticsStatusNotification"},

@@ -23,6 +23,7 @@ from ampyre.api.routes.dashboard import dashboard_router
 from ampyre.api.routes.health import health_router
 from ampyre.api.routes.messages import messages_router
 from ampyre.api.routes.session import session_router
+from ampyre.api.routes.station_control import station_control_router
 from ampyre.api.routes.stations import stations_router
 from ampyre.api.routes.tokens import tokens_router
 from ampyre.api.routes.transactions import transactions_router
@@ -60,6 +61,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
         for make in (
             stations_router,
             commands_router,
+            station_control_router,
             messages_router,
             tokens_router,
             transactions_router,

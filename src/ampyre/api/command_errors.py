@@ -13,6 +13,7 @@ from ampyre.services.commands import (
     StationNotConnected,
     UnknownAction,
 )
+from ampyre.services.station_port import Answer
 
 
 def command_failed(
@@ -78,3 +79,33 @@ def check_outcome(station_id: str, action: str, outcome: CallOutcome) -> None:
             error_description=outcome.error_description,
             error_details=outcome.error_details or {},
         )
+
+
+def check_answer(station_id: str, action: str, answer: Answer, wait: float | None = None) -> None:
+    """Raise the problem for a StationCommands answer that is no CALLRESULT: 409 not
+    connected, 504 no answer in time, 502 a CALLERROR (its code in `error_code`) or a
+    command that could not be delivered."""
+    if answer.status == "not_connected":
+        raise ApiProblem(
+            409, f"station {station_id!r} is not connected", slug="station-not-connected"
+        )
+    if answer.status == "timeout":
+        within = f"within {wait:g} s" if wait is not None else "in time"
+        raise ApiProblem(
+            504,
+            f"station {station_id!r} did not answer {action} {within}",
+            slug="station-timeout",
+            title="Station timeout",
+        )
+    if answer.status == "error":
+        outcome = answer.outcome
+        if answer.station_answer is not None:
+            raise ApiProblem(
+                502,
+                answer.detail or f"station {station_id!r} answered {action} with an error",
+                slug="call-error",
+                title="Station returned a CALLERROR",
+                error_code=answer.station_answer,
+                error_description=outcome.error_description if outcome is not None else None,
+            )
+        raise ApiProblem(502, answer.detail or f"{action} failed", slug="command-failed")

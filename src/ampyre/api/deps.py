@@ -5,12 +5,14 @@ from dataclasses import dataclass, field
 
 from ampyre.config import Settings
 from ampyre.metrics import Metrics
+from ampyre.protocol.schemas import Schemas
 from ampyre.services.authz import AuthService
 from ampyre.services.commands import CommandRouter
 from ampyre.services.dashboard import DashboardReads
 from ampyre.services.live import LiveHub
 from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.ports import Store
+from ampyre.services.station_control import StationControl
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
@@ -43,3 +45,8 @@ class ApiDeps:
     # chart series answer 503).
     dashboard: DashboardReads | None = None
     live: LiveHub | None = None
+    # Reset, availability, unlock, trigger (None: those routes answer 503).
+    station_control: StationControl | None = None
+    # The validators the gateway checks commands with (the raw command's validate route;
+    # None: a set of its own).
+    schemas: Schemas | None = None

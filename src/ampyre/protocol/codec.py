@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from ampyre.domain.authz import AuthDecision, Reservation
 from ampyre.domain.models import OcppVersion
-from ampyre.services.station_port import ListEntry, Trigger
+from ampyre.services.station_port import ListEntry, ResetKind, ResetWhen, Trigger
 
 # (action, payload) of one CALL.
 Request = tuple[str, dict[str, Any]]
@@ -59,10 +59,29 @@ class CommandCodec(Protocol):
         """(ongoing, messages in queue) from the answer."""
         ...
 
+    def triggers(self) -> tuple[Trigger, ...]:
+        """The triggers this version has (TriggerMessage requestedMessage)."""
+        ...
+
     def trigger(
         self, message: Trigger, evse_id: int | None, connector_id: int | None
     ) -> Request | None:
         """None if the version has no such trigger."""
+        ...
+
+    def reset(self, kind: ResetKind, when: ResetWhen, evse_id: int | None) -> Request:
+        """Raises NotAddressable if the version has no such reset."""
+        ...
+
+    def change_availability(
+        self, operative: bool, evse_id: int | None, connector_id: int | None
+    ) -> Request:
+        """The whole station without `evse_id`. Raises NotAddressable if the version
+        cannot address the connector."""
+        ...
+
+    def unlock(self, evse_id: int, connector_id: int) -> Request:
+        """Raises NotAddressable if the version cannot address the connector."""
         ...
 
 

@@ -25,6 +25,8 @@ from ampyre.services.station_port import (
     Answer,
     ListEntry,
     ListVersionAnswer,
+    ResetKind,
+    ResetWhen,
     StartAnswer,
     TransactionStatusAnswer,
     Trigger,
@@ -188,6 +190,36 @@ class OcppStationCommands:
             )
         answer, _ = await self._ask(station_id, request, timeout)
         return answer
+
+    def trigger_messages(self, version: str) -> tuple[Trigger, ...]:
+        return self.codec(version).triggers()
+
+    async def reset(
+        self,
+        station_id: str,
+        kind: ResetKind,
+        when: ResetWhen = ResetWhen.IMMEDIATE,
+        evse_id: int | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        return await self._simple(station_id, lambda c: c.reset(kind, when, evse_id), timeout)
+
+    async def change_availability(
+        self,
+        station_id: str,
+        operative: bool,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        return await self._simple(
+            station_id, lambda c: c.change_availability(operative, evse_id, connector_id), timeout
+        )
+
+    async def unlock(
+        self, station_id: str, evse_id: int, connector_id: int, timeout: float | None = None
+    ) -> Answer:
+        return await self._simple(station_id, lambda c: c.unlock(evse_id, connector_id), timeout)
 
 
 def _not_connected() -> Answer:

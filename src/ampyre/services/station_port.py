@@ -97,15 +97,40 @@ class TransactionStatusAnswer(Answer):
 
 
 class Trigger(enum.StrEnum):
-    """What a station can be asked to send now (1.6 and 2.x TriggerMessage)."""
+    """What a station can be asked to send now (TriggerMessage). The values are the
+    message names operators know them by (1.6 MessageTrigger, 2.x MessageTriggerEnumType);
+    which of them a version has is the codec's business (`trigger_messages`)."""
 
-    BOOT_NOTIFICATION = "boot_notification"
-    HEARTBEAT = "heartbeat"
-    METER_VALUES = "meter_values"
-    STATUS_NOTIFICATION = "status_notification"
-    TRANSACTION_EVENT = "transaction_event"  # 2.x only
-    FIRMWARE_STATUS = "firmware_status"
-    LOG_STATUS = "log_status"  # 1.6 DiagnosticsStatusNotification, 2.x LogStatusNotification
+    BOOT_NOTIFICATION = "BootNotification"
+    HEARTBEAT = "Heartbeat"
+    METER_VALUES = "MeterValues"
+    STATUS_NOTIFICATION = "StatusNotification"
+    FIRMWARE_STATUS = "FirmwareStatusNotification"
+    DIAGNOSTICS_STATUS = "DiagnosticsStatusNotification"  # 1.6 only (GetDiagnostics)
+    # 2.x only from here on.
+    TRANSACTION_EVENT = "TransactionEvent"
+    LOG_STATUS = "LogStatusNotification"  # 2.x GetLog (1.6 has DiagnosticsStatus)
+    SIGN_STATION_CERTIFICATE = "SignChargingStationCertificate"
+    SIGN_V2G_CERTIFICATE = "SignV2GCertificate"
+    SIGN_COMBINED_CERTIFICATE = "SignCombinedCertificate"
+    PUBLISH_FIRMWARE_STATUS = "PublishFirmwareStatusNotification"
+    SIGN_V2G20_CERTIFICATE = "SignV2G20Certificate"  # 2.1 only
+
+
+class ResetKind(enum.StrEnum):
+    """How hard a reset is. soft: end transactions gracefully, then restart; hard: restart
+    at once (1.6 Hard; 2.x has no such reset and refuses it, see ResetWhen)."""
+
+    SOFT = "soft"
+    HARD = "hard"
+
+
+class ResetWhen(enum.StrEnum):
+    """When a reset happens. immediate: now (ongoing transactions are ended first);
+    on_idle: once no transaction runs (2.x OnIdle; 1.6 cannot wait)."""
+
+    IMMEDIATE = "immediate"
+    ON_IDLE = "on_idle"
 
 
 class StationCommands(Protocol):
@@ -179,4 +204,37 @@ class StationCommands(Protocol):
         timeout: float | None = None,
     ) -> Answer:
         """status "not_supported" if the version has no such trigger."""
+        ...
+
+    def trigger_messages(self, version: str) -> tuple[Trigger, ...]:
+        """The triggers stations of `version` know, in the order they are listed."""
+        ...
+
+    async def reset(
+        self,
+        station_id: str,
+        kind: ResetKind,
+        when: ResetWhen = ResetWhen.IMMEDIATE,
+        evse_id: int | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """Raises NotAddressable if the version cannot express it (see the codecs)."""
+        ...
+
+    async def change_availability(
+        self,
+        station_id: str,
+        operative: bool,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """The whole station without `evse_id`; raises NotAddressable if the version
+        cannot address the connector."""
+        ...
+
+    async def unlock(
+        self, station_id: str, evse_id: int, connector_id: int, timeout: float | None = None
+    ) -> Answer:
+        """Raises NotAddressable if the version cannot address the connector."""
         ...

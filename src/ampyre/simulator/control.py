@@ -14,6 +14,12 @@ B11/B12: Immediate ends ongoing transactions (TransactionEvent Ended, triggerRea
 ResetCommand, stoppedReason ImmediateReset) and resets; OnIdle with a transaction
 running answers Scheduled and resets when the transactions have ended; with `evseId`
 only that EVSE is reset (its transaction ends; the connection stays).
+
+OCPP 1.6 5.18 / 2.0.1 F05 UnlockConnector: a 1.6 station ends a transaction running on
+the connector first (StopTransaction reason UnlockCommand) and unlocks; a 2.x one answers
+OngoingAuthorizedTransaction instead (F05.FR.02), UnknownConnector for a connector it
+does not have. OCPP 1.6 5.17 / 2.0.1 F06 TriggerMessage: answer first, then send the
+message; NotImplemented for one the simulator cannot send (certificates, ...).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ def availability_targets(
     else:
         evse = payload.get("evse")
         wanted = evse.get("id", 0) if isinstance(evse, dict) else 0
+        if isinstance(evse, dict) and evse.get("connectorId", 1) != 1:
+            return None  # each simulated EVSE has one connector, number 1
     if not isinstance(wanted, int):
         return None
     if wanted == 0:
@@ -74,3 +82,80 @@ def reset_order(protocol: str, payload: dict[str, Any]) -> ResetOrder | None:
     if kind == "OnIdle":
         return ResetOrder(graceful=True, on_idle=True, stop_reason=None, evse_id=evse)
     return None
+
+
+@dataclass(slots=True, frozen=True)
+class Unlock:
+    status: str  # the UnlockConnector answer
+    stop_connector: int | None = None  # 1.6: end the transaction here first
+
+
+def unlock(
+    protocol: str, payload: dict[str, Any], connectors: list[int], charging: set[int]
+) -> Unlock:
+    """What an UnlockConnector does; `connectors` are the ones with a cable (1.6
+    connector ids, 2.x EVSE ids whose connector is 1), `charging` the ones with a
+    transaction running."""
+    if m.is_v16(protocol):
+        connector = payload.get("connectorId")
+        if connector not in connectors:
+            return Unlock("UnlockFailed")  # connector 0 or one it does not have
+        assert isinstance(connector, int)
+        if connector in charging:
+            return Unlock("Unlocked", stop_connector=connector)
+        return Unlock("Unlocked")
+    evse, connector = payload.get("evseId"), payload.get("connectorId")
+    if evse not in connectors or connector != 1:
+        return Unlock("UnknownConnector")
+    if evse in charging:
+        return Unlock("OngoingAuthorizedTransaction")
+    return Unlock("Unlocked")
+
+
+# What the simulator can send when triggered, per dialect.
+TRIGGERS_16 = frozenset(
+    {
+        "BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
+        "FirmwareStatusNotification", "DiagnosticsStatusNotification",
+    }
+)  # fmt: skip
+TRIGGERS_2X = frozenset(
+    {
+        "BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
+        "TransactionEvent", "FirmwareStatusNotification", "LogStatusNotification",
+    }
+)  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class TriggerPlan:
+    status: str  # the TriggerMessage answer
+    message: str = ""  # what to send after answering (when Accepted)
+    target: int | None = None  # 1.6 connector / 2.x EVSE it is for; None: all
+
+
+def trigger(
+    protocol: str, payload: dict[str, Any], connectors: list[int], booted: bool
+) -> TriggerPlan:
+    """What a TriggerMessage makes the station send; `connectors` as it reports status
+    (1.6 with connector 0, 2.x EVSE ids)."""
+    requested = str(payload.get("requestedMessage", ""))
+    if m.is_v16(protocol):
+        known = TRIGGERS_16
+        target = payload.get("connectorId")
+    else:
+        known = TRIGGERS_2X
+        evse = payload.get("evse")
+        target = evse.get("id") if isinstance(evse, dict) else None
+        if target == 0:
+            target = None  # EVSE 0 is the whole station
+        if isinstance(evse, dict) and evse.get("connectorId", 1) != 1:
+            return TriggerPlan("Rejected")
+    if requested not in known:
+        return TriggerPlan("NotImplemented")
+    if target is not None and (not isinstance(target, int) or target not in connectors):
+        return TriggerPlan("Rejected")
+    if requested == "BootNotification" and booted and not m.is_v16(protocol):
+        # 2.0.1 F06.FR.17: no BootNotification on request once accepted.
+        return TriggerPlan("Rejected")
+    return TriggerPlan("Accepted", requested, target)

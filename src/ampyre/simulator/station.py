@@ -152,6 +152,8 @@ class SimulatedStation:
         self._tx_handlers: dict[str, Callable[[dict[str, Any]], m.Payload]] = answer()
         self._tx_handlers["ChangeAvailability"] = self._change_availability
         self._tx_handlers["Reset"] = self._reset
+        self._tx_handlers["UnlockConnector"] = self._unlock
+        self._tx_handlers["TriggerMessage"] = self._trigger
         self._after_answer: list[Callable[[], None]] = []
         # ChangeAvailability Inoperative: Unavailable once idle (kept across reboots).
         self.inoperative: set[int] = set()
@@ -334,15 +336,48 @@ class SimulatedStation:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _send_triggered(self, requested: str) -> None:
+    async def _send_triggered(self, requested: str, target: int | None = None) -> None:
         if requested == "BootNotification":
-            await self._call(
-                "BootNotification", m.boot_notification(self.protocol, self.station_id)
-            )
+            payload = m.boot_notification(self.protocol, self.station_id)
+            if not self.v16:
+                payload["reason"] = "Triggered"
+            await self._call("BootNotification", payload)
         elif requested == "Heartbeat":
             await self._heartbeat()
         elif requested == "StatusNotification":
-            await self._send_all_statuses()
+            if target is None:
+                await self._send_all_statuses()
+            else:
+                await self._send_status(target)
+        elif requested in ("FirmwareStatusNotification", "DiagnosticsStatusNotification"):
+            # Nothing being installed or uploaded: Idle, which is sent only when triggered
+            # (1.6 FirmwareStatus / DiagnosticsStatus, 2.0.1 FirmwareStatusEnumType).
+            await self._call(requested, {"status": "Idle"})
+        elif requested == "LogStatusNotification":
+            await self._call(requested, {"status": "Idle"})
+
+    def _trigger(self, payload: dict[str, Any]) -> m.Payload:
+        plan = control.trigger(self.protocol, payload, list(self.statuses), self.booted)
+        if plan.status != "Accepted":
+            return {"status": plan.status}
+        if plan.message in ("MeterValues", "TransactionEvent"):
+            ok = self._trigger_meter_values(plan.target, plan.message == "TransactionEvent")
+            return {"status": "Accepted" if ok else "Rejected"}
+
+        def send() -> None:
+            task = asyncio.create_task(self._send_triggered(plan.message, plan.target))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        self._after_answer.append(send)
+        return {"status": "Accepted"}
+
+    def _unlock(self, payload: dict[str, Any]) -> m.Payload:
+        charging = {c for c, s in self.active.items() if not s.ended}
+        result = control.unlock(self.protocol, payload, self.session_connectors, charging)
+        if result.stop_connector is not None:
+            self._stop_session(self.active[result.stop_connector], "UnlockCommand")
+        return {"status": result.status}
 
     # ---- CSMS calls about transactions ------------------------------------------------
 
@@ -510,17 +545,9 @@ class SimulatedStation:
         def remote_stop(payload: dict[str, Any]) -> m.Payload:
             return self._remote_stop(payload.get("transactionId"))
 
-        def trigger(payload: dict[str, Any]) -> m.Payload:
-            if payload.get("requestedMessage") != "MeterValues":
-                return m.answer_call(self.state, "TriggerMessage", payload)
-            connector = payload.get("connectorId")
-            self._trigger_meter_values(connector if isinstance(connector, int) else None, False)
-            return {"status": "Accepted"}
-
         return {
             "RemoteStartTransaction": remote_start,
             "RemoteStopTransaction": remote_stop,
-            "TriggerMessage": trigger,
         }
 
     def _answer_2x(self) -> dict[str, Callable[[dict[str, Any]], m.Payload]]:
@@ -553,22 +580,10 @@ class SimulatedStation:
                 result["ongoingIndicator"] = self._find(tid) is not None
             return result
 
-        def trigger(payload: dict[str, Any]) -> m.Payload:
-            requested = payload.get("requestedMessage")
-            if requested not in ("MeterValues", "TransactionEvent"):
-                return m.answer_call(self.state, "TriggerMessage", payload)
-            evse = payload.get("evse") or {}
-            evse_id = evse.get("id") if isinstance(evse, dict) else None
-            ok = self._trigger_meter_values(
-                evse_id if isinstance(evse_id, int) else None, requested == "TransactionEvent"
-            )
-            return {"status": "Accepted" if ok else "Rejected"}
-
         return {
             "RequestStartTransaction": request_start,
             "RequestStopTransaction": request_stop,
             "GetTransactionStatus": transaction_status,
-            "TriggerMessage": trigger,
         }
 
     # ---- outgoing CALLs -----------------------------------------------------------

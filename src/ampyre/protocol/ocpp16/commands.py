@@ -11,7 +11,13 @@ from ampyre.domain.models import OcppVersion
 from ampyre.protocol.codec import Request
 from ampyre.protocol.ocpp16.authorization import ID_TAG_MAX, id_tag_info
 from ampyre.protocol.timefmt import to_ocpp
-from ampyre.services.station_port import ListEntry, NotAddressable, Trigger
+from ampyre.services.station_port import (
+    ListEntry,
+    NotAddressable,
+    ResetKind,
+    ResetWhen,
+    Trigger,
+)
 
 # 1.6 TriggerMessage.req requestedMessage (section 7.43 MessageTrigger).
 _TRIGGERS: Final = {
@@ -20,8 +26,21 @@ _TRIGGERS: Final = {
     Trigger.METER_VALUES: "MeterValues",
     Trigger.STATUS_NOTIFICATION: "StatusNotification",
     Trigger.FIRMWARE_STATUS: "FirmwareStatusNotification",
-    Trigger.LOG_STATUS: "DiagnosticsStatusNotification",
+    Trigger.DIAGNOSTICS_STATUS: "DiagnosticsStatusNotification",
 }
+_RESET_TYPES: Final = {ResetKind.SOFT: "Soft", ResetKind.HARD: "Hard"}
+
+
+def connector_of(evse_id: int | None, connector_id: int | None) -> int | None:
+    """The 1.6 connectorId of an (EVSE, connector) address. 1.6 has no EVSE level: Ampyre
+    files 1.6 connector n as EVSE n, connector n (ocpp16/provisioning.py), so either
+    number names it, and both must agree when both are given. None: neither given."""
+    if evse_id is not None and connector_id is not None and evse_id != connector_id:
+        raise NotAddressable(
+            f"OCPP 1.6 has no EVSEs: connector {evse_id} is EVSE {evse_id}, connector "
+            f"{evse_id}; EVSE {evse_id}, connector {connector_id} does not exist"
+        )
+    return evse_id if evse_id is not None else connector_id
 
 
 class Codec16:
@@ -113,15 +132,44 @@ class Codec16:
     def transaction_status_answer(self, answer: dict[str, Any]) -> tuple[bool | None, bool | None]:
         return None, None
 
+    def triggers(self) -> tuple[Trigger, ...]:
+        return tuple(_TRIGGERS)
+
     def trigger(
         self, message: Trigger, evse_id: int | None, connector_id: int | None
     ) -> Request | None:
+        """TriggerMessage.req (section 5.17); connectorId only for one connector."""
         requested = _TRIGGERS.get(message)
         if requested is None:
             return None
         payload: dict[str, Any] = {"requestedMessage": requested}
-        # 1.6 has no EVSE level: the connector is named by either.
-        connector = connector_id if connector_id is not None else evse_id
+        connector = connector_of(evse_id, connector_id)
         if connector:
             payload["connectorId"] = connector
         return "TriggerMessage", payload
+
+    def reset(self, kind: ResetKind, when: ResetWhen, evse_id: int | None) -> Request:
+        """Reset.req (section 5.14): Soft ends transactions gracefully and restarts the
+        application, Hard restarts the hardware at once. Always the whole Charge Point and
+        always now: 1.6 can neither reset one connector nor wait for idle."""
+        if evse_id is not None:
+            raise NotAddressable("OCPP 1.6 resets only the whole Charge Point, not one EVSE")
+        if when is not ResetWhen.IMMEDIATE:
+            raise NotAddressable(
+                "OCPP 1.6 has no reset on idle (a Soft reset ends running transactions)"
+            )
+        return "Reset", {"type": _RESET_TYPES[kind]}
+
+    def change_availability(
+        self, operative: bool, evse_id: int | None, connector_id: int | None
+    ) -> Request:
+        """ChangeAvailability.req (section 5.2): connectorId 0 is the whole Charge Point."""
+        connector = connector_of(evse_id, connector_id) if evse_id is not None else 0
+        kind = "Operative" if operative else "Inoperative"
+        return "ChangeAvailability", {"connectorId": connector, "type": kind}
+
+    def unlock(self, evse_id: int, connector_id: int) -> Request:
+        """UnlockConnector.req (section 5.18). A running transaction there is ended by
+        the station first (section 5.18), not refused."""
+        connector_of(evse_id, connector_id)  # both must agree
+        return "UnlockConnector", {"connectorId": evse_id}

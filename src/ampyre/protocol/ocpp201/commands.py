@@ -12,22 +12,34 @@ from ampyre.domain.models import OcppVersion
 from ampyre.protocol.codec import Request
 from ampyre.protocol.ocpp201.authorization import group_token, id_token_info
 from ampyre.protocol.timefmt import to_ocpp
-from ampyre.services.station_port import ListEntry, Trigger
+from ampyre.services.station_port import (
+    ListEntry,
+    NotAddressable,
+    ResetKind,
+    ResetWhen,
+    Trigger,
+)
 
-# 2.0.1 TriggerMessageRequest requestedMessage (MessageTriggerEnumType).
-_TRIGGERS: Final = {
-    Trigger.BOOT_NOTIFICATION: "BootNotification",
-    Trigger.HEARTBEAT: "Heartbeat",
-    Trigger.METER_VALUES: "MeterValues",
-    Trigger.STATUS_NOTIFICATION: "StatusNotification",
-    Trigger.TRANSACTION_EVENT: "TransactionEvent",
-    Trigger.FIRMWARE_STATUS: "FirmwareStatusNotification",
-    Trigger.LOG_STATUS: "LogStatusNotification",
-}
+# 2.0.1 TriggerMessageRequest requestedMessage (MessageTriggerEnumType); the Trigger
+# values are these names.
+TRIGGERS_201: Final = (
+    Trigger.BOOT_NOTIFICATION,
+    Trigger.HEARTBEAT,
+    Trigger.METER_VALUES,
+    Trigger.STATUS_NOTIFICATION,
+    Trigger.TRANSACTION_EVENT,
+    Trigger.FIRMWARE_STATUS,
+    Trigger.LOG_STATUS,
+    Trigger.SIGN_STATION_CERTIFICATE,
+    Trigger.SIGN_V2G_CERTIFICATE,
+    Trigger.SIGN_COMBINED_CERTIFICATE,
+    Trigger.PUBLISH_FIRMWARE_STATUS,
+)
 
 
 class Codec201:
     version = OcppVersion.V201
+    trigger_set: tuple[Trigger, ...] = TRIGGERS_201
 
     def entry_signature(self, decision: AuthDecision) -> str:
         info = id_token_info(decision)
@@ -124,16 +136,60 @@ class Codec201:
             queued if isinstance(queued, bool) else None,
         )
 
+    def triggers(self) -> tuple[Trigger, ...]:
+        return self.trigger_set
+
     def trigger(
         self, message: Trigger, evse_id: int | None, connector_id: int | None
     ) -> Request | None:
-        requested = _TRIGGERS.get(message)
-        if requested is None:
+        """TriggerMessageRequest (F06); `evse` only for one EVSE (or its connector)."""
+        if message not in self.trigger_set:
             return None
-        payload: dict[str, Any] = {"requestedMessage": requested}
-        if evse_id:
-            evse: dict[str, Any] = {"id": evse_id}
-            if connector_id:
-                evse["connectorId"] = connector_id
+        payload: dict[str, Any] = {"requestedMessage": message.value}
+        evse = _evse(evse_id, connector_id)
+        if evse is not None:
             payload["evse"] = evse
         return "TriggerMessage", payload
+
+    def reset(self, kind: ResetKind, when: ResetWhen, evse_id: int | None) -> Request:
+        """ResetRequest (B11/B12). 2.x has no hard reset: how the station restarts is its
+        own business, so both kinds go as Immediate (running transactions are ended
+        first) and a soft one may wait (OnIdle: Scheduled while a transaction runs).
+        With evseId only that EVSE is reset."""
+        if when is ResetWhen.ON_IDLE:
+            if kind is ResetKind.HARD:
+                raise NotAddressable("a hard reset does not wait for idle")
+            payload: dict[str, Any] = {"type": "OnIdle"}
+        else:
+            payload = {"type": "Immediate"}
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        return "Reset", payload
+
+    def change_availability(
+        self, operative: bool, evse_id: int | None, connector_id: int | None
+    ) -> Request:
+        """ChangeAvailabilityRequest: G04 without `evse` (the whole station), G03 with it
+        (an EVSE, or one connector of it)."""
+        payload: dict[str, Any] = {"operationalStatus": "Operative" if operative else "Inoperative"}
+        evse = _evse(evse_id, connector_id)
+        if evse is not None:
+            payload["evse"] = evse
+        return "ChangeAvailability", payload
+
+    def unlock(self, evse_id: int, connector_id: int) -> Request:
+        """UnlockConnectorRequest (F05). The station refuses while an authorized
+        transaction runs there (OngoingAuthorizedTransaction)."""
+        return "UnlockConnector", {"evseId": evse_id, "connectorId": connector_id}
+
+
+def _evse(evse_id: int | None, connector_id: int | None) -> dict[str, Any] | None:
+    """EVSEType of an address: None for the whole station (no EVSE, or EVSE 0)."""
+    if not evse_id:
+        if connector_id:
+            raise NotAddressable("a connector is addressed within its EVSE: give evse_id")
+        return None
+    evse: dict[str, Any] = {"id": evse_id}
+    if connector_id:
+        evse["connectorId"] = connector_id
+    return evse
