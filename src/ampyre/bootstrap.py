@@ -207,6 +207,7 @@ async def run(
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
         if s.bootstrap_admin_password:
             await app.users.ensure_bootstrap_admin(s.bootstrap_admin_password)
+        await app.users.warm()
         await app.webhooks.start()
         await app.auth.start()
         await app.transactions.start()

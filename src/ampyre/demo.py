@@ -21,6 +21,7 @@ from ampyre.simulator.session import SessionConfig
 
 VAR = Path("var")
 TOKEN_FILE = VAR / "demo-token"
+ADMIN_PASSWORD_FILE = VAR / "demo-admin-password"
 DEMO_PASSWORD = "demo-station-password-1"  # security profile 1 for the 2.0.1 stations
 
 # RFID cards the demo EVs present, one per connector; seeded as accepted id tokens.
@@ -67,8 +68,29 @@ def _demo_token() -> str:
     return token
 
 
-async def main(token: str) -> int:
-    settings = load_settings(overrides={"bootstrap_token": token})
+def _demo_admin_password() -> str:
+    """The dashboard's demo admin (user `admin`): AMPYRE_BOOTSTRAP_ADMIN_PASSWORD, else the
+    password kept in var/demo-admin-password (made on the first run, 0600)."""
+    password = os.environ.get("AMPYRE_BOOTSTRAP_ADMIN_PASSWORD")
+    if password:
+        return password
+    if ADMIN_PASSWORD_FILE.exists():
+        kept = ADMIN_PASSWORD_FILE.read_text().strip()
+        if kept:
+            return kept
+    password = secrets.token_urlsafe(12)  # 16 characters: above the 12-character minimum
+    fd = os.open(ADMIN_PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password
+
+
+async def main(token: str, admin_password: str | None = None) -> int:
+    overrides = {"bootstrap_token": token}
+    if admin_password:
+        # The bootstrap makes (or resets) user `admin` with this password at start-up.
+        overrides["bootstrap_admin_password"] = admin_password
+    settings = load_settings(overrides=overrides)
     await migrate(settings.database_url)
     app = bootstrap.build(settings)
     stop = asyncio.Event()
@@ -109,6 +131,9 @@ async def main(token: str) -> int:
                 f"  OCPP endpoint : {ws}/<station_id>  (ocpp1.6, ocpp2.0.1, ocpp2.1)",
                 f"  REST API      : {base}/api/v1   docs: {base}/api/v1/docs",
                 f"  Health        : {base}/healthz  {base}/readyz",
+                f"  Dashboard: {base}/  user admin  password {admin_password}"
+                if admin_password
+                else "",
                 f"  API token     : {token}",
                 f'  Try           : curl -H "Authorization: Bearer {token}" {base}/api/v1/stations',
                 f'  Transactions  : curl -H "Authorization: Bearer {token}" '
@@ -149,7 +174,7 @@ def run() -> int:
         import uvloop
 
         VAR.mkdir(exist_ok=True)
-        return int(uvloop.run(main(_demo_token())))
+        return int(uvloop.run(main(_demo_token(), _demo_admin_password())))
     except KeyboardInterrupt:
         return 130
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,3 +98,10 @@ async def test_sessions_find_touch_revoke_prune(store: Any) -> None:
     await store.create_session(_session("f", erin.id, later))
     assert await store.delete_user(erin.id) is True
     assert await store.find_session("f") is None  # sessions go with their user
+
+
+async def test_concurrent_failures_all_count(store: Any) -> None:
+    user = await store.create_user(_user("frank"))
+    await asyncio.gather(*(store.record_login_failure(user.id, POLICY, T0) for _ in range(3)))
+    locked = await store.get_user(user.id)
+    assert locked is not None and locked.locked_until == T0 + POLICY.lock_for

@@ -152,6 +152,11 @@ class UserService:
             self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
         return self._dummy_hash
 
+    async def warm(self) -> None:
+        """Make the dummy hash now, so that even the first sign-in of an unknown user
+        costs one verification, like any other."""
+        await self._dummy()
+
     # ------------------------------------------------------------------ accounts
 
     async def create(self, name: str, role: Role | str, password: str) -> User:

@@ -8,6 +8,7 @@ it refuses requests a browser marks as coming from another site instead (Sec-Fet
 Origin): a forged sign-in into an attacker's account is refused.
 """
 
+import logging
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ from ampyre.api.schemas_users import PasswordChange, SessionCreate, SessionOut, 
 from ampyre.domain.models import Role
 from ampyre.domain.users import User, UserSession
 from ampyre.services.users import AccountLocked, InvalidCredentials, UserService
+
+log = logging.getLogger("ampyre.audit.sessions")
 
 BAD_CREDENTIALS = "unknown user name or wrong password"
 
@@ -38,12 +41,16 @@ def session_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     async def sign_in(body: SessionCreate, request: Request, response: Response) -> SessionOut:
         """Sign in with a user name and password. Sets the `ampyre_session` cookie."""
         _refuse_cross_site(request)
+        client = request.client.host if request.client else "?"
         try:
             signed_in = await users().login(body.username, body.password)
         except InvalidCredentials:
+            log.info("failed sign-in as %r from %s", body.username, client)
             raise ApiProblem(401, BAD_CREDENTIALS, slug="bad-credentials") from None
         except AccountLocked as exc:
+            log.info("sign-in as %r from %s refused: account locked", body.username, client)
             raise _locked(exc) from None
+        log.info("user %r signed in from %s", signed_in.user.name, client)
         session = signed_in.session
         max_age = int((session.expires_at - datetime.now(UTC)).total_seconds())
         response.set_cookie(
