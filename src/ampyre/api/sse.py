@@ -58,22 +58,24 @@ class EventStreamResponse(Response):
         sub: Subscriber,
         last_event_id: int | None,
         *,
-        keepalive: float = KEEPALIVE,
-        max_age: float = MAX_AGE,
+        keepalive: float | None = None,
+        max_age: float | None = None,
     ) -> None:
-        super().__init__(
-            status_code=200,
-            headers={
+        # Not Response.__init__: without a body there must be no Content-Length (the
+        # stream is chunked, as a StreamingResponse's).
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            {
                 "Cache-Control": "no-store",
                 "X-Accel-Buffering": "no",  # nginx: pass events through at once
-            },
-            media_type=MEDIA_TYPE,
+            }
         )
         self._hub = hub
         self._sub = sub
         self._last = last_event_id
-        self._keepalive = keepalive
-        self._max_age = max_age
+        self._keepalive = KEEPALIVE if keepalive is None else keepalive
+        self._max_age = MAX_AGE if max_age is None else max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sub = self._sub

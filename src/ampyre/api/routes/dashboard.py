@@ -53,7 +53,7 @@ def dashboard_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     @router.get(
         "/stream",
         dependencies=viewer,
-        response_class=EventStreamResponse,
+        response_model=None,
         responses={**_STREAM_DOC, **problems(503)},
     )
     async def stream(
