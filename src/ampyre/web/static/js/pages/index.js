@@ -9,7 +9,11 @@
 //   }
 
 import overview from "./overview.js";
+import transaction from "./transaction.js";
+import transactions from "./transactions.js";
 
 export const pages = [
   overview,
+  transactions,
+  transaction,
 ];
