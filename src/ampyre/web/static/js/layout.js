@@ -1,6 +1,7 @@
 // The frame around every page: top bar with the navigation (only what the role may open),
 // the live-stream indicator, the user and sign-out; the main region pages render into.
 
+import { changePasswordDialog } from "./components/account.js";
 import { h, replace } from "./dom.js";
 import { onLiveState } from "./live.js";
 import { can, session } from "./session.js";
@@ -31,7 +32,9 @@ export function frame(pages, { onSignOut }) {
     nav,
     h("div", { class: "who" },
       liveDot,
-      h("span", { class: "user" }, session.user.name, " ", h("small", {}, `(${session.user.role})`)),
+      h("button", { type: "button", class: "link user", title: "Change my password",
+        "aria-label": `${session.user.name} (${session.user.role}): change my password`, onclick: () => changePasswordDialog() },
+        session.user.name, " ", h("small", {}, `(${session.user.role})`)),
       h("button", { type: "button", class: "link", onclick: onSignOut }, "Sign out")));
   return {
     el: [header, main],

@@ -11,9 +11,25 @@
 import overview from "./overview.js";
 import transaction from "./transaction.js";
 import transactions from "./transactions.js";
+import idTokens from "./id-tokens.js";
+import localLists from "./local-lists.js";
+import reservations from "./reservations.js";
+import webhooks from "./webhooks.js";
+import webhook from "./webhook.js";
+import apiTokens from "./api-tokens.js";
+import audit from "./audit.js";
+import users from "./users.js";
 
 export const pages = [
   overview,
   transactions,
   transaction,
+  idTokens,
+  localLists,
+  reservations,
+  webhooks,
+  webhook,
+  apiTokens,
+  audit,
+  users,
 ];
