@@ -215,6 +215,17 @@ class AmpyreServer:
         items: list[dict[str, Any]] = page["items"]
         return items
 
+    def active_transaction(self, station_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The station's active transaction, waiting (bounded) for one to start."""
+        found: list[dict[str, Any]] = []
+
+        def active() -> bool:
+            found[:] = self.active_transactions(station_id)
+            return bool(found)
+
+        wait_until(active, timeout, f"an active transaction at {station_id}")
+        return found[0]
+
     # ------------------------------------------------------------------ stations
 
     def simulate(
@@ -328,9 +339,10 @@ class HostileStation:
 
     def __init__(self, ws_url: str, station_id: str, protocol: str) -> None:
         self.station_id = station_id
-        self.ws: ClientConnection = connect(
-            f"{ws_url}/{station_id}", subprotocols=[protocol], open_timeout=10
-        )  # type: ignore[list-item]
+        self._stack = contextlib.ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(
+            connect(f"{ws_url}/{station_id}", subprotocols=[protocol], open_timeout=10)  # type: ignore[list-item]
+        )
         self._lock = threading.Lock()
 
     def call(self, action: str, payload: dict[str, Any]) -> Any:
@@ -353,7 +365,7 @@ class HostileStation:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.ws.close()
+            self._stack.close()
 
 
 @contextlib.contextmanager

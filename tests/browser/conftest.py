@@ -14,23 +14,16 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from browser_harness import (
-    ADMIN_PASSWORD,
     CHROMIUM,
     CHROMIUM_ARGS,
     AmpyreServer,
     running_server,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
-
-VIEWPORT = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-EXPECT_TIMEOUT_MS = 10_000
-
-expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+from browser_ui import PageWatch, new_context, sign_in
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 
 def _on_ci() -> bool:
@@ -60,6 +53,20 @@ def server(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(scope="package")
+def charger(server: AmpyreServer) -> Iterator[str]:
+    """A simulated 1.6 station that keeps charging EVs (meter values every 2 s, sessions
+    of 5-15 minutes, a new EV a second after one leaves); its id."""
+    server.create_id_tokens("BRW-CHARGE-1")
+    sim = server.simulate(
+        "CHG-", 1, id_tokens=("BRW-CHARGE-1",), meter_interval=2, session_duration=600
+    )
+    try:
+        yield sim.station_ids[0]
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="package")
 def playwright(chromium: Path) -> Iterator[Playwright]:
     pw = sync_playwright().start()
     try:
@@ -79,29 +86,6 @@ def browser(playwright: Playwright, chromium: Path) -> Iterator[Browser]:
         b.close()
 
 
-class PageWatch:
-    """Uncaught errors and CSP violations seen by the pages of one context."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def attach(self, page: Page) -> None:
-        page.on("pageerror", lambda exc: self.problems.append(f"uncaught: {exc}"))
-        page.on("console", self._console)
-
-    def _console(self, message: Any) -> None:
-        text = message.text
-        if message.type == "error" and "Content Security Policy" in text:
-            self.problems.append(f"CSP: {text}")
-
-
-def new_context(browser: Browser, server: AmpyreServer, **options: Any) -> BrowserContext:
-    options.setdefault("viewport", VIEWPORT)
-    context = browser.new_context(base_url=server.url, **options)
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    return context
-
-
 @pytest.fixture
 def context(browser: Browser, server: AmpyreServer) -> Iterator[BrowserContext]:
     ctx = new_context(browser, server)
@@ -118,15 +102,6 @@ def page(context: BrowserContext) -> Iterator[Page]:
     watch.attach(p)
     yield p
     assert watch.problems == [], watch.problems
-
-
-def sign_in(page: Page, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
-    """Through the sign-in form, as a person would."""
-    page.goto("/")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @pytest.fixture

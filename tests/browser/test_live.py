@@ -7,7 +7,6 @@ would drop the mark, so the change must have come through the event stream."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,25 +56,9 @@ def test_demo_stations_go_online_without_reload(server: AmpyreServer, admin_page
     assert_not_reloaded(page)
 
 
-@pytest.fixture(scope="module")
-def charging(server: AmpyreServer) -> Iterator[dict[str, Any]]:
-    """A 1.6 station charging an EV (meter values every 2 s); its active transaction."""
-    server.create_id_tokens("BRW-CHARGE-1")
-    sim = server.simulate(
-        "CHG-", 1, id_tokens=("BRW-CHARGE-1",), meter_interval=2, session_duration=600
-    )
-    station = sim.station_ids[0]
-    found: list[dict[str, Any]] = []
-
-    def active() -> bool:
-        found[:] = server.active_transactions(station)
-        return bool(found)
-
-    try:
-        wait_until(active, 30, f"a transaction at {station}")
-        yield found[0]
-    finally:
-        sim.stop()
+@pytest.fixture
+def charging(server: AmpyreServer, charger: str) -> dict[str, Any]:
+    return server.active_transaction(charger)
 
 
 def chart_points(page: Page) -> int:
