@@ -9,6 +9,8 @@
 //   }
 
 import overview from "./overview.js";
+import station from "./station.js";
+import stations from "./stations.js";
 import transaction from "./transaction.js";
 import transactions from "./transactions.js";
 import idTokens from "./id-tokens.js";
@@ -22,6 +24,8 @@ import users from "./users.js";
 
 export const pages = [
   overview,
+  stations,
+  station,
   transactions,
   transaction,
   idTokens,
