@@ -54,12 +54,11 @@ def server(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="package")
 def charger(server: AmpyreServer) -> Iterator[str]:
-    """A simulated 1.6 station that keeps charging EVs (meter values every 2 s, sessions
-    of 5-15 minutes, a new EV a second after one leaves); its id."""
-    server.create_id_tokens("BRW-CHARGE-1")
-    sim = server.simulate(
-        "CHG-", 1, id_tokens=("BRW-CHARGE-1",), meter_interval=2, session_duration=600
-    )
+    """A simulated 1.6 station that keeps charging EVs at both its connectors (meter values
+    every 2 s, sessions of 5-15 minutes, a new EV a second after one leaves); its id."""
+    tokens = ("BRW-CHARGE-1", "BRW-CHARGE-2")  # one per connector (no ConcurrentTx)
+    server.create_id_tokens(*tokens)
+    sim = server.simulate("CHG-", 1, id_tokens=tokens, meter_interval=2, session_duration=600)
     try:
         yield sim.station_ids[0]
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from browser_harness import AmpyreServer, wait_until
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -36,24 +36,51 @@ def number(text: str) -> int:
     return int(re.sub(r"[^\d]", "", text) or "0")
 
 
-def test_demo_stations_go_online_without_reload(server: AmpyreServer, admin_page: Page) -> None:
-    page = admin_page
-    online = tile_value(page, "Online")
-    expect(online).to_have_text(re.compile(r"^\d"))
-    expect(page.locator(".live-dot.live-open")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+def station_badge(page: Page, station_id: str) -> Locator:
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=station_id))
+    return row.locator(".badge-online, .badge-offline")
+
+
+def test_demo_stations_go_online_without_reload(
+    server: AmpyreServer, admin_page: Page, context: BrowserContext
+) -> None:
+    ids = [f"LIVE-{i:05d}" for i in (1, 2, 3)]
+    for sid in ids:  # known but never connected: listed offline
+        server.call("POST", "/stations", 201, json={"id": sid})
+    overview = admin_page
+    overview.goto("/#/")
+    online = tile_value(overview, "Online")
+    expect(tile_value(overview, "Stations")).to_have_text(re.compile(r"^\d"))
+    expect(overview.locator(".live-dot.live-open")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
     before = number(online.inner_text())
-    total_before = number(tile_value(page, "Stations").inner_text())
-    keep_window(page)
+    keep_window(overview)
+
+    # A second tab of the same browser on the station list, filtered to these stations.
+    stations = context.new_page()
+    stations.goto("/#/stations?q=LIVE-")
+    for sid in ids:
+        expect(station_badge(stations, sid)).to_have_text("offline")
+    expect(stations.locator(".live-dot.live-open")).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    keep_window(stations)
 
     sim = server.simulate("LIVE-", 3, sessions=False)
     expect(online).to_have_text(f"{before + 3:,}", timeout=LIVE_TIMEOUT_MS)
-    expect(tile_value(page, "Stations")).to_have_text(f"{total_before + 3:,}")
-    assert_not_reloaded(page)
+    for sid in ids:
+        expect(station_badge(stations, sid)).to_have_text("online", timeout=LIVE_TIMEOUT_MS)
+    # Their connectors came with their StatusNotifications.
+    expect(stations.get_by_role("img", name=re.compile(r"connector 1: Available"))).to_have_count(
+        3, timeout=LIVE_TIMEOUT_MS
+    )
+    assert_not_reloaded(overview)
+    assert_not_reloaded(stations)
 
     # And offline again when they go away.
     sim.stop()
     expect(online).to_have_text(f"{before:,}", timeout=LIVE_TIMEOUT_MS)
-    assert_not_reloaded(page)
+    for sid in ids:
+        expect(station_badge(stations, sid)).to_have_text("offline", timeout=LIVE_TIMEOUT_MS)
+    assert_not_reloaded(overview)
+    assert_not_reloaded(stations)
 
 
 @pytest.fixture
