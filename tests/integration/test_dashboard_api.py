@@ -8,7 +8,7 @@ import asyncio
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -404,3 +404,23 @@ async def test_stream_over_a_real_socket(start_server: StartServer, store_url: s
     async with asyncio.timeout(10):
         while server.app.live.clients:  # noqa: ASYNC110 - the server notices the close
             await asyncio.sleep(0.02)
+
+
+async def test_open_streams_do_not_hold_up_shutdown(
+    start_server: StartServer, sqlite_url: str
+) -> None:
+    server = await start_server(sqlite_url)
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with (
+        httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=10) as client,
+        client.stream("GET", "/api/v1/stream") as r,
+    ):
+        events = _events(r)
+        async with asyncio.timeout(5):
+            async for event in events:
+                if event.get("event") == "ready":
+                    break
+        async with asyncio.timeout(10):  # the stream ends, the server stops
+            await server.shutdown()
+            [e async for e in events]
+    assert server.task.done()

@@ -22,7 +22,7 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def test_like_pattern_escapes_wildcards() -> None:
-    assert like_pattern("AbC") == "%abc%"
+    assert like_pattern("AbC") == "%AbC%"
     assert like_pattern("50%_x\\y") == "%50\\%\\_x\\\\y%"
 
 
@@ -106,3 +106,21 @@ def test_csv_lines_are_rfc_4180() -> None:
     assert list(csv.reader(io.StringIO(data.decode(), newline=""))) == [
         ["a,b", 'say "hi"', "two\nlines", "plain"]
     ]
+
+
+def test_sse_encoding_keeps_data_on_one_line() -> None:
+    from ampyre.api.sse import encode, parse_last_event_id
+    from ampyre.services.live import LiveMessage
+
+    message = LiveMessage("station.status_changed", {"info": "a\nb\r\ndata: x", "s": "<é>"}, 7)
+    wire = encode(message)
+    assert wire == (
+        b'id: 7\nevent: station.status_changed\ndata: {"info":"a\\nb\\r\\ndata: x",'
+        b'"s":"<\xc3\xa9>"}\n\n'
+    )
+    assert encode(message) is wire  # encoded once for every stream
+    assert encode(LiveMessage("stats", {"n": 1})) == b'event: stats\ndata: {"n":1}\n\n'
+    assert parse_last_event_id(None) is None
+    assert parse_last_event_id("42") == 42
+    assert parse_last_event_id("-1") == -1
+    assert parse_last_event_id("1e3") == -1

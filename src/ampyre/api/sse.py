@@ -34,10 +34,13 @@ RESET = "reset"  # the events a reconnecting client missed are gone: reload ever
 
 
 def encode(message: LiveMessage) -> bytes:
-    """One event. The JSON is compact, so `data` is a single line (no raw newlines)."""
-    data = json.dumps(message.data, separators=(",", ":"), ensure_ascii=False, default=str)
-    head = f"id: {message.id}\n" if message.id is not None else ""
-    return f"{head}event: {message.event}\ndata: {data}\n\n".encode()
+    """One event, encoded once for all streams. The JSON is compact, so `data` is a
+    single line (no raw newlines)."""
+    if message.wire is None:
+        data = json.dumps(message.data, separators=(",", ":"), ensure_ascii=False, default=str)
+        head = f"id: {message.id}\n" if message.id is not None else ""
+        message.wire = f"{head}event: {message.event}\ndata: {data}\n\n".encode()
+    return message.wire
 
 
 def parse_last_event_id(value: str | None) -> int | None:
@@ -47,6 +50,12 @@ def parse_last_event_id(value: str | None) -> int | None:
         return None
     text = value.strip()
     return int(text) if text.isdigit() and len(text) <= 19 else -1
+
+
+class EventStreamMedia(Response):
+    """Only names the media type for the OpenAPI document of a stream route."""
+
+    media_type = MEDIA_TYPE
 
 
 class EventStreamResponse(Response):

@@ -74,9 +74,9 @@ def parse_sort(text: str) -> tuple[StationSort, bool]:
 
 
 def like_pattern(q: str) -> str:
-    """A LIKE pattern (escape character backslash) matching `q` as a literal substring,
-    lower-cased: `%` and `_` in what an operator types are not wildcards."""
-    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern (escape character backslash) matching `q` as a literal substring:
+    `%` and `_` in what an operator types are not wildcards."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 

@@ -58,11 +58,14 @@ class TooManyStreams(Exception):
     """The process serves `max_clients` streams already."""
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LiveMessage:
     event: str  # the SSE event name: a domain event type, or "stats"
     data: dict[str, Any]
     id: int | None = None  # the outbox position (domain events only)
+    # The encoded form, made by the first stream that sends the message and reused by
+    # the others (one message goes to every open stream).
+    wire: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -154,6 +154,9 @@ class StationService:
     async def connectors(self, station_id: str) -> list[Connector]:
         return await self._store.list_connectors(station_id)
 
+    async def connectors_of(self, station_ids: list[str]) -> dict[str, list[Connector]]:
+        return await self._store.list_connectors_of(station_ids)
+
     async def update(
         self,
         station_id: str,

@@ -348,6 +348,22 @@ class StationsSql(StorePart):
             rows = (await conn.execute(stmt)).all()
         return [Connector(**row._mapping) for row in rows]
 
+    async def list_connectors_of(self, station_ids: Sequence[str]) -> dict[str, list[Connector]]:
+        c = t.connectors
+        found: dict[str, list[Connector]] = {}
+        ids = list(dict.fromkeys(station_ids))
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            stmt = (
+                sa.select(c)
+                .where(c.c.station_id.in_(ids[start : start + 500]))
+                .order_by(c.c.station_id, c.c.evse_id, c.c.connector_id)
+            )
+            async with self._tx() as conn:
+                rows = (await conn.execute(stmt)).all()
+            for row in rows:
+                found.setdefault(row.station_id, []).append(Connector(**row._mapping))
+        return found
+
     async def list_status_history(self, station_id: str, limit: int, offset: int) -> Page:
         return await self._received_page(
             t.status_history, station_id, _status_report, limit, offset

@@ -103,6 +103,7 @@ class SqlStore:
         self.update_station = st.update_station
         self.delete_station = st.delete_station
         self.list_connectors = st.list_connectors
+        self.list_connectors_of = st.list_connectors_of
         self.list_status_history = st.list_status_history
         self.list_reports = st.list_reports
         self.prune_status_history = st.prune_status_history

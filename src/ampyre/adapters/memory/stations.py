@@ -232,6 +232,14 @@ class MemoryStations:
         keys = sorted(k for k in self.connectors if k[0] == station_id)
         return [dataclasses.replace(self.connectors[k]) for k in keys]
 
+    async def list_connectors_of(self, station_ids: Sequence[str]) -> dict[str, list[Connector]]:
+        found: dict[str, list[Connector]] = {}
+        for sid in dict.fromkeys(station_ids):
+            connectors = await self.list_connectors(sid)
+            if connectors:
+                found[sid] = connectors
+        return found
+
     async def list_status_history(self, station_id: str, limit: int, offset: int) -> Page:
         self._read()
         items = [r for r in reversed(self.status_history) if r.station_id == station_id]

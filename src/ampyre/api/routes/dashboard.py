@@ -9,7 +9,12 @@ from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
 from ampyre.api.routes._common import problems
 from ampyre.api.schemas_dashboard import OverviewOut
-from ampyre.api.sse import MEDIA_TYPE, EventStreamResponse, parse_last_event_id
+from ampyre.api.sse import (
+    MEDIA_TYPE,
+    EventStreamMedia,
+    EventStreamResponse,
+    parse_last_event_id,
+)
 from ampyre.domain.models import Role
 from ampyre.services.clock import utcnow
 from ampyre.services.dashboard import ALERTS, DashboardReads, utc_day_start
@@ -54,6 +59,7 @@ def dashboard_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         "/stream",
         dependencies=viewer,
         response_model=None,
+        response_class=EventStreamMedia,
         responses={**_STREAM_DOC, **problems(503)},
     )
     async def stream(

@@ -1,6 +1,5 @@
 """Stations: registry CRUD, their connectors, status history and device reports."""
 
-import asyncio
 from typing import Annotated
 from urllib.parse import quote
 
@@ -71,8 +70,14 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         key, descending = parse_sort(sort)
         query = StationQuery(q=q or None, state=state, sort=key, descending=descending)
         page = await service.list(limit, offset, query)
-        items = await asyncio.gather(*(render(s) for s in page.items))
-        return StationPage(items=list(items), total=page.total, limit=limit, offset=offset)
+        stations: list[Station] = page.items
+        # One query for the page's connectors, not one per station.
+        connectors = await service.connectors_of([s.id for s in stations])
+        items = [
+            StationOut.build(s, connectors.get(s.id, []), deps.commands.ocpp_version(s.id))
+            for s in stations
+        ]
+        return StationPage(items=items, total=page.total, limit=limit, offset=offset)
 
     @router.post(
         "",
