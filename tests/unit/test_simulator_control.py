@@ -336,7 +336,7 @@ async def test_16_triggers(harness: tuple[Harness, Any]) -> None:
         assert await h.call("TriggerMessage", {"requestedMessage": message}) == {
             "status": "Accepted"
         }
-        await h.until(message, lambda m=message: _count(h, m) == 1)  # type: ignore[misc]
+        await h.until(message, lambda m=message: _count(h, m) == 1)
         assert h.actions(message) == [{"status": "Idle"}]
     boots = _count(h, "BootNotification")
     assert await h.call("TriggerMessage", {"requestedMessage": "BootNotification"}) == {

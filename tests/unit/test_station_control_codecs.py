@@ -147,6 +147,15 @@ def test_2x_unlock_and_trigger(version: str) -> None:
         assert c.trigger(v21_only, None, None) is None
 
 
+def test_has_response_tells_calls_from_sends() -> None:
+    registry = Schemas()[OcppVersion.V21]
+    assert registry.has_response("Reset") and registry.has_response("DataTransfer")
+    assert not registry.has_response("NotifyPeriodicEventStream")  # SEND only
+    assert not registry.has_response("NoSuchAction")
+    assert registry.validator("Reset", response=True) is not None  # what it stands for
+    assert Schemas()[OcppVersion.V16].has_response("GetConfiguration")
+
+
 # ---- through the port and the service ----------------------------------------------------
 
 

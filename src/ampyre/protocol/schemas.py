@@ -89,6 +89,11 @@ class SchemaRegistry:
             return f"{action}.json"
         return f"{action}Request.json"
 
+    def has_response(self, action: str) -> bool:
+        """Whether `action` can be a CALL (it has a response schema; 2.1 SEND-only
+        messages have none), without compiling anything."""
+        return action in self.actions and self._file(action, True) in self._files
+
     def validator(self, action: str, response: bool) -> Validator | None:
         key = f"{action}/{int(response)}"
         found = self._cache.get(key)

@@ -203,7 +203,9 @@ class StationCommands(Protocol):
         connector_id: int | None = None,
         timeout: float | None = None,
     ) -> Answer:
-        """status "not_supported" if the version has no such trigger."""
+        """status "not_supported" if the version has no such trigger; raises
+        NotAddressable if it cannot address the connector (1.6: `evse_id` and
+        `connector_id` differ; 2.x: a connector without its EVSE)."""
         ...
 
     def trigger_messages(self, version: str) -> tuple[Trigger, ...]:

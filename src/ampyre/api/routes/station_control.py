@@ -29,6 +29,7 @@ from ampyre.api.schemas_control import (
 )
 from ampyre.domain.models import OcppVersion, Role
 from ampyre.protocol.actions import station_initiated
+from ampyre.protocol.commands import default_codecs
 from ampyre.protocol.errors import error_code
 from ampyre.protocol.schemas import Schemas
 from ampyre.services.commands import InvalidPayload, UnknownAction
@@ -80,13 +81,13 @@ def _invalid(exc: InvalidCommand) -> NoReturn:
 
 
 def _actions(schemas: Schemas, version: OcppVersion) -> list[str]:
-    """CSMS -> station actions: those with a CALL and a CALLRESULT schema that only a
-    station does not send (DataTransfer goes both ways and is one)."""
+    """CSMS -> station actions: those that can be a CALL (with a response schema) and
+    are not sent only by stations (DataTransfer goes both ways and is one)."""
     registry = schemas[version]
     return sorted(
         a
         for a in registry.actions
-        if not station_initiated(a, version.value) and registry.validator(a, True) is not None
+        if registry.has_response(a) and not station_initiated(a, version.value)
     )
 
 
@@ -95,6 +96,14 @@ def station_control_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     viewer = [Depends(auth.require(Role.VIEWER))]
     operator = [Depends(auth.require(Role.OPERATOR))]
     schemas = deps.schemas if deps.schemas is not None else Schemas()
+    # Per version, computed on first use (schema files are listed, nothing is compiled).
+    listed: dict[OcppVersion, list[str]] = {}
+
+    def actions_of(version: OcppVersion) -> list[str]:
+        found = listed.get(version)
+        if found is None:
+            found = listed[version] = _actions(schemas, version)
+        return found
 
     def service() -> StationControl:
         if deps.station_control is None:
@@ -206,9 +215,9 @@ def station_control_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         codec_triggers = (
             deps.station_control.trigger_messages(v.value)
             if deps.station_control is not None
-            else ()
+            else default_codecs()[v.value].triggers()
         )
-        actions = _actions(schemas, v)
+        actions = actions_of(v)
         return OcppActionsOut(
             station_id=station_id,
             ocpp_version=v.value,
@@ -241,7 +250,7 @@ def station_control_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         v = await version_of(station_id, version)
         refuse_raw(station_id, action)
         registry = schemas[v]
-        if action not in _actions(schemas, v):
+        if action not in actions_of(v):
             command_failed(
                 station_id, action, UnknownAction(f"{action} is not an action of {v.value}"),
                 version=v.value,
