@@ -171,6 +171,52 @@ async def test_audit_log_pages_and_prunes(store: Any) -> None:
     ]
 
 
+def _exchange(station: str, n: int, action: str, out: bool) -> list[MessageLogEntry]:
+    """A request and its reply, `n` seconds after T0; out: sent by the CSMS."""
+    ask, answer = (Direction.OUT, Direction.IN) if out else (Direction.IN, Direction.OUT)
+    at = T0 + timedelta(seconds=n)
+    uid = f"u{n}"
+    return [
+        MessageLogEntry(station, ask, 2, uid, action, f'[2,"{uid}","{action}",{{}}]', at),
+        MessageLogEntry(
+            station, answer, 3, uid, action, f'[3,"{uid}",{{}}]', at + timedelta(milliseconds=5)
+        ),
+    ]
+
+
+async def test_audit_log_filters_by_action_and_direction(store: Any) -> None:
+    """`action` keeps requests and their replies; `direction` keeps the frames going that
+    way (a request one way, its reply the other); both page and count matching frames."""
+    entries: list[MessageLogEntry] = []
+    for n in range(6):
+        entries += _exchange("CS1", n, "Heartbeat" if n % 2 else "Reset", out=n % 2 == 0)
+    entries += _exchange("CS2", 10, "Reset", out=True)
+    store.log_messages(entries)
+    await settle(store)
+
+    resets = await store.list_messages("CS1", 100, 0, action="Reset")
+    assert resets.total == 6 and {m.action for m in resets.items} == {"Reset"}
+    assert [m.unique_id for m in resets.items] == ["u4", "u4", "u2", "u2", "u0", "u0"]
+
+    inbound = await store.list_messages("CS1", 100, 0, direction="in")
+    assert inbound.total == 6 and {m.direction for m in inbound.items} == {Direction.IN}
+    # Heartbeats come in (requests), Resets' replies come in.
+    assert [(m.unique_id, m.message_type) for m in inbound.items] == [
+        ("u5", 2), ("u4", 3), ("u3", 2), ("u2", 3), ("u1", 2), ("u0", 3),
+    ]  # fmt: skip
+    # Paging counts matching frames only.
+    page = await store.list_messages("CS1", 2, 3, direction="in")
+    assert page.total == 6 and [m.unique_id for m in page.items] == ["u2", "u1"]
+
+    sent_resets = await store.list_messages(None, 100, 0, action="Reset", direction="out")
+    assert sent_resets.total == 4
+    assert [(m.station_id, m.unique_id, m.message_type) for m in sent_resets.items] == [
+        ("CS2", "u10", 2), ("CS1", "u4", 2), ("CS1", "u2", 2), ("CS1", "u0", 2),
+    ]  # fmt: skip
+    assert (await store.list_messages("CS1", 10, 0, action="Nope")).total == 0
+    assert (await store.list_messages("CS1", 10, 4, action="Reset", direction="in")).items == []
+
+
 async def test_api_tokens(store: Any) -> None:
     token = ApiToken(None, "ops", Role.OPERATOR, "hash-1", T0)
     created = await store.create_api_token(token)

@@ -472,6 +472,38 @@ async def test_message_log(env: Env) -> None:
     assert paged["total"] == 3 and len(paged["items"]) == 1 and paged["offset"] == 1
 
 
+async def test_message_log_filters_by_action_and_direction(env: Env) -> None:
+    await env.stations.create("CP1")
+    now = datetime.now(UTC)
+    env.store.log_messages(
+        [
+            MessageLogEntry("CP1", Direction.IN, 2, "1", "Heartbeat", HB1, now),
+            MessageLogEntry("CP1", Direction.OUT, 3, "1", "Heartbeat", '[3,"1",{}]', now),
+            MessageLogEntry("CP1", Direction.OUT, 2, "2", "Reset", '[2,"2","Reset",{}]', now),
+            MessageLogEntry("CP1", Direction.IN, 3, "2", "Reset", '[3,"2",{}]', now),
+        ]
+    )
+    await _flush(env.store)
+    async with env.client(Role.VIEWER) as c:
+        inbound = (await c.get("/api/v1/messages", params={"direction": "in"})).json()
+        resets = (await c.get("/api/v1/messages", params={"action": "Reset"})).json()
+        both = await c.get(
+            "/api/v1/messages", params={"station_id": "CP1", "action": "Reset", "direction": "out"}
+        )
+        bad_direction = await c.get("/api/v1/messages", params={"direction": "sideways"})
+        bad_action = await c.get("/api/v1/messages", params={"action": "Re set"})
+    assert inbound["total"] == 2
+    assert {(m["action"], m["message_type"]) for m in inbound["items"]} == {
+        ("Heartbeat", 2),
+        ("Reset", 3),
+    }
+    assert resets["total"] == 2 and {m["action"] for m in resets["items"]} == {"Reset"}
+    assert [(m["unique_id"], m["message_type"]) for m in both.json()["items"]] == [("2", 2)]
+    assert both.json()["total"] == 1
+    assert_problem(bad_direction, 422)
+    assert_problem(bad_action, 422)
+
+
 async def _flush(store: Any) -> None:
     """The audit log is buffered; a store may need a nudge before reading it back."""
     flush = getattr(store, "flush", None)

@@ -89,8 +89,16 @@ class Store(Protocol):
         ...
 
     async def list_messages(
-        self, station_id: str | None, limit: int, offset: int
-    ) -> Page:  # items: MessageLogEntry, newest first
+        self,
+        station_id: str | None,
+        limit: int,
+        offset: int,
+        action: str | None = None,
+        direction: str | None = None,
+    ) -> Page:
+        """items: MessageLogEntry, newest first; with `action` only that action's frames
+        (requests and their replies), with `direction` ("in" / "out") only frames going
+        that way. `total` counts the frames that match."""
         ...
 
     # OCPP path (group-committed)

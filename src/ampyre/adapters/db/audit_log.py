@@ -62,9 +62,16 @@ class AuditLogSql(StorePart):
             out.append(tuple(values))
         return self._messages_sql, out
 
-    async def list_messages(self, station_id: str | None, limit: int, offset: int) -> Page:
+    async def list_messages(
+        self,
+        station_id: str | None,
+        limit: int,
+        offset: int,
+        action: str | None = None,
+        direction: str | None = None,
+    ) -> Page:
         async with self._tx() as conn:
-            return await list_frames(conn, station_id, limit, offset)
+            return await list_frames(conn, station_id, limit, offset, action, direction)
 
     async def prune_messages(self, older_than: datetime, action: str | None = None) -> int:
         """Delete log rows older than `older_than` (with `action`: only that action's),
@@ -87,22 +94,44 @@ class AuditLogSql(StorePart):
         return deleted
 
 
+def _frames_going(direction: str) -> sa.ColumnElement[int]:
+    """Frames of a row going `direction`: its request goes the row's direction, its reply
+    the other way (so a row holds at most one of them)."""
+    call = sa.and_(_m.c.direction == direction, _m.c.call_type.is_not(None))
+    reply = sa.and_(_m.c.direction != direction, _m.c.reply_type.is_not(None))
+    return sa.case((call, 1), else_=0) + sa.case((reply, 1), else_=0)
+
+
 async def list_frames(
-    conn: AsyncConnection, station_id: str | None, limit: int, offset: int
+    conn: AsyncConnection,
+    station_id: str | None,
+    limit: int,
+    offset: int,
+    action: str | None = None,
+    direction: str | None = None,
 ) -> Page:
     """One item per frame, newest first (a reply above its request); `limit`, `offset`
-    and `total` count frames. Reads about `offset + limit` rows, as OFFSET would."""
+    and `total` count frames. Reads about `offset + limit` rows, as OFFSET would.
+    `action`: a request and its reply share the row's action column. `direction`: only
+    the frames going that way (rows with none of them are left out)."""
     limit, offset = max(0, limit), max(0, offset)
     mine = [] if station_id is None else [_m.c.station_id == station_id]
-    total_q = sa.select(sa.func.count(_m.c.call_type) + sa.func.count(_m.c.reply_type)).where(*mine)
-    total = int((await conn.execute(total_q)).scalar_one() or 0)
+    if action is not None:
+        mine.append(_m.c.action == action)
+    frames = _FRAMES if direction is None else _frames_going(direction)
+    if direction is None:
+        total_q = sa.select(sa.func.count(_m.c.call_type) + sa.func.count(_m.c.reply_type))
+    else:
+        mine.append(frames > 0)
+        total_q = sa.select(sa.func.count())
+    total = int((await conn.execute(total_q.select_from(_m).where(*mine))).scalar_one() or 0)
     if limit == 0 or offset >= total:
         return Page(items=[], total=total, limit=limit, offset=offset)
     # A row holds one or two frames: the first offset // 2 rows hold at most `offset`.
     skip_rows = offset // 2
     skipped = 0
     if skip_rows:
-        head = sa.select(_FRAMES.label("n")).where(*mine).order_by(_m.c.id.desc())
+        head = sa.select(frames.label("n")).where(*mine).order_by(_m.c.id.desc())
         head_q = head.limit(skip_rows).subquery()
         frames_q = sa.select(sa.func.coalesce(sa.func.sum(head_q.c.n), 0))
         skipped = int((await conn.execute(frames_q)).scalar_one())
@@ -114,12 +143,12 @@ async def list_frames(
         .limit(skip_frames + limit)
         .offset(skip_rows)
     )
-    frames: list[MessageLogEntry] = []
+    got: list[MessageLogEntry] = []
     for found in (await conn.execute(query)).all():
-        frames.extend(decode(Row(*found)))
-        if len(frames) >= skip_frames + limit:
+        got.extend(f for f in decode(Row(*found)) if direction in (None, f.direction))
+        if len(got) >= skip_frames + limit:
             break
-    items = [f._replace(direction=Direction(f.direction)) for f in frames[skip_frames:]]
+    items = [f._replace(direction=Direction(f.direction)) for f in got[skip_frames:]]
     return Page(items=items[:limit], total=total, limit=limit, offset=offset)
 
 

@@ -252,10 +252,21 @@ class MemoryStations:
         items.sort(key=lambda r: r.received_at, reverse=True)
         return _page(items, limit, offset)
 
-    async def list_messages(self, station_id: str | None, limit: int, offset: int) -> Page:
+    async def list_messages(
+        self,
+        station_id: str | None,
+        limit: int,
+        offset: int,
+        action: str | None = None,
+        direction: str | None = None,
+    ) -> Page:
         self._read()
         items = [
-            m for m in reversed(self.messages) if station_id is None or m.station_id == station_id
+            m
+            for m in reversed(self.messages)
+            if (station_id is None or m.station_id == station_id)
+            and (action is None or m.action == action)
+            and (direction is None or m.direction == direction)
         ]
         items.sort(key=lambda m: m.created_at, reverse=True)
         return _page(items, limit, offset)

@@ -39,6 +39,7 @@ export function pagedList(opts) {
       status.textContent = `${from}–${state.offset + count} of ${total}`;
       prev.disabled = state.offset === 0;
       next.disabled = state.offset + count >= total;
+      pager.hidden = total === 0 && state.offset === 0;
     } catch (err) {
       if (mine === seq) replace(errors, errorBox(err));
     } finally {
@@ -46,8 +47,9 @@ export function pagedList(opts) {
     }
   }
 
+  const pager = h("div", { class: "pager" }, prev, status, next);
   const el = h("div", { class: "paged-list", role: "region", "aria-label": opts.label || null },
-    opts.toolbar || null, errors, body, h("div", { class: "pager" }, prev, status, next));
+    opts.toolbar || null, errors, body, pager);
   reload();
   return {
     el,

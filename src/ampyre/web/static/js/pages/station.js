@@ -11,7 +11,7 @@ import { card, tabs } from "../layout.js";
 import { Context, href, setQuery } from "../router.js";
 import { can } from "../session.js";
 import { commandsTab } from "./station/commands.js";
-import { connectionBadge, connectorBadge, place } from "./station/parts.js";
+import { connectionBadge, connectorBadge, place, tickAgo } from "./station/parts.js";
 import { settingsTab } from "./station/settings.js";
 import { historyTab, messagesTab, reportsTab, transactionsTab } from "./station/tabs.js";
 
@@ -52,7 +52,7 @@ function connectorRow(evseId, c) {
     connectorBadge(evseId, c),
     h("span", { class: "connector-details" },
       details.length ? details.join(" · ") : null,
-      since ? h("small", { class: "muted" }, details.length ? " · " : "", "since ", h("time", { datetime: since, title: fmt.time(since) }, fmt.ago(since))) : null),
+      since ? h("small", { class: "muted" }, details.length ? " · " : "", "since ", h("time", { class: "ago", datetime: since, title: fmt.time(since) }, fmt.ago(since))) : null),
   ];
 }
 
@@ -63,7 +63,16 @@ export default {
   async render(root, ctx) {
     const id = ctx.params.id;
     const path = `/stations/${seg(id)}`;
-    let station = await api.get(path);
+    let station;
+    try {
+      station = await api.get(path);
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      root.append(h("h1", {}, h("span", { class: "muted" }, "Station "), id),
+        h("p", { role: "alert" }, "There is no such station (it may have been deleted). ",
+          h("a", { href: href("/stations") }, "All stations")));
+      return;
+    }
     if (!ctx.alive) return;
 
     const conn = h("span", { class: "station-conn" });
@@ -144,6 +153,7 @@ export default {
       });
     }
     ctx.live("reset", refetch);
+    ctx.every(15000, () => tickAgo(connectorList));
 
     drawHeader();
     drawConnectors();

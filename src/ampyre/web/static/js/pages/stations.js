@@ -13,14 +13,14 @@ import * as fmt from "../format.js";
 import { pageHeader } from "../layout.js";
 import { go, href, setQuery } from "../router.js";
 import { can } from "../session.js";
-import { connectionBadge, connectorBadges, REGISTRATION } from "./station/parts.js";
+import { connectionBadge, connectorBadges, REGISTRATION, tickAgo } from "./station/parts.js";
 
 const STATES = [["", "All"], ["online", "Online"], ["offline", "Offline"], ["faulted", "Faulted"], ["charging", "Charging"]];
 const PAGE_SIZE = 25;
 const STATION_EVENTS = ["station.connected", "station.disconnected", "station.status_changed"];
 
 function lastSeen(iso) {
-  return h("time", { datetime: iso || null, title: iso ? fmt.time(iso) : null }, fmt.ago(iso));
+  return h("time", { class: "ago", datetime: iso || null, title: iso ? fmt.time(iso) : null }, fmt.ago(iso));
 }
 
 function vendorModel(s) {
@@ -63,6 +63,7 @@ export default {
       name: "state",
       onchange: () => {
         state = stateSelect.value;
+        options.empty = emptyText();
         table.restart();
       },
     }, STATES, state);
@@ -83,7 +84,8 @@ export default {
 
     let visible = new Set(); // ids on the page shown now
     const offset = Math.max(0, Number.parseInt(ctx.query.get("offset") || "0", 10) || 0);
-    const table = pagedTable({
+    const emptyText = () => (state ? "No station is in this state." : "No stations yet.");
+    const options = {
       columns,
       caption: "Stations",
       search: "Search id, vendor, model, serial, firmware",
@@ -92,7 +94,7 @@ export default {
       offset,
       pageSize: PAGE_SIZE,
       filters: h("div", { class: "field" }, h("label", { for: "stations-state" }, "State"), Object.assign(stateSelect, { id: "stations-state" })),
-      empty: state ? "No station is in this state." : "No stations yet.",
+      empty: emptyText(),
       rowKey: (s) => s.id,
       onState: ({ sort, q, offset: off }) => {
         if (!ctx.alive) return;
@@ -103,7 +105,8 @@ export default {
         visible = new Set((page.items || []).map((s) => s.id));
         return page;
       },
-    });
+    };
+    const table = pagedTable(options);
 
     // Live: refresh the visible page when one of its stations changes, or when the set of
     // stations in a state may have changed; keep keyboard focus on the same row's link.
@@ -128,7 +131,14 @@ export default {
       pending = setTimeout(refresh, 1000);
     };
     ctx.onCleanup(() => clearTimeout(pending));
+    ctx.every(15000, () => tickAgo(table.el));
     for (const type of STATION_EVENTS) ctx.live(type, onEvent);
+    // "charging" also counts stations with an active transaction.
+    for (const type of ["transaction.started", "transaction.ended"]) {
+      ctx.live(type, (event) => {
+        if (state === "charging") onEvent(event, type);
+      });
+    }
     ctx.live("reset", () => {
       if (!pending) pending = setTimeout(refresh, 1000);
     });

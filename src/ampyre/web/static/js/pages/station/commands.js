@@ -30,6 +30,15 @@ function noConnectors(title) {
   return formDialog(title, () => h("p", {}, "This station has not reported any connector yet."), async () => null, { submitLabel: "OK" });
 }
 
+/** A datalist of stored id tokens (the first 100), filled when they arrive. */
+function knownTokens() {
+  const list = h("datalist", { id: "known-tokens" });
+  api.get("/id-tokens", { limit: 100 }).then((page) => {
+    for (const t of page.items || []) list.append(h("option", { value: t.id_token }, t.description || t.type || ""));
+  }).catch(() => {});
+  return list;
+}
+
 export function commandsTab(panel, env) {
   const station = env.station;
   const post = (suffix, body) => api.post(`${env.path}/${suffix}`, body);
@@ -44,8 +53,9 @@ export function commandsTab(panel, env) {
     const input = await formDialog("Remote start", () => [
       field("EVSE", select({ name: "evse" }, evseChoices(s, "Station chooses"), evsesOf(s)[0] ?? ""),
         s.ocpp_version === "ocpp1.6" ? "OCPP 1.6: the connector id." : null),
-      field("Id token", h("input", { name: "id_token", required: true, maxlength: 255, autocomplete: "off", spellcheck: "false" }),
+      field("Id token", h("input", { name: "id_token", required: true, maxlength: 255, autocomplete: "off", spellcheck: "false", list: "known-tokens" }),
         "The token the transaction is started for (1.6 idTag)."),
+      knownTokens(),
     ], async (form) => ({ evse_id: int(form.elements.evse.value), id_token: form.elements.id_token.value.trim() }),
     { submitLabel: "Continue" });
     if (!input) return;
@@ -86,7 +96,7 @@ export function commandsTab(panel, env) {
     const v2 = s.ocpp_version && s.ocpp_version !== "ocpp1.6";
     const input = await formDialog("Reset", () => [
       field("Kind", select({ name: "kind" }, [["soft", "Soft: end transactions, then restart"], ["hard", "Hard: restart at once"]], "soft"),
-        v2 ? "OCPP 2.x has no hard reset: the station refuses it." : null),
+        v2 ? "OCPP 2.x has no hard reset: both are sent as an immediate reset; a hard one cannot wait for idle." : null),
       v2 ? field("When", select({ name: "when" }, [["immediate", "Immediately"], ["on_idle", "When no transaction runs"]], "immediate")) : null,
     ], async (form) => ({ kind: form.elements.kind.value, when: form.elements.when?.value || "immediate" }), { submitLabel: "Continue" });
     if (!input) return;
@@ -181,7 +191,8 @@ export function commandsTab(panel, env) {
     const local = new Date(soon.getTime() - soon.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
     const input = await formDialog("Reserve", () => [
       field("EVSE", select({ name: "evse" }, evseChoices(s, "Any EVSE"), evsesOf(s)[0] ?? ""), s.ocpp_version === "ocpp1.6" ? "OCPP 1.6: the connector id." : null),
-      field("Id token", h("input", { name: "id_token", required: true, maxlength: 255, autocomplete: "off", spellcheck: "false" })),
+      field("Id token", h("input", { name: "id_token", required: true, maxlength: 255, autocomplete: "off", spellcheck: "false", list: "known-tokens" })),
+      knownTokens(),
       field("Expires", h("input", { name: "expires", type: "datetime-local", required: true, value: local }), "Your local time."),
     ], async (form) => {
       const expires = new Date(form.elements.expires.value);

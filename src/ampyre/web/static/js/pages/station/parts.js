@@ -63,3 +63,8 @@ export function evsesOf(station) {
 }
 
 export const REGISTRATION = ["Accepted", "Pending", "Rejected"];
+
+/** Bring every "… ago" text under `root` (<time class="ago" datetime>) up to date. */
+export function tickAgo(root) {
+  for (const el of root.querySelectorAll("time.ago[datetime]")) el.textContent = fmt.ago(el.getAttribute("datetime"));
+}

@@ -157,8 +157,8 @@ export function messagesTab(panel, env) {
     render,
     load: async ({ limit, offset }) => {
       const f = wanted();
-      // The filters go to the server too (a server that knows them pages the matches);
-      // the page is filtered here as well, so that they hold either way.
+      // The server filters and pages the matches; the check here only guards against a
+      // server without the filters (then the note says that the page was narrowed).
       const page = await api.get("/messages", { station_id: env.id, limit, offset, action: f.action, direction: f.direction });
       const all = page.items || [];
       for (const m of all) {
@@ -167,9 +167,8 @@ export function messagesTab(panel, env) {
           known.append(h("option", { value: m.action }));
         }
       }
-      const lower = f.action.toLowerCase();
       const items = all.filter((m) => (!f.direction || m.direction === f.direction)
-        && (!lower || String(m.action || "").toLowerCase() === lower));
+        && (!f.action || m.action === f.action));
       note.textContent = items.length !== all.length
         ? `Filtered: ${items.length} of the ${all.length} frames on this page match.`
         : "";
