@@ -20,7 +20,7 @@
 import { h, replace } from "../dom.js";
 
 const HEIGHT = 280;
-const PAD = { top: 14, bottom: 34, axis: 48, axis2: 42 };
+const PAD = { top: 26, bottom: 34, axis: 48, axis2: 42 };
 const TIME_STEPS = [
   1, 2, 5, 10, 15, 30, // seconds
   60, 120, 300, 600, 900, 1800, // minutes
@@ -76,8 +76,17 @@ function timeLabel(ms, step, withDate) {
   return withDate ? `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}` : time;
 }
 
+/** Decimals that show every multiple of `step` exactly (2.5 -> 1, 0.025 -> 3). */
+export function stepDigits(step) {
+  for (let digits = 0; digits < 8; digits++) {
+    const scaled = step * 10 ** digits;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return digits;
+  }
+  return 8;
+}
+
 function valueLabel(v, step) {
-  const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
+  const digits = stepDigits(step);
   return Number(v).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -89,8 +98,10 @@ function fmt(series, v) {
   return `${n} ${series.unit}`;
 }
 
-function timeText(ms) {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+function timeText(ms, withDate = false) {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return withDate ? `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}` : time;
 }
 
 export function timeChart(opts) {
@@ -106,8 +117,13 @@ export function timeChart(opts) {
   const details = h("details", { class: "tchart-data" },
     h("summary", {}, "Show the values as a table"), tableBox);
   details.addEventListener("toggle", () => drawTable());
+  // Pointer readout of the nearest sample (the table below has the same numbers for
+  // keyboard and screen-reader users, so this is hidden from them).
+  const readout = h("p", { class: "tchart-readout", "aria-hidden": "true" });
   const frameEl = h("div", { class: "tchart-frame" }, svg);
-  const el = h("figure", { class: "tchart" }, frameEl, legend, details);
+  const el = h("figure", { class: "tchart" }, frameEl, readout, legend, details);
+  let geometry = null; // {t0, t1, left, plotW, top, bottom, x, scales} of the last draw
+  let hoverT = null;
 
   function valueOf(p, s) {
     const v = p[s.key];
@@ -126,16 +142,23 @@ export function timeChart(opts) {
     return null;
   }
 
+  // Do the samples span more than one local day (then times are shown with their date)?
+  function manyDays() {
+    return points.length > 1
+      && new Date(points[0].t).toDateString() !== new Date(points[points.length - 1].t).toDateString();
+  }
+
   function summary() {
     if (points.length === 0) return `${opts.label}: no values yet.`;
+    const dated = manyDays();
     const parts = series.map((s) => {
       const l = latest(s);
       return l ? `${s.label} ${fmt(s, l.v)}` : null;
     }).filter(Boolean);
     const first = points[0].t;
     const last = points[points.length - 1].t;
-    return `${opts.label}: ${points.length} samples from ${timeText(first)} to ${timeText(last)}; `
-      + `latest ${parts.join(", ")} at ${timeText(last)}.`;
+    return `${opts.label}: ${points.length} samples from ${timeText(first, dated)} to `
+      + `${timeText(last, dated)}; latest ${parts.join(", ")} at ${timeText(last, dated)}.`;
   }
 
   function draw() {
@@ -156,6 +179,7 @@ export function timeChart(opts) {
       children.push(h("rect", { x: left, y: top, width: plotW, height: plotH, class: "tchart-empty" }),
         h("text", { x: left + plotW / 2, y: top + plotH / 2, "text-anchor": "middle" },
           opts.empty || "No meter values yet."));
+      geometry = null;
       replace(svg, children);
       drawLegend();
       return;
@@ -209,7 +233,7 @@ export function timeChart(opts) {
       axisG.append(h("line", { x1: ax, x2: ax, y1: top, y2: bottom }));
       // The unit above its axis.
       axisG.append(h("text", {
-        x: ax + (axis === "left" ? -6 : 6), y: top - 3, "text-anchor": anchor, class: "tchart-unit",
+        x: ax + (axis === "left" ? -6 : 6), y: top - 12, "text-anchor": anchor, class: "tchart-unit",
       }, list.map((s) => s.unit).filter((u, i, a) => a.indexOf(u) === i).join(" / ")));
     }
     children.push(grid, axisG);
@@ -242,10 +266,57 @@ export function timeChart(opts) {
         })));
       children.push(g);
     }
+    geometry = { t0, t1, left, plotW, top, bottom, x, scales };
     replace(svg, children);
+    if (hoverT !== null) hover(hoverT);
     drawLegend();
     if (details.open) drawTable();
   }
+
+  function nearest(t) {
+    let lo = 0;
+    let hi = points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid].t < t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && t - points[lo - 1].t < points[lo].t - t) lo -= 1;
+    return points[lo];
+  }
+
+  function hover(t) {
+    svg.querySelector(".tchart-hover")?.remove();
+    if (!geometry || points.length === 0) return;
+    const p = nearest(t);
+    const g = geometry;
+    const px = g.x(p.t);
+    const marks = h("g", { class: "tchart-hover" },
+      h("line", { x1: px, x2: px, y1: g.top, y2: g.bottom }));
+    const parts = [];
+    for (const s of series) {
+      const v = valueOf(p, s);
+      if (v === null || !g.scales[s.axis]) continue;
+      marks.append(h("circle", { cx: px, cy: g.scales[s.axis](v), r: 4, fill: "#fff", stroke: s.color, "stroke-width": 2 }));
+      parts.push(`${s.label} ${fmt(s, v)}`);
+    }
+    svg.append(marks);
+    readout.textContent = `${timeText(p.t, manyDays())} · ${parts.join(" · ")}`;
+  }
+
+  svg.addEventListener("pointermove", (event) => {
+    if (!geometry) return;
+    const rect = svg.getBoundingClientRect();
+    const px = ((event.clientX - rect.left) * width) / Math.max(1, rect.width);
+    const g = geometry;
+    hoverT = g.t0 + ((px - g.left) / g.plotW) * (g.t1 - g.t0);
+    hover(hoverT);
+  });
+  svg.addEventListener("pointerleave", () => {
+    hoverT = null;
+    svg.querySelector(".tchart-hover")?.remove();
+    readout.textContent = "";
+  });
 
   function drawLegend() {
     replace(legend, series.map((s) => {
@@ -257,7 +328,7 @@ export function timeChart(opts) {
             "stroke-dasharray": s.dash || null,
           })),
         h("span", {}, s.label, " (", s.unit, ", ", axisName(s.axis), "): "),
-        h("strong", {}, l ? fmt(s, l.v) : "–"));
+        l ? h("strong", {}, fmt(s, l.v)) : h("span", { class: "muted" }, "no values"));
     }));
   }
 

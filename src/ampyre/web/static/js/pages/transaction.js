@@ -18,12 +18,12 @@ import { evseLabel, stateBadges, tokenLink } from "./transactions.js";
 // The server lets operators close (POST /transactions/{pk}/close needs the operator role);
 // the UI offers what the server allows.
 const CLOSE_ROLE = "operator";
-const SERIES_CAP = 20000; // chart points fetched at most (4 requests of 5,000)
+const SERIES_CAP = 50000; // chart points fetched at most (10 requests of 5,000: 69 h at 5 s)
 const VALUES_CAP = 40; // pages of raw meter values at most (the fallback, 500 each)
 
 const SERIES = [
   { key: "power", label: "Power", unit: "kW", axis: "left", color: "#0b5cad", dash: "", digits: 2, min: 0 },
-  { key: "energy", label: "Energy delivered", unit: "kWh", axis: "right", color: "#a34700", dash: "7 4", digits: 2, min: 0 },
+  { key: "energy", label: "Energy delivered", unit: "kWh", axis: "right", color: "#a34700", dash: "7 4", digits: 3, min: 0 },
   { key: "soc", label: "State of charge", unit: "%", axis: "right2", color: "#146c2e", dash: "2 3", digits: 0, min: 0, max: 100 },
 ];
 
@@ -77,7 +77,7 @@ export default {
   async render(root, ctx) {
     const pk = ctx.params.id;
     if (!/^[1-9]\d{0,18}$/.test(pk)) {
-      root.append(h("h1", {}, "Transaction"), errorBox(new ApiError(404, { detail: "No such transaction id." })));
+      root.append(h("h1", {}, "Transaction"), errorBox(new ApiError(404, { title: "Not found", detail: `There is no transaction with the id ${pk}.` })));
       return;
     }
     const path = `/transactions/${seg(pk)}`;
@@ -87,8 +87,8 @@ export default {
     const actions = h("div", { class: "actions" });
     const header = h("div", { class: "page-header" }, h("h1", {}, `Transaction #${tx.id}`), actions);
     const summary = h("dl", { class: "props" });
-    const chartNote = h("p", { class: "muted tchart-note", "aria-live": "polite" });
-    const chart = timeChart({ label: "Power, energy and state of charge", series: SERIES, empty: "Loading meter values…" });
+    const chartNote = h("p", { class: "muted tchart-note", "aria-live": "polite" }, "Loading meter values…");
+    const chart = timeChart({ label: "Power, energy and state of charge", series: SERIES, empty: "No meter values yet." });
     ctx.onCleanup(() => chart.destroy());
     const history = h("div");
     root.append(header,
@@ -96,6 +96,7 @@ export default {
         card("Summary", summary),
         card("Meter values", chart.el, chartNote)),
       card("Event history", history));
+    history.classList.add("tx-history");
 
     function drawSummary() {
       const rows = [
@@ -126,7 +127,10 @@ export default {
       if (tx.offline) rows.push(["Offline", "some messages were sent while the station was offline"]);
       if (tx.missing_seq_nos?.length) rows.push(["Missing seqNo", tx.missing_seq_nos.join(", ")]);
       rows.push(["Last message", fmt.time(tx.last_message_at)]);
+      // Redrawn on every meter value: a link that had the keyboard focus keeps it.
+      const focused = summary.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
       replace(summary, rows.map(([label, ...value]) => [h("dt", {}, label), h("dd", {}, value)]));
+      if (focused) [...summary.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused)?.focus();
       drawActions();
     }
 
@@ -141,7 +145,12 @@ export default {
       // Keep the focus on a button that is drawn again.
       const focused = actions.contains(document.activeElement) ? document.activeElement.textContent : null;
       replace(actions, buttons);
-      if (focused) [...actions.children].find((b) => b.textContent === focused)?.focus();
+      if (focused) {
+        // The button may be gone (the transaction ended): then the focus goes to the page.
+        const again = [...actions.children].find((b) => b.textContent === focused);
+        if (again) again.focus();
+        else root.focus?.({ preventScroll: true });
+      }
     }
 
     async function stop() {
@@ -154,10 +163,22 @@ export default {
         resultDialog("The station's answer", h("div", {},
           h("p", {}, "Status: ", badge(answer.status)),
           h("pre", {}, fmt.json(answer.response))));
+        keepFocusAfterDialog();
         scheduleRefresh();
       } catch (err) {
         resultDialog("Stop failed", errorBox(err));
       }
+    }
+
+    // A dialog gives the focus back to the button that opened it; when the transaction
+    // ended meanwhile that button is gone, and the focus would fall to <body>.
+    function keepFocusAfterDialog() {
+      const dialog = document.querySelector("body > dialog[open]");
+      dialog?.addEventListener("close", () => setTimeout(() => {
+        if (ctx.alive && (document.activeElement === document.body || !document.activeElement)) {
+          (actions.querySelector("button") || root).focus({ preventScroll: true });
+        }
+      }));
     }
 
     async function close() {
@@ -189,12 +210,12 @@ export default {
     let valuesSeen = 0; // fallback: raw values fetched so far (the next offset)
     let rawValues = [];
 
-    async function fetchSeries(after) {
+    async function fetchSeries() {
       const got = [];
       let more = true;
       let startWh = tx.meter_start_wh;
       while (more && got.length < SERIES_CAP && ctx.alive) {
-        const page = await api.get(`${path}/meter-series`, { after: lastIso ?? after });
+        const page = await api.get(`${path}/meter-series`, { after: lastIso });
         startWh = page.meter_start_wh ?? startWh;
         got.push(...page.points);
         if (page.points.length) lastIso = page.points[page.points.length - 1].timestamp;
@@ -223,7 +244,7 @@ export default {
       let got;
       if (useSeries) {
         try {
-          got = await fetchSeries(null);
+          got = await fetchSeries();
         } catch (err) {
           // A server without the chart endpoint: group the raw meter values here.
           if (!(err instanceof ApiError) || err.status !== 404 || !initial) throw err;
@@ -242,19 +263,35 @@ export default {
     }
 
     // ---- event history ----------------------------------------------------------
+    // Events are immutable; the list is rebuilt only when it changed, and a message the
+    // user opened stays open. Its JSON is built when opened (a long 2.x transaction has
+    // an event per meter value).
+    let eventKeys = null;
+    let eventsAt = 0;
+    function message(e) {
+      const details = h("details", { dataset: { key: e.event_key } }, h("summary", {}, "Show"));
+      details.addEventListener("toggle", () => {
+        if (details.open && details.childElementCount === 1) details.append(h("pre", {}, fmt.json(e.payload)));
+      });
+      return details;
+    }
     async function loadEvents() {
+      eventsAt = Date.now();
       const list = await api.get(`${path}/events`);
       if (!ctx.alive) return;
       const items = list.items || [];
+      const keys = `${items.map((e) => e.event_key).join(",")}|${(list.missing_seq_nos || []).join(",")}`;
+      if (keys === eventKeys) return;
+      eventKeys = keys;
+      const open = new Set([...history.querySelectorAll("details[open]")].map((d) => d.dataset.key));
       const row = (e) => h("tr", {},
         h("td", { "data-label": "Time" }, fmt.time(e.timestamp)),
-        h("td", { "data-label": "Event" }, badge(e.kind), e.offline ? [" ", badge("offline")] : null),
+        h("td", { "data-label": "Event" }, h("span", {}, badge(e.kind), e.offline ? [" ", badge("offline")] : null)),
         h("td", { "data-label": "seqNo" }, e.seq_no ?? fmt.DASH),
         h("td", { "data-label": "Trigger" }, fmt.text(e.trigger_reason)),
         h("td", { "data-label": "Charging state" }, fmt.text(e.charging_state)),
         h("td", { "data-label": "Received" }, fmt.time(e.received_at)),
-        h("td", { "data-label": "Message" },
-          h("details", {}, h("summary", {}, "Show"), h("pre", {}, fmt.json(e.payload)))));
+        h("td", { "data-label": "Message" }, message(e)));
       const head = ["Time", "Event", "seqNo", "Trigger", "Charging state", "Received", "Message"]
         .map((label) => h("th", { scope: "col" }, label));
       const table = h("table", { class: "data" },
@@ -266,6 +303,9 @@ export default {
           ? h("p", { class: "error-box" }, `Missing seqNo: ${list.missing_seq_nos.join(", ")}`) : null,
         items.length === 0 ? h("p", { class: "muted" }, "No events recorded.")
           : h("div", { class: "table-scroll" }, table));
+      for (const d of history.querySelectorAll("details[data-key]")) {
+        if (open.has(d.dataset.key)) d.open = true;
+      }
     }
 
     // ---- live -------------------------------------------------------------------
@@ -293,7 +333,8 @@ export default {
         if (!ctx.alive) return;
         drawSummary();
         await loadChart(false);
-        if (ended || (wasActive && tx.status !== "active")) {
+        // The history follows every 10 s while it runs, at once when it ends.
+        if (ended || (wasActive && tx.status !== "active") || Date.now() - eventsAt >= 10000) {
           ended = false;
           await loadEvents();
         }

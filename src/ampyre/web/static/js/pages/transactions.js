@@ -11,7 +11,9 @@ import * as fmt from "../format.js";
 import { pageHeader } from "../layout.js";
 import { href, setQuery } from "../router.js";
 
-const STATES = [["", "All"], ["active", "Active"], ["ended", "Ended"]];
+// "stale": active, but its station will not end it (offline or silent); an operator may
+// close those (see the transaction page).
+const STATES = [["", "All"], ["active", "Active"], ["stale", "Active, stale"], ["ended", "Ended"]];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** "2026-11-30" as the start of that day in the browser's zone, as an ISO instant. */
@@ -27,15 +29,18 @@ export function apiFilters(f) {
   return {
     station_id: f.station_id || null,
     id_token: f.id_token || null,
-    status: f.status === "active" || f.status === "ended" ? f.status : null,
+    status: f.status === "active" || f.status === "ended" ? f.status : f.status === "stale" ? "active" : null,
+    stale: f.status === "stale" ? true : null,
     started_from: dayStart(f.from),
     started_to: dayStart(f.to, 1),
   };
 }
 
 export function stateBadges(tx) {
-  return [badge(tx.status), tx.stale ? [" ", badge("stale", "badge-expired")] : null,
-    tx.closed_by ? [" ", badge("closed by operator", "badge-finishing")] : null];
+  // One element: a phone's table cell is a grid of label and value.
+  return h("span", { class: "badges" }, badge(tx.status),
+    tx.stale ? [" ", badge("stale", "badge-expired")] : null,
+    tx.closed_by ? [" ", badge("closed by operator", "badge-finishing")] : null);
 }
 
 export function evseLabel(tx) {
@@ -122,18 +127,19 @@ export default {
       onState: syncQuery,
       load: ({ limit, offset: off }) => api.get("/transactions", { ...apiFilters(filters), limit, offset: off }),
       columns: [
-        { key: "id", label: "Id", render: (tx) => h("a", { href: href(`/transactions/${seg(tx.id)}`) }, `#${tx.id}`) },
+        { key: "id", label: "Id", class: "nowrap", render: (tx) => h("a", { href: href(`/transactions/${seg(tx.id)}`) }, `#${tx.id}`) },
         { key: "station_id", label: "Station", render: (tx) => h("a", { href: href(`/stations/${seg(tx.station_id)}`) }, tx.station_id) },
         { key: "evse", label: "EVSE / connector", render: evseLabel },
         { key: "id_token", label: "Id token", render: (tx) => tokenLink(tx.id_token) },
         { key: "status", label: "State", render: stateBadges },
         { key: "started_at", label: "Started", render: (tx) => fmt.time(tx.started_at) },
-        { key: "ended_at", label: "Ended (duration)", render: endedCell },
-        { key: "energy_wh", label: "Energy", class: "num", render: (tx) => fmt.kwh(tx.energy_wh) },
+        { key: "ended_at", label: "Ended", render: endedCell },
+        { key: "energy_wh", label: "Energy", class: "num nowrap", render: (tx) => fmt.kwh(tx.energy_wh) },
         { key: "stop_reason", label: "Stop reason", render: (tx) => fmt.text(tx.stop_reason) },
       ],
     });
 
+    table.el.classList.add("tx-list");
     root.append(pageHeader("Transactions", exportLink), table.el);
 
     // Live: refetch the shown page, at most once a second. A started transaction may
