@@ -55,7 +55,7 @@ export default {
       empty: "No API tokens.",
       rowKey: (t) => t.id,
       columns: [
-        { key: "id", label: "#", class: "num" },
+        { key: "id", label: "#", class: "num nowrap" },
         { key: "name", label: "Name" },
         { key: "role", label: "Role" },
         { key: "created_at", label: "Created", render: (t) => fmt.time(t.created_at) },

@@ -3,7 +3,7 @@
 // station, and how it ended. The API filters by who, station and time; the request body
 // is shown as the server stored it, secrets masked (***).
 
-import { api } from "../api.js";
+import { api, seg } from "../api.js";
 import { resultDialog } from "../components/dialog.js";
 import { isoFromLocal, localInputValue } from "../components/forms.js";
 import { badge } from "../components/notice.js";
@@ -86,14 +86,22 @@ export default {
       ],
       columns: [
         { key: "created_at", label: "When", render: (a) => fmt.time(a.created_at) },
-        { key: "token_name", label: "Who", render: (a) => [fmt.text(a.token_name), a.role ? h("small", { class: "muted" }, ` (${a.role})`) : null] },
-        { key: "method", label: "Method", render: (a) => h("code", {}, a.method) },
+        { key: "token_name", label: "Who", render: (a) => h("span", {},
+          a.token_name ? h("button", {
+            type: "button", class: "link", title: "Show only this one's actions",
+            onclick: () => {
+              who.value = a.token_name;
+              table.restart();
+            },
+          }, a.token_name) : fmt.DASH,
+          a.role ? h("small", { class: "muted" }, ` (${a.role})`) : null) },
+        { key: "method", label: "Method", class: "nowrap", render: (a) => h("code", {}, a.method) },
         { key: "target", label: "Target", render: (a) => h("code", { class: "wrap" }, a.target) },
-        { key: "station_id", label: "Station", render: (a) => (a.station_id ? h("a", { href: href(`/stations/${encodeURIComponent(a.station_id)}`) }, a.station_id) : fmt.DASH) },
-        { key: "status_code", label: "Status", render: outcomeBadge },
+        { key: "station_id", label: "Station", render: (a) => (a.station_id ? h("a", { href: href(`/stations/${seg(a.station_id)}`) }, a.station_id) : fmt.DASH) },
+        { key: "status_code", label: "Status", class: "nowrap", render: outcomeBadge },
         { key: "outcome", label: "Outcome", render: (a) => fmt.text(a.outcome) },
-        { key: "duration_ms", label: "ms", class: "num" },
-        { key: "details", label: "Details", render: (a) => h("button", { type: "button", class: "small", onclick: () => details(a) }, "Details") },
+        { key: "duration_ms", label: "ms", class: "num nowrap" },
+        { key: "details", label: "Details", class: "nowrap", render: (a) => h("button", { type: "button", class: "small", onclick: () => details(a), "aria-label": `Details of entry ${a.id}` }, "Details") },
       ],
       load: ({ limit, offset }) => api.get("/audit", { limit, offset, ...filters() }),
       onState: () => {

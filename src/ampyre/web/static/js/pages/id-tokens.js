@@ -134,8 +134,8 @@ export default {
       h("a", { class: "button", href: href("/local-lists") }, "Local lists"), add));
 
     const columns = [
-      { key: "id_token", label: "Token", render: (t) => [t.id_token,
-        t.ocpp16_usable ? null : h("small", { class: "muted", title: "longer than 20 characters" }, " (not for 1.6)")] },
+      { key: "id_token", label: "Token", render: (t) => h("span", {}, t.id_token,
+        t.ocpp16_usable ? null : h("small", { class: "muted", title: "longer than 20 characters" }, " (not for 1.6)")) },
       { key: "type", label: "Type", class: "nowrap" },
       { key: "status", label: "Status", class: "nowrap", render: (t) => badge(t.status) },
       { key: "expires_at", label: "Expires", render: (t) => (t.expires_at ? fmt.time(t.expires_at) : "never") },

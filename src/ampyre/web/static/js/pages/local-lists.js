@@ -27,7 +27,7 @@ function resultsTable(results) {
       h("td", { "data-label": cols[0] }, h("a", { href: href(`/stations/${seg(r.station_id)}`) }, r.station_id)),
       h("td", { "data-label": cols[1] }, badge(r.status)),
       h("td", { "data-label": cols[2] }, fmt.text(r.station_answer)),
-      h("td", { "data-label": cols[3] }, fmt.text(r.update_type), r.retried_full ? " (retried full)" : ""),
+      h("td", { "data-label": cols[3] }, `${fmt.text(r.update_type)}${r.retried_full ? " (retried full)" : ""}`),
       h("td", { "data-label": cols[4] }, fmt.text(r.version)),
       h("td", { "data-label": cols[5] }, fmt.number(r.entries)),
       h("td", { "data-label": cols[6] }, fmt.number(r.messages)),

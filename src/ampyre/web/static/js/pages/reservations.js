@@ -101,7 +101,7 @@ export default {
     }
 
     const columns = [
-      { key: "id", label: "#", class: "num" },
+      { key: "id", label: "#", class: "num nowrap" },
       { key: "station_id", label: "Station", render: (r) => h("a", { href: href(`/stations/${seg(r.station_id)}`) }, r.station_id) },
       { key: "evse_id", label: "EVSE", render: (r) => (r.evse_id ? String(r.evse_id) : "any") },
       { key: "id_token", label: "Id token", render: (r) => h("a", { href: href("/id-tokens", { q: r.id_token }) }, r.id_token) },

@@ -108,7 +108,7 @@ export default {
       empty: "No users.",
       rowKey: (u) => u.id,
       columns: [
-        { key: "name", label: "Name", render: (u) => [u.name, u.id === me ? h("small", { class: "muted" }, " (you)") : null] },
+        { key: "name", label: "Name", render: (u) => h("span", {}, u.name, u.id === me ? h("small", { class: "muted" }, " (you)") : null) },
         { key: "role", label: "Role" },
         { key: "state", label: "State", render: state },
         { key: "last_login_at", label: "Last sign-in", render: (u) => (u.last_login_at ? h("span", { title: fmt.time(u.last_login_at) }, fmt.ago(u.last_login_at)) : "never") },

@@ -3,7 +3,8 @@
 // JSON body as text, and retry for a failed one.
 
 import { api, seg } from "../api.js";
-import { badge, attempt } from "../components/notice.js";
+import { resultDialog } from "../components/dialog.js";
+import { attempt, badge } from "../components/notice.js";
 import { pagedTable } from "../components/table.js";
 import { field, h, replace, select } from "../dom.js";
 import * as fmt from "../format.js";
@@ -15,10 +16,22 @@ function props(pairs) {
   return h("dl", { class: "props" }, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-function payload(d) {
-  return h("details", { class: "payload" },
-    h("summary", {}, "Payload"),
-    h("pre", {}, fmt.json(d.payload)));
+/** A delivery in full, its JSON body as text. */
+function showDelivery(d) {
+  resultDialog(`Delivery #${d.id}`, [
+    props([
+      ["Event", d.event_type],
+      ["Status", badge(d.status)],
+      ["Attempts", String(d.attempts)],
+      ["Last HTTP status", fmt.text(d.last_status_code)],
+      ["Last error", fmt.text(d.last_error)],
+      ["Created", fmt.time(d.created_at)],
+      ["Delivered", fmt.time(d.delivered_at)],
+      ["Next attempt", fmt.time(d.next_attempt_at)],
+    ]),
+    h("h3", {}, "Payload"),
+    h("pre", {}, fmt.json(d.payload)),
+  ]);
 }
 
 export default {
@@ -81,9 +94,9 @@ export default {
       rowKey: (d) => d.id,
       filters: [field("Status", statusFilter), refresh],
       columns: [
-        { key: "id", label: "#", class: "num" },
-        { key: "event_type", label: "Event" },
-        { key: "status", label: "Status", render: (d) => badge(d.status) },
+        { key: "id", label: "#", class: "num nowrap" },
+        { key: "event_type", label: "Event", class: "nowrap" },
+        { key: "status", label: "Status", class: "nowrap", render: (d) => badge(d.status) },
         { key: "attempts", label: "Attempts", class: "num" },
         { key: "last_status_code", label: "Last HTTP status", render: (d) => fmt.text(d.last_status_code) },
         { key: "last_error", label: "Last error", render: (d) => fmt.text(d.last_error) },
@@ -92,7 +105,7 @@ export default {
           key: "when", label: "Delivered / next try",
           render: (d) => (d.delivered_at ? fmt.time(d.delivered_at) : d.next_attempt_at ? `next ${fmt.time(d.next_attempt_at)}` : fmt.DASH),
         },
-        { key: "payload", label: "Payload", render: payload },
+        { key: "payload", label: "Payload", render: (d) => h("button", { type: "button", class: "small", onclick: () => showDelivery(d) }, "Show") },
         { key: "actions", label: "Actions", render: retryButton },
       ],
       load: ({ limit, offset }) => api.get(`/webhooks/${seg(hook.id)}/deliveries`, { limit, offset, status: statusFilter.value }),

@@ -5,7 +5,7 @@
 import { api, seg } from "../api.js";
 import { confirmDialog, formDialog, resultDialog } from "../components/dialog.js";
 import { apiEnum, checkbox, checkboxGroup, optional, secretBox } from "../components/forms.js";
-import { attempt, badge } from "../components/notice.js";
+import { attempt, badge, toast } from "../components/notice.js";
 import { pagedTable } from "../components/table.js";
 import { field, h } from "../dom.js";
 import * as fmt from "../format.js";
@@ -20,13 +20,13 @@ const EVENT_TYPES = [
 /** Create (hook = null) or edit a webhook; resolves with the API's answer or null. */
 export async function webhookForm(hook) {
   const types = await apiEnum("EventType", EVENT_TYPES);
-  const url = h("input", { type: "url", required: true, value: hook?.url || "", maxlength: 2048, placeholder: "https://example.com/ampyre-events", spellcheck: "false" });
+  const url = h("input", { type: "url", required: true, value: hook?.url || "", maxlength: 2048, spellcheck: "false" });
   const secret = h("input", { type: "password", autocomplete: "new-password", minlength: 16, maxlength: 255, spellcheck: "false" });
   const events = checkboxGroup("Event types", types, hook?.event_types || [], "None checked: every event type.");
   const description = h("input", { value: hook?.description || "", maxlength: 500 });
   const enabled = checkbox("Enabled (deliver events)", hook ? hook.enabled : true);
   return formDialog(hook ? `Edit webhook #${hook.id}` : "Add a webhook", () => [
-    field("URL", url, "http:// or https://; redirects are not followed."),
+    field("URL", url, "An http or https URL; redirects are not followed."),
     field(hook ? "New secret" : "Secret", secret, hook
       ? "Empty: keep the current secret."
       : "Key for the X-Ampyre-Signature HMAC. Empty: a strong one is generated and shown once."),
@@ -42,7 +42,10 @@ export async function webhookForm(hook) {
     };
     if (secret.value) body.secret = secret.value;
     return hook ? api.patch(`/webhooks/${seg(hook.id)}`, body) : api.post("/webhooks", body);
-  }, { submitLabel: hook ? "Save" : "Add" });
+  }, { submitLabel: hook ? "Save" : "Add" }).then((saved) => {
+    if (saved && hook) toast(`Webhook #${saved.id} saved.`, "ok");
+    return saved;
+  });
 }
 
 export async function createWebhook() {
@@ -53,6 +56,8 @@ export async function createWebhook() {
       h("p", {}, "Receivers check each delivery's X-Ampyre-Signature with this secret."),
       secretBox("Generated secret", created.secret, "Copy the secret now: it is not shown again."),
     ]);
+  } else {
+    toast(`Webhook #${created.id} added.`, "ok");
   }
   return created;
 }
@@ -94,7 +99,7 @@ export default {
       empty: "No webhooks yet.",
       rowKey: (w) => w.id,
       columns: [
-        { key: "id", label: "#", class: "num" },
+        { key: "id", label: "#", class: "num nowrap" },
         { key: "url", label: "URL", render: (w) => h("a", { href: href(`/webhooks/${seg(w.id)}`) }, w.url) },
         { key: "event_types", label: "Events", render: eventList },
         { key: "enabled", label: "State", render: (w) => badge(w.enabled ? "enabled" : "disabled") },
