@@ -45,7 +45,7 @@ def test_block_a_token(server: AmpyreServer, station: HostileStation, admin_page
     row.get_by_role("button", name="Block", exact=True).click()
     expect(row.locator(".badge")).to_have_text("blocked")
     expect(row.get_by_role("button", name="Unblock")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text(f"{TOKEN} is blocked now")
+    expect(page.get_by_role("status").get_by_text(f"{TOKEN} is blocked now")).to_be_visible()
 
     # Not just the page: the server has it blocked and tells stations so.
     token = server.call("GET", "/id-tokens", params={"search": TOKEN})["items"][0]
