@@ -391,3 +391,28 @@ def test_admin_pages_fit_a_phone(browser: Browser, server: AmpyreServer, path: s
         assert width <= PHONE["width"], f"{path} is {width}px wide"
     finally:
         context.close()
+
+
+def test_keyboard_only_add_and_block_a_token(server: AmpyreServer, admin_page: Page) -> None:
+    page = admin_page
+    page.goto("/#/id-tokens?q=BRW-KEYS")
+    expect(page.get_by_role("heading", name="Id tokens", level=1)).to_be_visible()
+    page.get_by_role("button", name="Add id token").focus()
+    page.keyboard.press("Enter")
+    d = dialog(page)
+    expect(d.get_by_label("Token value")).to_be_focused()  # the dialog takes the focus
+    page.keyboard.type("BRW-KEYS-1")
+    page.keyboard.press("Enter")  # submits the form
+    expect(d).to_have_count(0)
+    line = row(page, "BRW-KEYS-1")
+    expect(line).to_have_count(1)
+    line.get_by_role("button", name="Block").focus()
+    page.keyboard.press("Enter")
+    expect(line.locator(".badge")).to_have_text("blocked")
+    # Escape leaves a dialog without doing anything.
+    line.get_by_role("button", name="Delete").focus()
+    page.keyboard.press("Enter")
+    expect(d).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(d).to_have_count(0)
+    assert server.call("GET", "/id-tokens", params={"search": "BRW-KEYS-1"})["total"] == 1
