@@ -1,8 +1,11 @@
 """Accessibility basics on every main page, as an admin (who is offered the most): every
 form control, button, link and image has an accessible name, ids are unique, there is
-one h1, and the tab order reaches the page's content."""
+one h1, the tab order reaches the page's content, and text has WCAG AA contrast
+against what is behind it (4.5:1, large text 3:1)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from browser_harness import AmpyreServer
@@ -36,6 +39,9 @@ UNNAMED = """() => {
   return bad;
 }"""
 
+# Text whose contrast against its (composited) background is below WCAG 2 AA.
+LOW_CONTRAST = (Path(__file__).parent / "low_contrast.js").read_text()
+
 DUPLICATE_IDS = """() => {
   const seen = new Map();
   for (const el of document.querySelectorAll("[id]")) seen.set(el.id, (seen.get(el.id) || 0) + 1);
@@ -64,6 +70,7 @@ def test_main_pages_name_their_controls(
         expect(page.locator("h1")).to_have_count(1)
         assert page.evaluate(UNNAMED) == [], path
         assert page.evaluate(DUPLICATE_IDS) == [], path
+        assert page.evaluate(LOW_CONTRAST) == [], path
         assert page.evaluate("document.documentElement.lang") == "en"
 
         # From the main region, Tab moves into the page's own controls.
@@ -71,3 +78,16 @@ def test_main_pages_name_their_controls(
         page.keyboard.press("Tab")
         inside = page.evaluate("document.getElementById('main').contains(document.activeElement)")
         assert inside, f"{path}: Tab from the main region left it"
+
+
+def test_sign_in_page_contrast_and_the_contrast_check_itself(page: Page) -> None:
+    page.goto("/")
+    expect(page.get_by_label("User name")).to_be_visible()
+    assert page.evaluate(LOW_CONTRAST) == []
+    # The check does find pale text (so the assertions above can fail).
+    page.evaluate(
+        """() => { const p = document.createElement("p"); p.textContent = "pale";
+        p.style.color = "#bbbbbb"; document.querySelector("main").append(p); }"""
+    )
+    found = page.evaluate(LOW_CONTRAST)
+    assert len(found) == 1 and "pale" in found[0]
