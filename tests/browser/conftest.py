@@ -60,8 +60,15 @@ class _Lifetime:
         return once
 
     def close(self) -> None:
+        """Run every closer even when one fails (no process left behind); then raise."""
+        failed: BaseException | None = None
         while self._closers:
-            self._closers.pop()()
+            try:
+                self._closers.pop()()
+            except BaseException as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
 
 _LIFETIME = _Lifetime()
