@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint fmt typecheck bench clean
+.PHONY: run test test-browser screenshots chromium lint fmt typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,39 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m ampyre.demo
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium; the only system package we need. Installed
+# with apt when missing (never a browser download).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "$(CHROMIUM) is missing: installing Debian's chromium package for the browser tests"; \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "no apt-get here: install Chromium as $(CHROMIUM) yourself" >&2; exit 1; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  elif command -v sudo >/dev/null; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "cannot install chromium: not root and no sudo; as root run: apt-get install chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	  test -x $(CHROMIUM) || { echo "chromium installed but $(CHROMIUM) is not there" >&2; exit 1; }; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-browser: $(STAMP) chromium
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
+# Re-take the README's screenshots (docs/screenshots/*.png) from a live server.
+screenshots: $(STAMP) chromium
+	AMPYRE_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/browser/test_screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
