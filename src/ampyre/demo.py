@@ -131,9 +131,9 @@ async def main(token: str, admin_password: str | None = None) -> int:
                 f"  OCPP endpoint : {ws}/<station_id>  (ocpp1.6, ocpp2.0.1, ocpp2.1)",
                 f"  REST API      : {base}/api/v1   docs: {base}/api/v1/docs",
                 f"  Health        : {base}/healthz  {base}/readyz",
-                f"  Dashboard: {base}/  user admin  password {admin_password}"
+                f"  Dashboard     : {base}/  (user admin, password {admin_password})"
                 if admin_password
-                else "",
+                else f"  Dashboard     : {base}/",
                 f"  API token     : {token}",
                 f'  Try           : curl -H "Authorization: Bearer {token}" {base}/api/v1/stations',
                 f'  Transactions  : curl -H "Authorization: Bearer {token}" '
