@@ -106,8 +106,13 @@ function start() {
   show();
 }
 
+// A 401 from any request means the session is gone (expired, revoked, user disabled).
+// Forget it first: the page's other requests in flight answer 401 too, and must not
+// rebuild the sign-in form under the user's typing.
 setUnauthenticatedHandler(() => {
-  if (session.user) showSignIn("Your session has ended. Please sign in again.");
+  if (!session.user) return;
+  session.user = null;
+  showSignIn("Your session has ended. Please sign in again.");
 });
 
 window.addEventListener("hashchange", () => {
