@@ -384,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_csv,
         default=list(targets.TARGETS),
         help=f"comma-separated subset of {','.join(targets.TARGETS)} (default all; "
-        "ampyre is skipped with a note when `ampyre serve` is unavailable)",
+        "ampyre is skipped with a note when `ampyre serve` is unavailable, echo-picows "
+        "when picows is not installed: pip install -e '.[bench]')",
     )
     p.add_argument(
         "--paced-targets",
@@ -491,12 +492,15 @@ def main(argv: list[str] | None = None) -> int:
     proc.pin(os.getpid(), GENERATOR_CPU)  # the harness mostly sleeps; keep CPU 0 for the server
     notes: list[str] = []
     run_targets = list(args.targets)
-    if "ampyre" in run_targets:
-        reason = targets.ampyre_available()
+    for name, check in (
+        ("ampyre", targets.ampyre_available),
+        ("echo-picows", targets.picows_available),
+    ):
+        reason = check() if name in run_targets else None
         if reason:
-            notes.append(f"ampyre skipped: {reason}")
-            print(f"note: ampyre skipped: {reason}", flush=True)
-            run_targets.remove("ampyre")
+            notes.append(f"{name} skipped: {reason}")
+            print(f"note: {name} skipped: {reason}", flush=True)
+            run_targets.remove(name)
     started = dt.datetime.now(dt.UTC)
     rows: list[dict[str, Any]] = []
     stations_arg, duration_arg, rate_arg = args.stations, args.duration, args.rate
@@ -536,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     report.add_ratios(rows)
+    for row in report.ratio_rows(rows):
+        print(f"ratios {row['scenario']}: {report.ratio_line(row)}", flush=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     raw = RESULTS_DIR / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     raw.write_text(json.dumps(result, indent=2))
