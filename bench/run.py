@@ -38,6 +38,7 @@ from bench import proc, report, targets
 
 ROOT = targets.ROOT
 RESULTS_DIR = ROOT / "bench" / "results"
+DOCS_REPORT = ROOT / "docs" / "benchmarks.md"
 GENERATOR_CPU = 1
 MAX_STATIONS_PER_WORKER = 9_000  # one process may hold at most 20,000 files
 DEFAULT_PACED_RATE = 3000.0  # msgs/s: below every target's saturation point except ocpp-lib
@@ -464,8 +465,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="extra environment for `ampyre serve` (repeatable)",
     )
-    p.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    p.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=DOCS_REPORT,
+        help="Markdown report to update (default docs/benchmarks.md)",
+    )
+    p.add_argument(
+        "--no-write",
+        action="store_true",
+        help="do not touch docs/benchmarks.md (an --output elsewhere is still written)",
+    )
     return p
 
 
@@ -546,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     raw = RESULTS_DIR / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     raw.write_text(json.dumps(result, indent=2))
     print(f"raw results: {raw.relative_to(ROOT)}")
-    if not args.no_write and rows:
+    # --no-write protects the committed docs only: an explicit --output elsewhere is wanted.
+    if rows and not (args.no_write and args.output.resolve() == DOCS_REPORT.resolve()):
         report.write_markdown(args.output, result)
         print(f"report: {args.output}")
     return 1 if any("failed" in r for r in rows) else 0

@@ -98,3 +98,15 @@ def test_ratio_table_in_the_throughput_block() -> None:
     assert "| vs ocpp-lib | vs echo | vs echo-picows |" in lines[4]
     separator = lines[lines.index(head) + 1]
     assert separator.count("|") == head.count("|")
+
+
+def test_picows_echo_is_skipped_with_a_reason_when_picows_is_missing(monkeypatch: Any) -> None:
+    import sys
+
+    from bench import targets
+
+    monkeypatch.setitem(sys.modules, "picows", None)  # import picows -> ImportError
+    reason = targets.picows_available()
+    assert reason is not None
+    assert "pip install -e '.[bench]'" in reason
+    assert "echo-picows" in targets.TARGETS and "echo-picows" in targets.REFERENCE_TARGETS
