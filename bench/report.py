@@ -22,6 +22,10 @@ Targets:
 - **echo** / **echo-asyncio**: a raw `websockets` echo server (`bench/ref_echo.py`)
   on uvloop / the default asyncio loop: the ceiling for any Python server
   built on `websockets`; it does no OCPP work at all.
+- **echo-picows**: the same echo on `picows` (Cython WebSocket framing,
+  `bench/ref_echo_picows.py`, uvloop; installed by `make bench` from the `bench`
+  extra, skipped with a note without it): the ceiling when the WebSocket
+  library is not the limit.
 - **ocpp-lib**: a minimal CSMS on the `ocpp` PyPI library's `ChargePoint`
   (`bench/ref_ocpp_lib.py`, uvloop, schema validation on, no storage): what
   a user would otherwise write.
@@ -52,8 +56,9 @@ Columns: *msgs/s* = completed request/response round trips per second;
 /proc, so it is comparable even when the server is not saturated); *srv CPU* /
 *gen CPU* = share of one core used by server / generator in the window (a
 generator near 100 % means the generator, not the server, was the limit);
-ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo server for
-the same OCPP version.
+ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo servers for
+the same OCPP version; a table below each run gives the ampyre rows' ratios to each
+reference in msgs/s and in msgs per server CPU-s.
 
 The ampyre rows also report the **audit log's size**: bytes per audited frame (growth
 of the `message_log` table with its indexes over the measured window, divided by the
@@ -97,50 +102,117 @@ def one_line(row: dict[str, Any]) -> str:
     )
 
 
+# The references every other row is compared with, in the same invocation: the `ocpp`
+# library's CSMS (what a user would otherwise write) and the two raw echo servers (the
+# ceiling of a Python server on `websockets` / on `picows`). (target, ratio field stem)
+RATIO_REFERENCES = (
+    ("ocpp-lib", "ocpp_lib"),
+    ("echo", "echo"),
+    ("echo-picows", "echo_picows"),
+)
+# (row field, ratio field prefix, label): msgs/s as measured, and msgs per server CPU-s
+# (comparable even when a server is not saturated).
+RATIO_MEASURES = (
+    ("msgs_per_s", "ratio_vs_", "msgs/s"),
+    ("msgs_per_server_cpu_s", "cpu_ratio_vs_", "per CPU-s"),
+)
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    """value / base, None when either is missing or the base is not positive."""
+    if value is None or base is None or base <= 0:
+        return None
+    return value / base
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio as the tables print it: "2.44x", or "n/a" when it could not be measured."""
+    return "n/a" if value is None else f"{value:,.2f}x"
+
+
+def _ratio_key(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (r["scenario"], r["version"], r["mode"], r.get("stations"), r.get("rate"))
+
+
 def add_ratios(rows: list[dict[str, Any]]) -> None:
-    """ratio_vs_ocpp_lib / ratio_vs_echo for throughput rows (same version, mode, N)."""
-
-    def key(r: dict[str, Any]) -> tuple[Any, ...]:
-        return (r["scenario"], r["version"], r["mode"], r.get("stations"), r.get("rate"))
-
-    refs: dict[tuple[Any, ...], dict[str, float]] = {}
+    """ratio_vs_<ref> (msgs/s) and cpu_ratio_vs_<ref> (msgs per server CPU-s) on every
+    row that did not fail, against each reference of RATIO_REFERENCES measured in the
+    same run with the same scenario, version, mode, stations and rate (None without)."""
+    refs: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    names = {name for name, _ in RATIO_REFERENCES}
     for r in rows:
-        if "failed" not in r and r["target"] in ("ocpp-lib", "echo"):
-            refs.setdefault(key(r), {})[r["target"]] = r["msgs_per_s"]
+        if "failed" not in r and r["target"] in names:
+            refs.setdefault(_ratio_key(r), {})[r["target"]] = r
     for r in rows:
         if "failed" in r:
             continue
-        ref = refs.get(key(r), {})
-        for name, field in (("ocpp-lib", "ratio_vs_ocpp_lib"), ("echo", "ratio_vs_echo")):
-            base = ref.get(name)
-            r[field] = r["msgs_per_s"] / base if base else None
+        same = refs.get(_ratio_key(r), {})
+        for name, stem in RATIO_REFERENCES:
+            base = same.get(name, {})
+            for measure, prefix, _label in RATIO_MEASURES:
+                r[prefix + stem] = ratio(r.get(measure), base.get(measure))
+
+
+def ratio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows the ratio table is about: those of targets that are not references."""
+    names = {name for name, _ in RATIO_REFERENCES}
+    return [r for r in rows if "failed" not in r and r["target"] not in names]
+
+
+def ratio_line(row: dict[str, Any]) -> str:
+    """One row's ratios for the console, e.g. "vs ocpp-lib 2.44x per CPU-s, 2.33x msgs/s"."""
+    parts = [
+        f"vs {name} "
+        + ", ".join(
+            f"{fmt_ratio(row.get(prefix + stem))} {label}"
+            for _measure, prefix, label in reversed(RATIO_MEASURES)
+        )
+        for name, stem in RATIO_REFERENCES
+    ]
+    return f"{row['target']} {row['version']} db={row['db']}: " + "; ".join(parts)
+
+
+def _ratio_table(rows: list[dict[str, Any]]) -> list[str]:
+    chosen = ratio_rows(rows)
+    if not chosen:
+        return []
+    head = "| target | version | db"
+    for name, _ in RATIO_REFERENCES:
+        head += "".join(f" | / {name} {label}" for _m, _p, label in reversed(RATIO_MEASURES))
+    out = [head + " |", "|---|---|---" + "|---:" * (len(head.split("|")) - 4) + "|"]
+    for r in chosen:
+        cells = [
+            fmt_ratio(r.get(prefix + stem))
+            for _name, stem in RATIO_REFERENCES
+            for _m, prefix, _label in reversed(RATIO_MEASURES)
+        ]
+        out.append(f"| {r['target']} | {r['version']} | {r['db']} | " + " | ".join(cells) + " |")
+    return out
 
 
 def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "| target | version | db | stations | msgs/s | per CPU-s | p50 ms | p99 ms | max ms "
-        "| srv CPU | gen CPU | errors | vs ocpp-lib | vs echo |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| srv CPU | gen CPU | errors | vs ocpp-lib | vs echo | vs echo-picows |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "failed" in r:
             out.append(
                 f"| {r['target']} | {r['version']} | {r['db']} | | failed: "
-                f"{r['failed'][:80]} | | | | | | | | | |"
+                f"{r['failed'][:80]} | | | | | | | | | | |"
             )
             continue
         gen = _f(r["generator_cpu_util"], 0, 100) + " %"
         if r["generator_cpu_util"] >= BUSY:
             gen += " (bound)"
-        ratio_lib = r.get("ratio_vs_ocpp_lib")
-        ratio_echo = r.get("ratio_vs_echo")
         out.append(
             f"| {r['target']} | {r['version']} | {r['db']} | {r['connected']:,} "
             f"| {_f(r['msgs_per_s'])} | {_f(r['msgs_per_server_cpu_s'])} "
             f"| {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} "
             f"| {_f(r['server_cpu_util'], 0, 100)} % | {gen} | {r['errors']} "
-            f"| {_f(ratio_lib, 2) + 'x' if ratio_lib else 'n/a'} "
-            f"| {_f(ratio_echo, 2) + 'x' if ratio_echo else 'n/a'} |"
+            f"| {fmt_ratio(r.get('ratio_vs_ocpp_lib'))} | {fmt_ratio(r.get('ratio_vs_echo'))} "
+            f"| {fmt_ratio(r.get('ratio_vs_echo_picows'))} |"
         )
     return out
 
@@ -268,6 +340,16 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
             "",
             "Rows marked *(bound)* had the load generator at >= 90 % of its core: the "
             "server could go faster than shown there.",
+        ]
+    ratios = _ratio_table(rows) if table is _throughput_table else []
+    if ratios:
+        lines += [
+            "",
+            "Ratios of the rows above to the references measured in this run (same "
+            "version, stations and load): *msgs/s* as measured, *per CPU-s* = msgs per "
+            "server CPU-second; n/a where that reference was not run.",
+            "",
+            *ratios,
         ]
     audit = _audit_table(rows)
     if len(audit) > 2:

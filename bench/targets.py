@@ -22,8 +22,8 @@ from bench import proc
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 SERVER_CPU = 0
-TARGETS = ("echo", "echo-asyncio", "ocpp-lib", "ampyre")
-REFERENCE_TARGETS = ("echo", "echo-asyncio", "ocpp-lib")
+TARGETS = ("echo", "echo-asyncio", "echo-picows", "ocpp-lib", "ampyre")
+REFERENCE_TARGETS = ("echo", "echo-asyncio", "echo-picows", "ocpp-lib")
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -87,6 +87,16 @@ def ampyre_available() -> str | None:
     return None
 
 
+def picows_available() -> str | None:
+    """None when the picows echo can run, else the reason it cannot. picows is only in
+    the `bench` extra (`make bench` installs it), so `make test` does not need it."""
+    try:
+        import picows  # noqa: F401
+    except ImportError as exc:
+        return f"picows is not installed ({exc}); pip install -e '.[bench]' (make bench does)"
+    return None
+
+
 def psql(sql: str) -> None:
     exe = shutil.which("psql")
     if exe is None:
@@ -127,6 +137,7 @@ def start(
     reference = {
         "echo": ["bench.ref_echo"],
         "echo-asyncio": ["bench.ref_echo", "--no-uvloop"],
+        "echo-picows": ["bench.ref_echo_picows"],
         "ocpp-lib": ["bench.ref_ocpp_lib"],
     }.get(target)
     if reference is not None:
