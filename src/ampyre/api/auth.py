@@ -119,18 +119,15 @@ class Auth:
         return principal
 
     def _make(self, required: Role) -> RoleCheck:
-        async def check(request: Request, credentials: Credentials) -> ApiToken:
+        # `_credentials` is declared for the OpenAPI document (the bearer scheme);
+        # identify_scope reads the same header, and the session cookie without one.
+        async def check(request: Request, _credentials: Credentials) -> ApiToken:
             known = request.scope.get(SCOPE_TOKEN)
             if isinstance(known, ApiToken):
                 check_role(known, required)
                 return known
-            if credentials is not None or self.users is None:
-                token = await self.identify(
-                    credentials.credentials if credentials is not None else None, required
-                )
-            else:
-                write = request.method in WRITE_METHODS
-                token = await self.identify_scope(request.scope, required, write=write)
+            write = request.method in WRITE_METHODS
+            token = await self.identify_scope(request.scope, required, write=write)
             request.scope[SCOPE_TOKEN] = token
             return token
 
