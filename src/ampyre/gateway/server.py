@@ -1,27 +1,29 @@
-"""The OCPP WebSocket gateway (`websockets` library): handshake checks, one OcppSession per
-connection, the receive loop, replacement of a station's older connection, shutdown."""
+"""The OCPP WebSocket gateway (picows framing): handshake checks, one OcppSession per
+connection fed its messages in order, replacement of a station's older connection,
+keepalive pings, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Sequence
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol, runtime_checkable
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, NegotiationError
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
+from picows import picows as _picows
+from picows.picows import WSAutoPingStrategy
 
 from ampyre.config import Settings
 from ampyre.domain.models import OcppVersion, RegistrationStatus
 from ampyre.gateway import handshake
 from ampyre.gateway.registry import ConnectionRegistry, Link
+from ampyre.gateway.station_socket import StationSocket
 from ampyre.gateway.throttle import AuthThrottle
+from ampyre.gateway.upgrade import SERVER, Decision, Refusal, UpgradeProtocol, UpgradeRequest
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import HandlerTable, OcppSession, SessionObserver
 from ampyre.services import secrets
@@ -29,10 +31,20 @@ from ampyre.services.clock import utcnow
 from ampyre.services.ports import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
+# picows logs every connection at INFO (and at DEBUG every frame); the gateway logs its own.
+# A LoggerAdapter, not a Logger: picows makes a child Logger per connection out of a Logger.
+_ws_logger = logging.getLogger("ampyre.gateway.ws")
+_ws_logger.setLevel(logging.WARNING)
+_WS_LOG = logging.LoggerAdapter(_ws_logger)
 
 CLOSE_REPLACED = 1000  # normal closure: the station itself opened a newer connection
 CLOSE_GOING_AWAY = 1001  # server shutting down
-CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame
+CLOSE_INTERNAL_ERROR = 1011  # storage unavailable
+READ_BUFFER = 2048  # picows' smallest; grows for bigger messages (idle memory per station)
+BACKLOG = 4096
+# picows' server protocol class: not in its type stubs (its ws_create_server builds it the
+# same way); the positional arguments are picows 2.3's, hence the pinned range.
+_WSProtocol: Callable[..., asyncio.BufferedProtocol] = _picows.WSProtocol  # type: ignore[attr-defined]
 
 
 @runtime_checkable
@@ -48,21 +60,6 @@ class Admission:
     remote_address: str
     known: bool  # False: unknown station admitted by AMPYRE_AUTO_REGISTER
     registration: RegistrationStatus | None = None
-
-
-class StationConnection(ServerConnection):
-    admission: Admission | None = None
-
-
-class _Transport:
-    __slots__ = ("_ws",)
-
-    def __init__(self, ws: ServerConnection) -> None:
-        self._ws = ws
-
-    async def send(self, data: bytes) -> None:
-        # OCPP-J uses text frames; the payload is already UTF-8 JSON.
-        await self._ws.send(data, text=True)
 
 
 class Gateway:
@@ -83,10 +80,17 @@ class Gateway:
         self._observer = observer
         self.registry = registry
         self._trusted = settings.trusted_networks()
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
         self._on_change = on_change
         self.node_id = settings.node_id
         self._closing: set[asyncio.Task[None]] = set()  # replaced sockets being closed
+        self._upgrading: set[UpgradeProtocol] = set()  # sockets still in the HTTP handshake
+        self._sockets: dict[StationSocket, OcppSession] = {}  # open until their clean-up
+        self._all_closed: asyncio.Event | None = None  # set by stop(): wakes when none left
+        self._stopping = False
+        self._keepalive: asyncio.Task[None] | None = None
+        # A peer that ignores our close frame is dropped quickly, not after 10 s.
+        self._close_timeout = min(settings.ping_timeout, 5.0) if settings.ping_timeout else 5.0
         self._throttle = AuthThrottle(
             station_limit=settings.auth_fail_station_limit,
             address_limit=settings.auth_fail_address_limit,
@@ -95,66 +99,92 @@ class Gateway:
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self, host: str | None = None, port: int | None = None) -> None:
+    async def start(
+        self, host: str | None = None, port: int | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """Listen; with an SSL context, stations connect over TLS (wss://), and its
+        verify_mode decides whether they must present a client certificate."""
         s = self._settings
-        self._server = await serve(
-            self._handle,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: UpgradeProtocol(self._admit, self._upgrading),
             host or s.host,
             s.ocpp_port if port is None else port,
-            subprotocols=[Subprotocol(v.value) for v in handshake.PREFERENCE],
-            select_subprotocol=self._select_subprotocol,
-            process_request=self._process_request,
-            compression=None,  # OCPP frames are small; deflate costs more CPU than it saves
-            ping_interval=s.ping_interval or None,
-            ping_timeout=s.ping_timeout or None,
-            # A peer that ignores our close frame is dropped quickly, not after 10 s.
-            close_timeout=min(s.ping_timeout, 5.0) if s.ping_timeout else 5.0,
-            max_size=s.max_message_size,
-            max_queue=4,
-            create_connection=StationConnection,
-            server_header="Ampyre",
-            backlog=4096,
+            backlog=BACKLOG,
+            ssl=tls,
         )
+        if s.ping_interval:
+            self._keepalive = loop.create_task(self._keep_alive(s.ping_interval, s.ping_timeout))
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        sock = next(iter(self._server.sockets))
-        return int(sock.getsockname()[1])
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        """Stop accepting, close every station with 1001 (going away), wait for handlers."""
+        """Stop accepting, close every station with 1001 (going away), wait for clean-up."""
         if self._server is None:
             return
-        self._server.close(close_connections=True)
+        self._stopping = True
+        self._server.close()
+        for pending in list(self._upgrading):
+            pending.abort()
+        for sock in list(self._sockets):
+            sock.fail(CLOSE_GOING_AWAY, "")
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        self._all_closed = asyncio.Event()
+        if not self._sockets:
+            self._all_closed.set()
         try:
             async with asyncio.timeout(self._settings.shutdown_grace):
-                await self._server.wait_closed()
+                await self._all_closed.wait()
+                if self._closing:
+                    await asyncio.wait(self._closing)
         except TimeoutError:
             log.warning("gateway: some connections did not close within the grace period")
 
+    async def _keep_alive(self, interval: float, timeout: float) -> None:
+        """One sweep for every connection (no timer or task per idle station): ping each
+        one whose interval is up, close with 1011 those whose pong is late."""
+        tick = min(max(min(interval, timeout or interval) / 4, 0.02), 5.0)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for sock in list(self._sockets):
+                sock.ping(now, interval, timeout)
+
     # ------------------------------------------------------------------ handshake
 
-    async def _process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
-        assert isinstance(connection, StationConnection)
+    async def _admit(self, request: UpgradeRequest) -> Decision:
+        """The upgrade request's checks: a refusal, or the WebSocket protocol to switch to."""
+        if self._stopping:
+            return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
+        offered = _offered_subprotocols(request)
+        version = handshake.choose_subprotocol(offered)
+        admitted = await self._check(request, version)
+        if isinstance(admitted, Refusal):
+            return admitted
+        assert version is not None
+        return self._websocket(admitted, version)
+
+    async def _check(
+        self, request: UpgradeRequest, version: OcppVersion | None
+    ) -> Admission | Refusal:
         station_id = handshake.station_id_from_path(request.path)
         if station_id is None:
-            return _refuse(connection, HTTPStatus.NOT_FOUND, "No valid station id in the URL path")
-        offered = _offered_subprotocols(request.headers)
-        if handshake.choose_subprotocol(offered) is None:
+            return _refuse(HTTPStatus.NOT_FOUND, "No valid station id in the URL path")
+        if version is None:
             return _refuse(
-                connection,
                 HTTPStatus.BAD_REQUEST,
                 "No common OCPP subprotocol; this server speaks "
                 + ", ".join(v.value for v in handshake.PREFERENCE),
             )
-        peer = connection.remote_address[0] if connection.remote_address else None
         remote = handshake.client_address(
-            peer, request.headers.get("X-Forwarded-For"), self._trusted
+            request.peer, request.get("X-Forwarded-For"), self._trusted
         )
-        credentials = handshake.basic_credentials(request.headers.get("Authorization"))
+        credentials = handshake.basic_credentials(request.get("Authorization"))
         if credentials is not None:
             wait = self._throttle.retry_after(station_id, remote)
             if wait > 0:
@@ -166,41 +196,35 @@ class Gateway:
                     remote,
                     wait,
                 )
-                return _too_many(connection, wait)
+                return _too_many(wait)
         try:
             station = await self._store.get_station(station_id)
         except StoreUnavailable:
-            return _refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "Try again later")
+            return _refuse(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later")
         if station is None:
             if credentials is not None:
                 # The same answer (and about the same time) as a wrong password: which
                 # station ids exist is not told to whoever guesses credentials.
                 await _password_ok(credentials[1], await _dummy_hash())
-                return await self._auth_failed(connection, station_id, remote, "unknown station")
+                return self._auth_failed(station_id, remote, "unknown station")
             if self._settings.auto_register:
-                connection.admission = Admission(station_id, remote, known=False)
-                return None
+                return Admission(station_id, remote, known=False)
             log.info("refused unknown station %s from %s", station_id, remote)
-            return _refuse(connection, HTTPStatus.NOT_FOUND, "Unknown station")
+            return _refuse(HTTPStatus.NOT_FOUND, "Unknown station")
         if station.password_hash:
             # Security profile 1 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.202-205):
             # HTTP Basic, user name = station identity.
             if credentials is None:
-                return _unauthorized(connection, "Credentials required")
+                return _unauthorized("Credentials required")
             user, password = credentials
             if user != station_id:
-                return await self._auth_failed(connection, station_id, remote, "wrong user name")
+                return self._auth_failed(station_id, remote, "wrong user name")
             if not await _password_ok(password, station.password_hash):
-                return await self._auth_failed(connection, station_id, remote, "wrong password")
+                return self._auth_failed(station_id, remote, "wrong password")
             self._throttle.succeeded(station_id, remote)
-        connection.admission = Admission(
-            station_id, remote, known=True, registration=station.registration_status
-        )
-        return None
+        return Admission(station_id, remote, known=True, registration=station.registration_status)
 
-    async def _auth_failed(
-        self, connection: ServerConnection, station_id: str, remote: str, why: str
-    ) -> Response:
+    def _auth_failed(self, station_id: str, remote: str, why: str) -> Refusal:
         """A security event: counted, logged, throttled; answered 401 whatever the cause."""
         failure = self._throttle.failed(station_id, remote)
         self._security_event("auth_failed")
@@ -214,45 +238,76 @@ class Gateway:
             failure.address_failures,
             f"; refused for {failure.delay:.0f} s" if failure.delay else "",
         )
-        return _unauthorized(connection, "Invalid credentials")
+        return _unauthorized("Invalid credentials")
 
     def _security_event(self, event: str) -> None:
         if isinstance(self._observer, SecurityEvents):
             self._observer.security_event(event)
 
-    def _select_subprotocol(
-        self, connection: ServerConnection, subprotocols: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        version = handshake.choose_subprotocol(subprotocols)
-        if version is None:
-            raise NegotiationError("no common OCPP subprotocol")
-        return Subprotocol(version.value)
+    def _websocket(self, admission: Admission, version: OcppVersion) -> asyncio.BufferedProtocol:
+        """picows' protocol for an admitted station: it checks the upgrade headers itself
+        (400 if they are not a WebSocket upgrade), answers 101 with our subprotocol."""
+        s = self._settings
+        sock = StationSocket(
+            admission.station_id,
+            s.max_message_size,
+            self._close_timeout,
+            lambda sock: self._opened(sock, admission, version),
+            self._closed,
+        )
+        response = WSUpgradeResponse.create_101_response(
+            extra_headers={"Sec-WebSocket-Protocol": version.value, "Server": SERVER}
+        )
+
+        def listener(request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+            return WSUpgradeResponseWithListener(response, sock)
+
+        return _WSProtocol(
+            None,  # host:port (client side only)
+            None,  # path (client side only)
+            False,  # server side
+            listener,
+            _WS_LOG,
+            True,  # disconnect on an exception in a callback
+            None,  # handshake timeout: the request is already here, complete
+            False,  # picows' auto-ping: a task per connection; the gateway sweeps instead
+            1.0,
+            1.0,
+            WSAutoPingStrategy.PING_PERIODICALLY,
+            True,  # answer pings with pongs
+            s.max_message_size,  # a bigger frame: close 1009 before reading it
+            None,  # extra headers (client side only)
+            READ_BUFFER,
+        )
 
     # ------------------------------------------------------------------ connection
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        assert isinstance(ws, StationConnection)
-        admission = ws.admission
-        if admission is None or ws.subprotocol is None:
-            await ws.close(1002, "handshake incomplete")
-            return
-        station_id = admission.station_id
-        version = OcppVersion(ws.subprotocol)
+    async def _opened(
+        self, sock: StationSocket, admission: Admission, version: OcppVersion
+    ) -> bool:
+        """The 101 is sent: record the connection, register the session, replace an
+        older connection of the same station. False: the socket is being closed."""
         s = self._settings
+        station_id = admission.station_id
         session = OcppSession(
             station_id,
             version,
-            _Transport(ws),
+            sock,
             self._tables[version],
             self._schemas[version],
             self._observer,
             call_timeout=s.call_timeout,
             audit=s.message_log,
         )
+        self._sockets[sock] = session
+        if self._stopping:
+            sock.fail(CLOSE_GOING_AWAY, "")
+            return False
         if admission.registration is RegistrationStatus.REJECTED:
             # A rejected station that skips BootNotification (e.g. on reconnect) is still
             # refused until it boots and is accepted (1.6 4.2, 2.0.1 B03.FR.07).
             session.boot_status = RegistrationStatus.REJECTED
+        sock.ping_at = asyncio.get_running_loop().time() + s.ping_interval
         try:
             await self._store.record_connection(
                 station_id,
@@ -264,9 +319,11 @@ class Gateway:
                 auto_register=not admission.known,
             )
         except StoreUnavailable:
-            await ws.close(1011, "storage unavailable, retry later")
-            return
-        old = self.registry.attach(station_id, Link(session, ws))
+            sock.fail(CLOSE_INTERNAL_ERROR, "storage unavailable, retry later")
+            return False
+        if sock.closing:
+            return False
+        old = self.registry.attach(station_id, Link(session, sock))
         if old is not None:
             log.info("%s: new connection replaces the previous one", station_id)
             old.session.close()
@@ -278,31 +335,31 @@ class Gateway:
         log.info("%s connected (%s) from %s", station_id, version.value, admission.remote_address)
         if self._on_change is not None:
             self._on_change(station_id, version, True)
+        sock.on_message = session.on_frame
+        return True
+
+    async def _closed(self, sock: StationSocket) -> None:
+        """The connection is gone and its last message processed."""
+        session = self._sockets.get(sock)
         try:
-            recv = ws.recv
-            on_frame = session.on_frame
-            while True:
-                frame = await recv()
-                if type(frame) is not str:
-                    # OCPP-J (1.6J and 2.0.1 Part 4, RPC framework) carries its JSON
-                    # in text frames only: 1003 = unsupported data (RFC 6455 7.4.1).
-                    log.info("%s: binary frame; closing with 1003", station_id)
-                    await ws.close(CLOSE_UNSUPPORTED_DATA, "OCPP-J uses text frames only")
-                    break
-                await on_frame(frame)
-        except ConnectionClosed as exc:
-            log.info("%s disconnected: %s", station_id, exc)
-        finally:
+            if session is None:
+                return
+            station_id = session.station_id
+            log.info("%s disconnected", station_id)
             session.close()
             if self.registry.detach(station_id, session):
                 if self._on_change is not None:
-                    self._on_change(station_id, version, False)
+                    self._on_change(station_id, session.version, False)
                 try:
                     await self._store.record_connection(
-                        station_id, False, utcnow(), version.value, self.node_id, None
+                        station_id, False, utcnow(), session.version.value, self.node_id, None
                     )
                 except StoreUnavailable:
                     log.warning("%s: could not store the disconnection", station_id)
+        finally:
+            self._sockets.pop(sock, None)
+            if self._all_closed is not None and not self._sockets:
+                self._all_closed.set()
 
 
 async def _password_ok(password: str, stored: str) -> bool:
@@ -325,26 +382,28 @@ async def _dummy_hash() -> str:
     return _DUMMY_HASH[0]
 
 
-def _offered_subprotocols(headers: Headers) -> list[str]:
+def _offered_subprotocols(request: UpgradeRequest) -> list[str]:
     offered: list[str] = []
-    for value in headers.get_all("Sec-WebSocket-Protocol"):
+    for value in request.get_all("Sec-WebSocket-Protocol"):
         offered.extend(p.strip() for p in value.split(",") if p.strip())
     return offered
 
 
-def _refuse(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
-    return connection.respond(status, text + "\n")
+def _refuse(status: HTTPStatus, text: str) -> Refusal:
+    return Refusal(status, text + "\n")
 
 
-def _too_many(connection: ServerConnection, wait: float) -> Response:
-    response = connection.respond(
-        HTTPStatus.TOO_MANY_REQUESTS, "Too many failed logins; try again later\n"
+def _too_many(wait: float) -> Refusal:
+    return Refusal(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "Too many failed logins; try again later\n",
+        (("Retry-After", str(max(1, math.ceil(wait)))),),
     )
-    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-    return response
 
 
-def _unauthorized(connection: ServerConnection, text: str) -> Response:
-    response = connection.respond(HTTPStatus.UNAUTHORIZED, text + "\n")
-    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-    return response
+def _unauthorized(text: str) -> Refusal:
+    return Refusal(
+        HTTPStatus.UNAUTHORIZED,
+        text + "\n",
+        (("WWW-Authenticate", 'Basic realm="OCPP", charset="UTF-8"'),),
+    )
