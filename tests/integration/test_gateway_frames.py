@@ -121,3 +121,11 @@ async def test_request_that_is_not_http_is_refused(server: Server) -> None:
     status = await asyncio.wait_for(reader.readline(), RECV_TIMEOUT)
     assert status.startswith(b"HTTP/1.1 400 ")
     writer.close()
+
+
+async def test_oversized_request_head_is_refused(server: Server) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.app.gateway.port)
+    writer.write(b"GET /ocpp/CP-1 HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 9000)
+    status = await asyncio.wait_for(reader.readline(), RECV_TIMEOUT)
+    assert status.startswith(b"HTTP/1.1 431 ")
+    writer.close()

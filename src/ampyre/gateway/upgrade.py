@@ -21,7 +21,7 @@ import h11
 
 log = logging.getLogger(__name__)
 
-MAX_HEAD = 16 * 1024  # bytes: request line and headers (websockets allows 128 x 8 KiB lines)
+MAX_HEAD = 8 * 1024  # bytes: request line and headers (under picows' own 16 KiB limit)
 OPEN_TIMEOUT = 10.0  # seconds from accept to a complete request head (websockets' default)
 SERVER = "Ampyre"
 
