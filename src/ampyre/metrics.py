@@ -10,6 +10,7 @@ so a misbehaving peer cannot grow the series without bound.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -53,6 +54,43 @@ NONE = "none"  # label value when the action is not known (e.g. an unmatched CAL
 IN = "in"
 OUT = "out"
 
+FrameKey = tuple[str, str, str | None, int | str]  # direction, version, action, type
+
+
+class LatencyCell:
+    """One action's handler-latency histogram as plain numbers: observations per bucket
+    (not cumulative, like Prometheus' own) and their sum, handed to the bound Prometheus
+    child when the metrics are rendered (`Histogram.observe` takes a lock and walks the
+    buckets: several times the cost, for every CALL)."""
+
+    __slots__ = ("child", "counts", "total")
+
+    def __init__(self, child: Histogram) -> None:
+        self.child = child
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        # Prometheus buckets are upper bounds, inclusive (le): the first bound >= seconds.
+        self.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def fold(self) -> None:
+        """Add what was observed since the last fold to the Prometheus child."""
+        counts = self.counts
+        if not any(counts):
+            return
+        # prometheus_client has no public "observe n values at once"; its Histogram keeps
+        # one value per bucket (_buckets) and the sum (_sum), as observe() updates them
+        # (tests/unit/test_api_metrics.py compares the result with observe()).
+        buckets = self.child._buckets
+        for i, n in enumerate(counts):
+            if n:
+                buckets[i].inc(n)
+        self.child._sum.inc(self.total)
+        self.counts = [0] * len(counts)
+        self.total = 0.0
+
 
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
@@ -95,8 +133,12 @@ class Metrics:
         # Frames counted since the last render, per bound child (at most one entry per
         # child: bounded like the children).
         self._uncounted: dict[Counter, int] = {}
+        # The sessions' hot path (GatewayObserver.message): frames since the last render
+        # by label key, for keys with a bound child (so bounded like the children).
+        self.frame_counts: dict[FrameKey, int] = {}
         self._errors: dict[str, Counter] = {}
-        self._latency: dict[str, Histogram] = {}
+        self._latency: dict[str, LatencyCell] = {}
+        self._other_latency: LatencyCell | None = None
         self._dropped_seen = 0
         self._collect_hooks: list[Callable[[], None]] = []
 
@@ -152,6 +194,15 @@ class Metrics:
         child = self._message(OUT, ocpp_version, action, message_type)
         self._uncounted[child] = self._uncounted.get(child, 0) + 1
 
+    def frame(self, key: FrameKey) -> None:
+        """Count one frame (label key as `message_in` / `message_out` take them). The
+        observer adds to `frame_counts` itself when the key is there; this is the rest."""
+        child = self._message(*key)
+        if key in self._messages:
+            self.frame_counts[key] = self.frame_counts.get(key, 0) + 1
+        else:  # the capped "other" series
+            self._uncounted[child] = self._uncounted.get(child, 0) + 1
+
     def frames_total(self) -> float:
         """OCPP frames received and sent so far (all series): the dashboard's message
         rate is its change over time. Reads the counters plus the frames not yet handed
@@ -162,7 +213,7 @@ class Metrics:
             for sample in family.samples
             if sample.name.endswith("_total")
         )
-        return counted + sum(self._uncounted.values())
+        return counted + sum(self._uncounted.values()) + sum(self.frame_counts.values())
 
     def ocpp_error(self, error_code: str) -> None:
         child = self._errors.get(error_code)
@@ -173,17 +224,24 @@ class Metrics:
                 child = self._errors[error_code] = self.ocpp_errors.labels(error_code)
         child.inc()
 
-    def latency(self, action: str) -> Histogram:
+    def latency(self, action: str) -> LatencyCell:
         """The bound histogram for an action; callers may keep it and `.observe()` on it."""
-        child = self._latency.get(action)
-        if child is None:
+        cell = self._latency.get(action)
+        if cell is None:
             if len(self._latency) >= self._max_series:
-                return self.handler_latency.labels(OTHER)
-            child = self._latency[action] = self.handler_latency.labels(action)
-        return child
+                if self._other_latency is None:
+                    self._other_latency = LatencyCell(self.handler_latency.labels(OTHER))
+                return self._other_latency
+            # Bound now, as observe() would: the series (and its _created) starts here.
+            cell = self._latency[action] = LatencyCell(self.handler_latency.labels(action))
+        return cell
 
     def observe_handler(self, action: str, seconds: float) -> None:
-        self.latency(action).observe(seconds)
+        cell = self._latency.get(action)
+        if cell is None:
+            cell = self.latency(action)
+        cell.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        cell.total += seconds
 
     def audit_dropped(self, count: int = 1) -> None:
         self._dropped_seen += count
@@ -202,9 +260,22 @@ class Metrics:
 
     # exposition --------------------------------------------------------------------
     def render(self) -> bytes:
-        uncounted, self._uncounted = self._uncounted, {}
-        for child, n in uncounted.items():
-            child.inc(n)
+        self._fold()
         for hook in self._collect_hooks:
             hook()
         return generate_latest(self.registry)
+
+    def _fold(self) -> None:
+        """Hand the plain counts of the hot path to the Prometheus objects. The dicts are
+        emptied in place: the observer keeps a reference to `frame_counts`."""
+        uncounted, self._uncounted = self._uncounted, {}
+        for key, n in self.frame_counts.items():
+            child = self._messages[key]
+            uncounted[child] = uncounted.get(child, 0) + n
+        self.frame_counts.clear()
+        for child, n in uncounted.items():
+            child.inc(n)
+        for cell in self._latency.values():
+            cell.fold()
+        if self._other_latency is not None:
+            self._other_latency.fold()

@@ -175,3 +175,60 @@ def test_frames_total_counts_frames_before_and_after_a_render() -> None:
     assert m.frames_total() == 3
     m.render()
     assert m.frames_total() == 3
+
+
+def test_folded_latency_matches_prometheus_observe() -> None:
+    """Latencies are counted in plain buckets and folded into the Prometheus histogram at
+    render (through its private _buckets/_sum): the exposition equals observe()'s."""
+    from prometheus_client import Histogram
+
+    m = Metrics()
+    registry = CollectorRegistry()
+    reference = Histogram(
+        "ampyre_ocpp_handler_seconds", "x", ["action"], buckets=LATENCY_BUCKETS, registry=registry
+    )
+    values = [0.0, 0.0001, 0.00010001, 0.0003, 0.001, 0.04, 0.5, 1.0, 1.5, 99.0]
+    for round_ in range(3):
+        for v in values[round_:]:
+            m.observe_handler("Heartbeat", v)
+            m.latency("StatusNotification").observe(v / 2)
+            reference.labels("Heartbeat").observe(v)
+            reference.labels("StatusNotification").observe(v / 2)
+        got = {k: v for k, v in samples(m).items() if k[0].startswith("ampyre_ocpp_handler")}
+        want = {}
+        for family in registry.collect():
+            for s in family.samples:
+                if not s.name.endswith("_created"):
+                    want[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        for key, value in want.items():
+            assert abs(got[key] - value) < 1e-9, key
+        assert {k for k in got if not k[0].endswith("_created")} == set(want)
+
+
+def test_observer_frames_reach_the_same_series() -> None:
+    """GatewayObserver.message counts in Metrics.frame_counts: same series and values as
+    message_in / message_out, capped the same way, and seen by frames_total."""
+    from ampyre.domain.models import Direction, OcppVersion
+    from ampyre.gateway.observer import GatewayObserver
+
+    m, ref = Metrics(max_series=3), Metrics(max_series=3)
+    observer = GatewayObserver(m, store=None)  # type: ignore[arg-type]
+    frames = [
+        (OcppVersion.V16, Direction.IN, 2, "Heartbeat"),
+        (OcppVersion.V16, Direction.OUT, 3, "Heartbeat"),
+        (OcppVersion.V201, Direction.OUT, 4, None),
+        (OcppVersion.V16, Direction.IN, 2, "Bogus1"),
+        (OcppVersion.V16, Direction.IN, 2, "Bogus2"),
+    ]
+    for round_ in range(3):
+        for version, direction, mtype, action in frames * (round_ + 1):
+            observer.message(version, direction, mtype, action)
+            count = ref.message_in if direction is Direction.IN else ref.message_out
+            count(version.value, action, mtype)
+        assert m.frames_total() == ref.frames_total()
+
+        def series(x: Metrics) -> dict:  # type: ignore[type-arg]
+            return {k: v for k, v in samples(x).items() if k[0] == "ampyre_ocpp_messages_total"}
+
+        assert series(m) == series(ref)
+        assert m.frames_total() == ref.frames_total()

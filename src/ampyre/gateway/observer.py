@@ -6,15 +6,18 @@ from __future__ import annotations
 from prometheus_client import Counter
 
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion
-from ampyre.metrics import Metrics
+from ampyre.metrics import IN, OUT, Metrics
 from ampyre.services.ports import Store
+
+_IN = Direction.IN
 
 
 class GatewayObserver:
-    __slots__ = ("_metrics", "_security", "_security_children", "_store")
+    __slots__ = ("_counts", "_metrics", "_security", "_security_children", "_store")
 
     def __init__(self, metrics: Metrics, store: Store) -> None:
         self._metrics = metrics
+        self._counts = metrics.frame_counts  # emptied in place by each render
         self._store = store
         self._security = Counter(
             "ampyre_security_events",
@@ -34,10 +37,15 @@ class GatewayObserver:
     def message(
         self, version: OcppVersion, direction: Direction, mtype: int, action: str | None
     ) -> None:
-        if direction is Direction.IN:
-            self._metrics.message_in(version.value, action, mtype)
+        # Metrics.message_in / message_out, inlined: a frame is one dict update here.
+        # (`_value_` is the member's plain attribute; `.value` is a property.)
+        key = (IN if direction is _IN else OUT, version._value_, action, mtype)
+        counts = self._counts
+        n = counts.get(key)
+        if n is None:
+            self._metrics.frame(key)
         else:
-            self._metrics.message_out(version.value, action, mtype)
+            counts[key] = n + 1
 
     def error(self, version: OcppVersion, code: str) -> None:
         self._metrics.ocpp_error(code)

@@ -26,7 +26,9 @@ class MessageType(enum.IntEnum):
     SEND = 6  # 2.1 only
 
 
-@dataclass(slots=True, frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# about twice the cost of a plain one, and one frame is built per message received.
+@dataclass(slots=True)
 class Call:
     unique_id: str
     action: str
@@ -40,7 +42,7 @@ class Send:
     payload: dict[str, Any]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallResult:
     unique_id: str
     payload: dict[str, Any]
@@ -82,6 +84,19 @@ def parse(raw: str | bytes, version: OcppVersion) -> Frame:
         raise FrameError(
             ErrorKind.RPC_FRAMEWORK, "Message is not valid JSON", UNKNOWN_MESSAGE_ID
         ) from None
+    if type(msg) is list and len(msg) == 4:
+        # The common case, a well-formed CALL, decided in one step; anything else (and any
+        # fault) takes the checks below. orjson builds exact list/dict/str/int types.
+        mtype, uid, action, payload = msg
+        if (
+            type(mtype) is int
+            and mtype == 2
+            and type(uid) is str
+            and 0 < len(uid) <= MAX_MESSAGE_ID_LEN
+            and type(action) is str
+            and type(payload) is dict
+        ):
+            return Call(uid, action, payload)
     if not isinstance(msg, list) or len(msg) < 3:
         raise FrameError(
             ErrorKind.RPC_FRAMEWORK,

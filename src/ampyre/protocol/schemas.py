@@ -95,6 +95,8 @@ class SchemaRegistry:
         return action in self.actions and self._file(action, True) in self._files
 
     def validator(self, action: str, response: bool) -> Validator | None:
+        """The compiled validator (it raises JsonSchemaValueException, see `violation_of`),
+        or None if the action has no such schema in this version."""
         key = f"{action}/{int(response)}"
         found = self._cache.get(key)
         if found is not None:
@@ -123,14 +125,22 @@ class SchemaRegistry:
             raise KeyError(action)
         try:
             check(payload)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return SchemaViolation(
-                kind=_RULE_KIND.get(str(exc.rule), ErrorKind.FORMAT),
-                message=str(exc.message),
-                path=str(exc.name),
-                rule=str(exc.rule),
-            )
+        except JsonSchemaValueException as exc:
+            return violation_of(exc)
         return None
+
+
+# What a validator raises (the session calls validators directly on its hot path).
+JsonSchemaValueException = fastjsonschema.JsonSchemaValueException
+
+
+def violation_of(exc: fastjsonschema.JsonSchemaValueException) -> SchemaViolation:
+    return SchemaViolation(
+        kind=_RULE_KIND.get(str(exc.rule), ErrorKind.FORMAT),
+        message=str(exc.message),
+        path=str(exc.name),
+        rule=str(exc.rule),
+    )
 
 
 def _schema_dir(version: OcppVersion) -> Path:

@@ -18,8 +18,14 @@ from typing import Any, Protocol
 from ampyre.domain.models import Direction, MessageLogEntry, OcppVersion, RegistrationStatus
 from ampyre.protocol import limits, rpc
 from ampyre.protocol.errors import ErrorKind, OcppError, error_code
+from ampyre.protocol.redact import HOT_ACTIONS as _UNREDACTED
 from ampyre.protocol.redact import redact_frame
-from ampyre.protocol.schemas import SchemaRegistry
+from ampyre.protocol.schemas import (
+    JsonSchemaValueException,
+    SchemaRegistry,
+    Validator,
+    violation_of,
+)
 from ampyre.services.commands import (
     CallOutcome,
     CommandTimeout,
@@ -32,8 +38,17 @@ from ampyre.services.ports import StoreUnavailable
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
-# Plain strings for the audit log (an enum member inside would keep each entry GC-tracked).
-_DIRECTION_TEXT = {Direction.IN: "in", Direction.OUT: "out"}
+# Module-level names for what every frame reads (an enum member or a class attribute is
+# an attribute lookup, and hashing an enum member runs Python code).
+_IN = Direction.IN
+_OUT = Direction.OUT
+_REJECTED = RegistrationStatus.REJECTED
+_PENDING = RegistrationStatus.PENDING
+_perf_counter = time.perf_counter
+_now = datetime.now
+# An audit entry is built as a plain tuple of its fields (a NamedTuple's own constructor
+# is a Python function); strings, not enum members, so that it is not GC-tracked.
+_new_tuple = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -47,6 +62,9 @@ class CallContext:
 
 
 Handler = Callable[[CallContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+# An action a station may CALL: its handler and its request and response validators,
+# resolved once per session and action.
+_Route = tuple[Handler, Validator | None, Validator | None]
 SendHandler = Callable[[CallContext, dict[str, Any]], Awaitable[None]]
 
 
@@ -103,6 +121,8 @@ class OcppSession:
         self._schemas = schemas
         self._observer = observer
         self._audit = audit
+        self._v21 = version is OcppVersion.V21
+        self._routes: dict[str, _Route] = {}
         self.call_timeout = call_timeout
         self.boot_status: RegistrationStatus | None = None
         # Actions a TriggerMessage asked for: allowed once each while Pending (B02.FR.09).
@@ -130,7 +150,7 @@ class OcppSession:
                 self._observer.error(self.version, error_code(exc.kind, self.version))
             return
         if type(frame) is rpc.Call:
-            self._trace(Direction.IN, 2, frame.unique_id, frame.action, raw)
+            self._trace(_IN, 2, frame.unique_id, frame.action, raw)
             await self._on_call(frame, raw)
         elif type(frame) is rpc.CallResult:
             self._trace(Direction.IN, 3, frame.unique_id, self._pending_action, raw)
@@ -149,58 +169,87 @@ class OcppSession:
             await self._on_send(frame)
 
     async def _on_call(self, call: rpc.Call, raw: bytes | str) -> None:
-        started = time.perf_counter()
+        started = _perf_counter()
         action = call.action
         try:
-            response = await self._dispatch(call, raw)
+            response, check_response = await self._dispatch(call, raw)
         except OcppError as exc:
             await self._send_error(call.unique_id, exc.kind, exc.description, exc.details)
             return
         finally:
-            self._observer.handled(action, time.perf_counter() - started)
-        violation = self._schemas.validate(action, response, response=True)
-        if violation is not None:
+            self._observer.handled(action, _perf_counter() - started)
+        if check_response is None:
+            raise KeyError(action)  # as SchemaRegistry.validate: no response schema
+        try:
+            check_response(response)
+        except JsonSchemaValueException as exc:
             # Our own bug: never send an invalid message (architecture house rule).
             log.error(
                 "%s: our %s response violates the schema (%s): %r",
                 self.station_id,
                 action,
-                violation.message,
+                violation_of(exc).message,
                 response,
             )
             await self._send_error(call.unique_id, ErrorKind.INTERNAL, "Internal error")
             return
         data = rpc.encode_result(call.unique_id, response)
-        self._trace(Direction.OUT, 3, call.unique_id, action, data)
-        if self.version is OcppVersion.V21:
+        self._trace(_OUT, 3, call.unique_id, action, data)
+        if self._v21:
             self._answered[call.unique_id] = action
             if len(self._answered) > _ANSWERED_KEPT:
                 del self._answered[next(iter(self._answered))]
         await self._transport.send(data)
 
-    async def _dispatch(self, call: rpc.Call, raw: bytes | str) -> dict[str, Any]:
-        action = call.action
-        handler = self._table.calls.get(action)
+    def _resolve(self, action: str) -> _Route:
         if action not in self._schemas.actions:
             # OCPP-J 1.6 4.2.3 / 2.0.1 Part 4 4.3: "Requested Action is not known by receiver".
             raise OcppError(ErrorKind.NOT_IMPLEMENTED, f"Action {action[:64]!r} is not implemented")
+        handler = self._table.calls.get(action)
         if handler is None:
             # An action of this version Ampyre does not handle (or one a CSMS never gets):
             # "Requested Action is recognized but not supported by the receiver".
             raise OcppError(ErrorKind.NOT_SUPPORTED, f"Action {action!r} is not supported")
-        violation = self._schemas.validate(action, call.payload, response=False)
-        if violation is not None:
-            raise OcppError(violation.kind, violation.message, {"path": violation.path})
+        # Only actions of the handler table are remembered: a bounded dict.
+        route = self._routes[action] = (
+            handler,
+            self._schemas.validator(action, response=False),
+            self._schemas.validator(action, response=True),
+        )
+        return route
+
+    async def _dispatch(
+        self, call: rpc.Call, raw: bytes | str
+    ) -> tuple[dict[str, Any], Validator | None]:
+        """The handler's response and the validator it must pass."""
+        action = call.action
+        route = self._routes.get(action)
+        if route is None:
+            route = self._resolve(action)
+        handler, check_request, check_response = route
+        payload = call.payload
+        if check_request is None:
+            raise KeyError(action)  # as SchemaRegistry.validate: no request schema
+        try:
+            check_request(payload)
+        except JsonSchemaValueException as exc:
+            violation = violation_of(exc)
+            raise OcppError(violation.kind, violation.message, {"path": violation.path}) from None
         # Before any write (limits.py); read off the frame as received.
-        unstorable = limits.frame_violation(call.payload, raw)
+        unstorable = limits.frame_violation(payload, raw)
         if unstorable is not None:
             log.warning("%s: refused %s: %s", self.station_id, action, unstorable)
             raise OcppError(ErrorKind.PROPERTY, unstorable)
-        if action != "BootNotification" and self._refused_before_accept(action):
+        status = self.boot_status
+        if (
+            (status is _REJECTED or status is _PENDING)
+            and action != "BootNotification"
+            and self._refused_before_accept(action)
+        ):
             raise OcppError(ErrorKind.SECURITY, "Station is not accepted by the CSMS")
         ctx = CallContext(self.station_id, self.version, self, call.unique_id)
         try:
-            return await handler(ctx, call.payload)
+            return await handler(ctx, payload), check_response
         except OcppError:
             raise
         except StoreUnavailable:
@@ -386,15 +435,18 @@ class OcppSession:
         self._observer.message(self.version, direction, mtype, action)
         if self._audit:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-            text = redact_frame(text, action)  # no passwords or keys in the log (redact.py)
-            self._observer.audit(
-                MessageLogEntry(
+            if action not in _UNREDACTED:
+                text = redact_frame(text, action)  # no passwords or keys in the log (redact.py)
+            entry: MessageLogEntry = _new_tuple(
+                MessageLogEntry,
+                (
                     self.station_id,
-                    _DIRECTION_TEXT[direction],
+                    "in" if direction is _IN else "out",
                     mtype,
                     unique_id,
                     action,
                     text,
-                    datetime.now(UTC),
-                )
+                    _now(UTC),
+                ),
             )
+            self._observer.audit(entry)

@@ -107,12 +107,16 @@ class BufferedFlusher:
         self._start_soon()
 
     def log_messages(self, entries: Sequence[MessageLogEntry]) -> None:
-        room = self.max_buffered_messages - len(self._messages)
+        # Called for every frame: the common case (room left, flush task running) is one
+        # comparison and an extend.
+        messages = self._messages
+        room = self.max_buffered_messages - len(messages)
         if len(entries) > room:
             self.dropped_messages += len(entries) - max(room, 0)
             entries = entries[: max(room, 0)]
-        self._messages.extend(entries)
-        self._start_soon()
+        messages.extend(entries)
+        if self._task is None:
+            self._start_soon()
 
     def _start_soon(self) -> None:
         if self._task is None and not self._closed:
