@@ -24,8 +24,9 @@ TOP = 12
 # the deepest frame outside them (the code that asked for the work).
 PLUMBING = re.compile(
     r"\((asyncio|threading|concurrent|selectors|queue|contextlib|functools|typing|enum|"
-    r"dataclasses|abc|email|logging|uvloop)/"
+    r"dataclasses|abc|email|logging|uvloop)(/|\.py:)"
 )
+GENERATED = "<string> (generated code: schema validators, dataclass methods)"
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
@@ -78,6 +79,8 @@ def finish(p: subprocess.Popen[bytes], out: Path, timeout: float = 30.0) -> dict
 def _module(file: str) -> str:
     """A frame's file as a module-ish key: ampyre/gateway/server.py -> ampyre/gateway,
     sqlalchemy/engine/base.py -> sqlalchemy/engine, <module> files as they are."""
+    if file == "<string>":
+        return GENERATED
     parts = file.split("/")
     depth = 2 if parts[0] == "ampyre" else 1
     return "/".join(parts[: min(depth, len(parts) - 1)]) or file

@@ -433,8 +433,9 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
             "",
             "*offered*: the paced rate (each station sends on its own schedule); *served*: "
             "round trips completed in the measured window per second, and their share of "
-            "the offered rate; latency is measured from each CALL's intended send time, so "
-            "a server that falls behind shows its backlog in p50/p99.",
+            "the offered rate (*per CPU-s* and the ratios use the served round trips); "
+            "latency is measured from each CALL's intended send time, so a server that "
+            "falls behind shows its backlog in p50/p99.",
         ]
     for r in rows:
         if "failed" not in r and r.get("profile"):

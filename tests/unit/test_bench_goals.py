@@ -231,3 +231,15 @@ def test_profile_without_py_spy_says_so(monkeypatch: Any) -> None:
     monkeypatch.setattr(pyspy, "py_spy", lambda: None)
     reason = pyspy.unavailable()
     assert reason is not None and "py-spy is not installed" in reason
+
+
+def test_profile_plumbing_and_generated_code() -> None:
+    raw = (
+        "main (ampyre/cli.py:1);_bootstrap (threading.py:1002);run (contextlib.py:3) 2\n"
+        "main (ampyre/cli.py:1);validate (<string>:12) 1\n"
+    )
+    s = pyspy.summarize(raw)
+    assert s["modules"] == [
+        ["ampyre", pytest.approx(2 / 3)],
+        [pyspy.GENERATED, pytest.approx(1 / 3)],
+    ]
