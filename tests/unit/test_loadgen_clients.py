@@ -134,3 +134,25 @@ async def test_an_overloaded_server_shows_its_backlog(client: str) -> None:
     summary = result.summary()
     assert result.served < 60  # ~40 of the 100 offered
     assert summary["p99_ms"] is not None and summary["p99_ms"] > 200.0  # queued behind
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_idle_stations_whose_next_heartbeat_is_after_the_end_are_done(client: str) -> None:
+    handler, _seen = _server()
+    async with serve(handler, "127.0.0.1", 0, subprotocols=PROTOCOLS, compression=None) as srv:
+        port = next(iter(srv.sockets)).getsockname()[1]
+        result = await run_load(
+            LoadConfig(
+                url=f"ws://127.0.0.1:{port}/ocpp",
+                protocol="ocpp1.6",
+                stations=20,
+                mode="idle",
+                heartbeat_interval=10.0,  # most stations' first heartbeat is after the end
+                warmup=0.1,
+                duration=0.5,
+                client=client,
+            )
+        )
+    assert result.connected == 20
+    assert result.errors == 0, result.error_kinds
+    assert 0 < result.msgs < 10

@@ -541,6 +541,9 @@ class LoadGenerator:
 
     def _picows_next(self, st: Any) -> None:
         if st.interval:
+            if st.scheduled >= st.end:
+                self._picows_done(st)  # no CALL left in this run: no timer to wait for
+                return
             delay = st.scheduled - time.monotonic()
             if delay > 0:
                 asyncio.get_running_loop().call_later(delay, self._picows_send, st)
