@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench import goals
+from bench import profile as pyspy
+
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 BUSY = 0.9  # a process above 90 % of its core is the bottleneck
@@ -15,7 +18,25 @@ How fast is Ampyre's OCPP gateway compared with what a Python CSMS is usually
 built from? `make bench` (`python -m bench.run`, options: `--help`) measures it
 on one machine, with the server under test pinned to CPU 0 and the load
 generator (`ampyre.simulator.loadgen`, uvloop, pre-encoded frames) pinned to
-CPU 1, all over 127.0.0.1.
+CPU 1, all over 127.0.0.1. The generator's WebSocket client is `picows` when it
+is installed (`make bench` installs it), else `websockets`, the same for every
+target of a run (`--client`); the transactions scenario always uses `websockets`.
+With picows it spends about 13 µs of CPU per round trip (websockets: about 41),
+so one generator core carries some 70,000 msgs/s; the *gen µs/msg* column shows
+it for every row.
+
+The results start with a **targets** table: each target of issue 15 checked
+against this run's rows, the measured values, met or not:
+
+- closed loop, 1,000 stations, no errors: ampyre (SQLite) >= 5x the ocpp-lib
+  CSMS in msgs per server CPU-second and >= 3x its msgs/s, for 1.6 and 2.0.1;
+- paced at twice the ocpp-lib CSMS's closed-loop msgs/s of the same run and
+  version: p99 < 50 ms (from the intended send time) and >= 95 % served;
+- PostgreSQL within 20 % of SQLite: closed-loop msgs/s and per CPU-s >= 0.8x
+  SQLite's; paced p99 < 60 ms (50 ms + 20 %) and >= 95 % served;
+- transactions on PostgreSQL: >= 7,000 persisted meter values/s at tx ack p99
+  < 50 ms;
+- idle: 19,900 stations connected at <= 25 KiB of server RSS each.
 
 Targets:
 
@@ -39,6 +60,14 @@ Scenarios:
   answer arrived) of 80 % Heartbeat / 20 % StatusNotification for the measured
   window after a warm-up. With `--rate R` the loop is paced at R msgs/s in
   total instead, and latency is measured from the intended send time.
+- **paced**: the same stations and messages, each station sending on its own
+  schedule so that all together offer twice the ocpp-lib CSMS's closed-loop
+  msgs/s measured in the same run for the same version (the closed loop of
+  ocpp-lib is run first when the run has no throughput row for it; `--rate`
+  overrides). The ocpp-lib CSMS runs at that rate too, a load it cannot carry.
+  Columns: *offered* msgs/s, *served* msgs/s (round trips completed in the
+  window) and its share of the offered rate, p50/p99 from each CALL's intended
+  send time (a server that falls behind shows its backlog there).
 - **idle**: many stations (default 19,900: one process may hold at most
   20,000 open files and the server needs a few of its own) connect, boot and
   heartbeat every 60 s; reports connect rate and server memory.
@@ -46,7 +75,7 @@ Scenarios:
   back (Authorize, StartTransaction / TransactionEvent Started, 12 meter-value
   messages of 9 sampled values each, StopTransaction / Ended), the meter values
   paced so that all stations together offer `--mv-rate` sampled values per
-  second (default 3,600: one message every 2.5 s per station). Reports the
+  second (default 7,200: one message every 1.25 s per station). Reports the
   values persisted per second (rows added to `meter_values`, counted with SQL),
   the values acknowledged, meter-value messages per second and the ack latency
   of transaction messages.
@@ -55,10 +84,16 @@ Columns: *msgs/s* = completed request/response round trips per second;
 *per CPU-s* = round trips per second of server CPU time (utime + stime from
 /proc, so it is comparable even when the server is not saturated); *srv CPU* /
 *gen CPU* = share of one core used by server / generator in the window (a
-generator near 100 % means the generator, not the server, was the limit);
+generator at >= 90 % is marked *(bound)*: the generator, not the server, was the
+limit); *gen µs/msg* = generator CPU per round trip;
 ratios compare msgs/s with the ocpp-lib CSMS and the uvloop echo servers for
 the same OCPP version; a table below each run gives the ampyre rows' ratios to each
 reference in msgs/s and in msgs per server CPU-s.
+
+With `--profile` (on in `make bench`) py-spy samples the ampyre server during the
+measured window of each closed-loop row (`--nonblocking`, 100 Hz, pinned to the
+generator's CPU) and the throughput block lists the share of samples by module and
+the top functions; without py-spy installed the run says so in a note.
 
 The ampyre rows also report the **audit log's size**: bytes per audited frame (growth
 of the `message_log` table with its indexes over the measured window, divided by the
@@ -96,8 +131,14 @@ def one_line(row: dict[str, Any]) -> str:
         f"{_f(row['msgs_per_s'])} msgs/s, {_f(row['msgs_per_server_cpu_s'])} per server CPU-s, "
         f"p50 {_f(row['p50_ms'], 2)} ms, p99 {_f(row['p99_ms'], 2)} ms, "
         f"server CPU {_f(row['server_cpu_util'], 0, 100)} %, "
-        f"generator CPU {_f(row['generator_cpu_util'], 0, 100)} %, errors {row['errors']}, "
-        f"RSS {_f(row['rss_end_bytes'], 1, 1 / 2**20)} MiB, other load "
+        f"generator CPU {_f(row['generator_cpu_util'], 0, 100)} % "
+        f"({_f(row.get('generator_cpu_us_per_msg'), 1)} µs/msg), errors {row['errors']}, "
+        + (
+            f"offered {_f(row.get('rate'))}/s, served {_f(row.get('served_per_s'))}/s, "
+            if row.get("mode") == "paced"
+            else ""
+        )
+        + f"RSS {_f(row['rss_end_bytes'], 1, 1 / 2**20)} MiB, other load "
         + ", ".join(f"{k} {v * 100:.0f} %" for k, v in row.get("other_cpu_load", {}).items())
     )
 
@@ -193,14 +234,14 @@ def _ratio_table(rows: list[dict[str, Any]]) -> list[str]:
 def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "| target | version | db | stations | msgs/s | per CPU-s | p50 ms | p99 ms | max ms "
-        "| srv CPU | gen CPU | errors | vs ocpp-lib | vs echo | vs echo-picows |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| srv CPU | gen CPU | gen µs/msg | errors | vs ocpp-lib | vs echo | vs echo-picows |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "failed" in r:
             out.append(
                 f"| {r['target']} | {r['version']} | {r['db']} | | failed: "
-                f"{r['failed'][:80]} | | | | | | | | | | |"
+                f"{r['failed'][:80]} | | | | | | | | | | | |"
             )
             continue
         gen = _f(r["generator_cpu_util"], 0, 100) + " %"
@@ -210,9 +251,37 @@ def _throughput_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['target']} | {r['version']} | {r['db']} | {r['connected']:,} "
             f"| {_f(r['msgs_per_s'])} | {_f(r['msgs_per_server_cpu_s'])} "
             f"| {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} "
-            f"| {_f(r['server_cpu_util'], 0, 100)} % | {gen} | {r['errors']} "
+            f"| {_f(r['server_cpu_util'], 0, 100)} % | {gen} "
+            f"| {_f(r.get('generator_cpu_us_per_msg'), 1)} | {r['errors']} "
             f"| {fmt_ratio(r.get('ratio_vs_ocpp_lib'))} | {fmt_ratio(r.get('ratio_vs_echo'))} "
             f"| {fmt_ratio(r.get('ratio_vs_echo_picows'))} |"
+        )
+    return out
+
+
+def _paced_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| target | version | db | stations | offered msgs/s | served msgs/s | served "
+        "| p50 ms | p99 ms | max ms | per CPU-s | srv CPU | gen CPU | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "failed" in r:
+            out.append(
+                f"| {r['target']} | {r['version']} | {r['db']} | | failed: "
+                f"{r['failed'][:80]} | | | | | | | | | |"
+            )
+            continue
+        gen = _f(r["generator_cpu_util"], 0, 100) + " %"
+        if r["generator_cpu_util"] >= BUSY:
+            gen += " (bound)"
+        out.append(
+            f"| {r['target']} | {r['version']} | {r['db']} | {r['connected']:,} "
+            f"| {_f(r.get('rate'))} | {_f(r.get('served_per_s'))} "
+            f"| {_f(goals.served_share(r), 1, 100)} % "
+            f"| {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} "
+            f"| {_f(r['msgs_per_server_cpu_s'])} | {_f(r['server_cpu_util'], 0, 100)} % "
+            f"| {gen} | {r['errors']} |"
         )
     return out
 
@@ -292,7 +361,14 @@ def _audit_table(rows: list[dict[str, Any]]) -> list[str]:
 SCENARIOS = ("throughput", "paced", "idle", "transactions")
 
 
-def _how(scenario: str, first: dict[str, Any]) -> str:
+def _how(scenario: str, first: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    if scenario == "paced" and first.get("rate_basis", "").startswith("2x"):
+        rates = {r["version"]: r["rate"] for r in rows if r.get("rate")}
+        each = ", ".join(f"{v} {rate:,.0f}" for v, rate in rates.items())
+        return (
+            f"paced at twice the ocpp-lib CSMS's closed-loop msgs/s of this run: {each} "
+            f"msgs/s total, {first['duration']:g} s measured"
+        )
     if scenario in ("throughput", "paced"):
         if first["mode"] == "closed":
             return f"closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
@@ -311,12 +387,13 @@ def _how(scenario: str, first: dict[str, Any]) -> str:
 
 def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) -> list[str]:
     table = {
+        "paced": _paced_table,
         "idle": _idle_table,
         "transactions": _transactions_table,
     }.get(scenario, _throughput_table)
     first = next((r for r in rows if "failed" not in r), rows[0])
     lines = [
-        f"### {scenario} ({_how(scenario, first)})",
+        f"### {scenario} ({_how(scenario, first, rows)})",
         "",
         f"_run {result['date']}: `{result['command']}`_",
         "",
@@ -351,6 +428,19 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
             "",
             *ratios,
         ]
+    if scenario == "paced":
+        lines += [
+            "",
+            "*offered*: the paced rate (each station sends on its own schedule); *served*: "
+            "round trips completed in the measured window per second, and their share of "
+            "the offered rate (*per CPU-s* and the ratios use the served round trips); "
+            "latency is measured from each CALL's intended send time, so a server that "
+            "falls behind shows its backlog in p50/p99.",
+        ]
+    for r in rows:
+        if "failed" not in r and r.get("profile"):
+            label = f"{r['target']} {r['version']} {r['db']}"
+            lines += ["", *pyspy.render(label, r["profile"])]
     audit = _audit_table(rows)
     if len(audit) > 2:
         lines += [
@@ -408,6 +498,16 @@ def results_section(result: dict[str, Any], previous: str = "") -> str:
         f"Python {m['python']}, open-file limit {m['nofile_limit']:,}",
     ]
     lines += [f"- note: {n}" for n in result["notes"]]
+    if rows:
+        met = goals.evaluate(rows)
+        lines += [
+            "",
+            "### targets (issue 15, this run only)",
+            "",
+            f"{goals.summary_line(met)}; each scenario's table below has the details.",
+            "",
+            *goals.goals_table(met),
+        ]
     old = _previous_blocks(previous)
     for scenario in SCENARIOS:
         chosen = [r for r in rows if r["scenario"] == scenario]

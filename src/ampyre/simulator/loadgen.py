@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import resource
@@ -55,7 +56,32 @@ HEARTBEAT_SUFFIX = b'","Heartbeat",{}]'
 END_GRACE = 5.0  # seconds after the window an outstanding CALL may still take
 STATUS_EVERY = 5  # every 5th CALL is a StatusNotification: 80 % Heartbeat, 20 % Status
 MODES = ("closed", "paced", "idle", "transactions")
+# WebSocket client of the request loops: picows (Cython framing, about half the CPU per
+# round trip of websockets) when it is installed, else websockets. The transactions mode
+# always uses websockets (a few hundred msgs/s; its flow reads best as coroutines).
+CLIENTS = ("auto", "picows", "websockets")
 BENCH_ID_TOKEN = "BENCHTAG"
+
+
+def picows_installed() -> bool:
+    try:
+        import picows  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_client(client: str, mode: str) -> str:
+    """The WebSocket client a generator uses: "picows" or "websockets"."""
+    if client not in CLIENTS:
+        raise ValueError(f"unknown client {client!r}")
+    if mode == "transactions" or client == "websockets":
+        return "websockets"
+    if picows_installed():
+        return "picows"
+    if client == "picows":
+        raise ValueError("client picows: picows is not installed (pip install picows)")
+    return "websockets"
 
 
 def bench_id_token(prefix: str, index: int) -> str:
@@ -85,6 +111,7 @@ class LoadConfig:
     session_samples: int = 12  # transactions: meter-value messages per session
     id_token: str = BENCH_ID_TOKEN
     max_power_kw: float = 22.0
+    client: str = "auto"  # auto | picows | websockets (CLIENTS)
 
 
 @dataclass(slots=True)
@@ -100,6 +127,9 @@ class LoadResult:
     window_end: float = 0.0
     msgs: int = 0  # completed round trips inside the measured window
     msgs_total: int = 0
+    # round trips completed inside the measured window whatever their send time (paced:
+    # the served load, where `msgs` counts only those also sent in the window)
+    served: int = 0
     errors: int = 0
     error_kinds: Counter[str] = field(default_factory=Counter)
     dropped: int = 0  # connections lost during the run
@@ -116,6 +146,7 @@ class LoadResult:
     sessions_ended: int = 0
     auth_rejected: int = 0
     meter_latencies: array[float] = field(default_factory=lambda: array("d"))
+    client: str = "websockets"  # the WebSocket client that carried the load
 
     @property
     def connect_seconds(self) -> float:
@@ -148,6 +179,7 @@ class LoadResult:
             "window_end": self.window_end,
             "msgs": self.msgs,
             "msgs_total": self.msgs_total,
+            "served": self.served,
             "msgs_per_s": self.msgs_per_s,
             "errors": self.errors,
             "error_kinds": dict(self.error_kinds),
@@ -162,6 +194,7 @@ class LoadResult:
             "sessions_ended": self.sessions_ended,
             "auth_rejected": self.auth_rejected,
             "meter_p99_ms": percentiles(self.meter_latencies)["p99_ms"],
+            "client": self.client,
             **pct,
         }
 
@@ -242,9 +275,15 @@ class LoadGenerator:
         self.config = config
         self.frames = _Frames(config.protocol)
         self.result = LoadResult(stations=config.stations)
+        self.client = resolve_client(config.client, config.mode)
+        self.result.client = self.client
         self.connections: list[ClientConnection] = []
+        self.stations: list[Any] = []  # picows: _picows_station_class() instances
         self._counter = 0
         self._states: dict[int, m.StationState] = {}
+        self._only_heartbeats = config.mode == "idle"
+        self._active = 0  # picows: stations whose request loop has not ended
+        self._all_done: asyncio.Future[None] | None = None
 
     # ---- connect + boot -----------------------------------------------------------
 
@@ -256,13 +295,19 @@ class LoadGenerator:
 
         async def one(index: int) -> None:
             async with sem:
+                if self.client == "picows":
+                    st = await self._connect_and_boot_picows(index)
+                    if st is not None:
+                        self.stations.append(st)
+                        res.connect_end = time.monotonic()
+                    return
                 ws = await self._connect_and_boot(index)
             if ws is not None:
                 self.connections.append(ws)
                 res.connect_end = time.monotonic()
 
         await asyncio.gather(*(one(cfg.first_index + i) for i in range(cfg.stations)))
-        res.connected = len(self.connections)
+        res.connected = len(self.connections) + len(self.stations)
         if not res.connected:
             res.connect_end = time.monotonic()
 
@@ -316,12 +361,77 @@ class LoadGenerator:
                 await asyncio.sleep(0.5 * (attempt + 1))
         return None
 
+    async def _connect_and_boot_picows(self, index: int) -> Any | None:
+        """The picows twin of _connect_and_boot: same handshake (subprotocol, Basic auth),
+        same BootNotification, CSMS calls during the boot answered."""
+        from picows import WSError, ws_connect  # type: ignore[import-not-found,unused-ignore]
+
+        cfg = self.config
+        sid = f"{cfg.prefix}{index:05d}"
+        headers = {"Sec-WebSocket-Protocol": cfg.protocol}
+        if cfg.password is not None:
+            import base64
+
+            token = base64.b64encode(f"{sid}:{cfg.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        boot = orjson.dumps(
+            [m.CALL, "boot", "BootNotification", m.boot_notification(cfg.protocol, sid)]
+        )
+        station_class = _picows_station_class()
+        for attempt in range(cfg.connect_attempts):
+            st: Any = None
+            try:
+                async with asyncio.timeout(cfg.connect_timeout):
+                    _, st = await ws_connect(
+                        lambda: station_class(self, index),
+                        f"{cfg.url.rstrip('/')}/{sid}",
+                        extra_headers=headers,
+                        websocket_handshake_timeout=cfg.connect_timeout,
+                        enable_auto_pong=True,
+                    )
+                    chosen = st.transport.response.headers.get("Sec-WebSocket-Protocol")
+                    if chosen != cfg.protocol:
+                        raise InvalidHandshake(f"subprotocol {chosen!r} negotiated")
+                    st.send(boot)
+                    while True:
+                        raw = await st.inbox.get()
+                        if raw is None:
+                            raise ConnectionError("closed during the boot")
+                        reply = orjson.loads(raw)
+                        if reply[1] == "boot":
+                            break
+                        answer = self._csms_reply(index, reply)
+                        if answer is not None:
+                            st.send(answer)
+                st.inbox = None  # from now on frames go to _picows_frame
+                status = reply[2].get("status") if reply[0] == m.CALLRESULT else None
+                if status == "Accepted" or reply[0] == m.CALL:  # CALL: echo server
+                    self.result.boot_accepted += 1
+                else:
+                    self.result.boot_other += 1
+                return st
+            except (OSError, InvalidHandshake, TimeoutError, WSError) as exc:
+                self.result.connect_failures += 1
+                self.result.error_kinds[f"connect:{type(exc).__name__}"] += 1
+                if st is not None and st.transport is not None:
+                    st.finished = True
+                    st.transport.disconnect(graceful=False)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return None
+
     async def _answer_csms(self, ws: ClientConnection, index: int, msg: Any) -> None:
         """Answer a CSMS-initiated CALL that arrives while we wait for our own answer."""
+        answer = self._csms_reply(index, msg)
+        if answer is not None:
+            await ws.send(answer, text=True)
+
+    def _csms_reply(self, index: int, msg: Any) -> bytes | None:
+        """The frame answering a CSMS-initiated CALL (None, counted as an error, when
+        ``msg`` is no CALL)."""
         if not isinstance(msg, list) or len(msg) < 4 or msg[0] != m.CALL:
             self.result.errors += 1
             self.result.error_kinds["unexpected-frame"] += 1
-            return
+            return None
         self.result.csms_calls += 1
         state = self._states.get(index)
         if state is None:
@@ -335,7 +445,7 @@ class LoadGenerator:
             answer = [m.CALLERROR, msg[1], "NotImplemented", "", {}]
         state.reset_requested = False  # a load generator does not reboot
         state.triggered.clear()
-        await ws.send(orjson.dumps(answer), text=True)
+        return orjson.dumps(answer)
 
     # ---- load ---------------------------------------------------------------------
 
@@ -392,9 +502,11 @@ class LoadGenerator:
                         break
                 t1 = mono()
                 res.msgs_total += 1
-                if t0 >= win_start and t1 <= end:
-                    res.msgs += 1
-                    lat.append(t1 - t0)
+                if win_start <= t1 <= end:
+                    res.served += 1
+                    if t0 >= win_start:
+                        res.msgs += 1
+                        lat.append(t1 - t0)
         except ConnectionClosed:
             res.dropped += 1
             res.errors += 1
@@ -415,6 +527,108 @@ class LoadGenerator:
             return True
         await self._answer_csms(ws, index, msg)
         return False
+
+    # ---- the same request loop on picows: callbacks instead of a coroutine per station ----
+
+    def _picows_start(self, st: Any, win_start: float, end: float, interval: float) -> None:
+        st.win_start, st.end, st.interval = win_start, end, interval
+        if interval:
+            # Random-ish phase so paced stations do not fire together.
+            st.scheduled = time.monotonic() + (st.index * 0.6180339887 % 1.0) * interval
+            self._picows_next(st)
+        else:
+            self._picows_send(st)
+
+    def _picows_next(self, st: Any) -> None:
+        if st.interval:
+            if st.scheduled >= st.end:
+                self._picows_done(st)  # no CALL left in this run: no timer to wait for
+                return
+            delay = st.scheduled - time.monotonic()
+            if delay > 0:
+                asyncio.get_running_loop().call_later(delay, self._picows_send, st)
+                return
+        self._picows_send(st)
+
+    def _picows_send(self, st: Any) -> None:
+        if st.finished:
+            return
+        if st.interval:
+            if st.scheduled >= st.end:
+                self._picows_done(st)
+                return
+            t0 = st.scheduled  # measured from the intended send time
+            st.scheduled += st.interval
+        else:
+            t0 = time.monotonic()
+            if t0 >= st.end:
+                self._picows_done(st)
+                return
+        self._counter += 1
+        uid = b"%d" % self._counter
+        st.k += 1
+        if not self._only_heartbeats and st.k % STATUS_EVERY == 0:
+            st.toggle ^= 1
+            frame = b'[2,"' + uid + self.frames.status_suffix[st.toggle]
+        else:
+            frame = b'[2,"' + uid + HEARTBEAT_SUFFIX
+        st.uid, st.frame, st.t0, st.busy = uid, frame, t0, True
+        st.send(frame)
+
+    def _picows_frame(self, st: Any, raw: bytes) -> None:
+        """A text frame on a booted picows station (the hot path)."""
+        if st.busy and (raw.startswith(b'[3,"' + st.uid + b'"') or raw == st.frame):
+            self._picows_answered(st)
+        elif not st.finished:
+            self._picows_slow(st, raw)
+
+    def _picows_answered(self, st: Any) -> None:
+        t1 = time.monotonic()
+        st.busy = False
+        res = self.result
+        res.msgs_total += 1
+        if st.win_start <= t1 <= st.end:
+            res.served += 1
+            if st.t0 >= st.win_start:
+                res.msgs += 1
+                res.latencies.append(t1 - st.t0)
+        self._picows_next(st)
+
+    def _picows_slow(self, st: Any, raw: bytes) -> None:
+        """Parse an unexpected frame: an error answer to our CALL, or a CSMS call."""
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.result.errors += 1
+            self.result.error_kinds["bad-json"] += 1
+            return
+        if st.busy and isinstance(msg, list) and len(msg) >= 3 and str(msg[1]) == st.uid.decode():
+            self.result.errors += 1
+            code = msg[2] if msg[0] in (m.CALLERROR, m.CALLRESULTERROR) else f"type-{msg[0]}"
+            self.result.error_kinds[f"reply:{code}"] += 1
+            self._picows_answered(st)
+            return
+        answer = self._csms_reply(st.index, msg)
+        if answer is not None:
+            st.send(answer)
+
+    def _picows_done(self, st: Any) -> None:
+        if st.finished:
+            return
+        st.finished = True
+        self._active -= 1
+        if self._active <= 0 and self._all_done is not None and not self._all_done.done():
+            self._all_done.set_result(None)
+
+    def _picows_lost(self, st: Any) -> None:
+        """A picows station's connection closed."""
+        if st.finished or self._all_done is None:
+            return  # closed before the load (connect_all counts it) or after its end
+        res = self.result
+        res.dropped += 1
+        res.errors += 1
+        res.error_kinds["connection-closed"] += 1
+        self._picows_done(st)
 
     # ---- transactions ---------------------------------------------------------------
 
@@ -538,7 +752,7 @@ class LoadGenerator:
         if cfg.mode == "closed":
             interval = 0.0
         elif cfg.mode in ("paced", "transactions"):
-            interval = max(len(self.connections), 1) / cfg.rate
+            interval = max(len(self.connections) + len(self.stations), 1) / cfg.rate
         else:
             interval = cfg.heartbeat_interval
         delay = start - time.monotonic()
@@ -553,6 +767,11 @@ class LoadGenerator:
             res.cpu_seconds = time.process_time() - cpu0
 
         probe = asyncio.create_task(cpu_probe())
+        if self.stations:
+            self._all_done = asyncio.get_running_loop().create_future()
+            self._active = len(self.stations)
+            for st in self.stations:
+                self._picows_start(st, win_start, end, interval)
         station_loop = self._tx_loop if cfg.mode == "transactions" else self._station_loop
         loops = [
             asyncio.create_task(station_loop(ws, i, win_start, end, interval))
@@ -569,6 +788,15 @@ class LoadGenerator:
                 if late:
                     res.errors += len(late)
                     res.error_kinds["unanswered-at-end"] += len(late)
+            if self._all_done is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._all_done), END_GRACE)
+                late_stations = [st for st in self.stations if not st.finished]
+                for st in late_stations:
+                    st.finished, st.busy = True, False
+                if late_stations:
+                    res.errors += len(late_stations)
+                    res.error_kinds["unanswered-at-end"] += len(late_stations)
         finally:
             for task in (refresher, probe, *loops):
                 task.cancel()
@@ -580,7 +808,76 @@ class LoadGenerator:
                 await asyncio.gather(
                     *(ws.close() for ws in self.connections), return_exceptions=True
                 )
+                await asyncio.gather(
+                    *(_picows_close(st) for st in self.stations), return_exceptions=True
+                )
         self.connections.clear()
+        self.stations.clear()
+
+
+async def _picows_close(st: Any) -> None:
+    from picows import WSCloseCode  # type: ignore[import-not-found,unused-ignore]
+
+    st.finished = True
+    transport = st.transport
+    if transport is None or transport.is_disconnected():
+        return
+    transport.send_close(WSCloseCode.OK)
+    transport.disconnect()
+    await transport.wait_disconnected()
+
+
+@functools.cache
+def _picows_station_class() -> type[Any]:
+    """The picows listener of one station connection (a class built on first use, so that
+    picows stays optional). Boot-phase frames go to ``inbox``; after the boot each text
+    frame is handed to the generator's ``_picows_frame`` right in the read callback."""
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport  # type: ignore[import-not-found,unused-ignore]
+
+    class PicowsStation(WSListener):  # type: ignore[misc,unused-ignore]
+        def __init__(self, gen: LoadGenerator, index: int) -> None:
+            super().__init__()
+            self.gen = gen
+            self.index = index
+            self.transport: WSTransport | None = None
+            self.inbox: asyncio.Queue[bytes | None] | None = asyncio.Queue()
+            self.busy = False  # a CALL of ours awaits its answer
+            self.finished = False  # the request loop ended (or the connection did)
+            self.uid = b""
+            self.frame = b""
+            self.t0 = 0.0
+            self.k = index  # spreads StatusNotifications evenly over the stations
+            self.toggle = 0
+            self.scheduled = 0.0
+            self.interval = 0.0
+            self.win_start = 0.0
+            self.end = 0.0
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.transport = transport
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            if kind == WSMsgType.TEXT:
+                data = frame.get_payload_as_bytes()
+                if self.inbox is not None:
+                    self.inbox.put_nowait(data)
+                else:
+                    self.gen._picows_frame(self, data)
+            elif kind == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            if self.inbox is not None:
+                self.inbox.put_nowait(None)
+            self.gen._picows_lost(self)
+
+        def send(self, data: bytes) -> None:
+            assert self.transport is not None
+            self.transport.send(WSMsgType.TEXT, data)
+
+    return PicowsStation
 
 
 async def run_load(config: LoadConfig) -> LoadResult:
@@ -619,6 +916,7 @@ async def _worker(args: argparse.Namespace) -> LoadResult | None:
         session_samples=args.session_samples,
         id_token=args.id_token,
         max_power_kw=args.max_power_kw,
+        client=args.client,
     )
     gen = LoadGenerator(config)
     try:
@@ -680,6 +978,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", action="store_true", help="wait for 'go <t>' on stdin")
     p.add_argument("--latency-file", default=None, help="write raw latencies (float64 s)")
     p.add_argument("--no-uvloop", action="store_true")
+    p.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="auto",
+        help="WebSocket client of the request loops (auto: picows when installed)",
+    )
     return p
 
 
