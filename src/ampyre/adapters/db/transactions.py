@@ -370,13 +370,16 @@ class TransactionSql(StorePart):
         returned = yield self._upsert_rows(
             [_transaction_row(ev, str(ids[i]), now) for i, (_, _, ev) in enumerate(items)]
         )
-        merged = {(m["station_id"], m["transaction_id"]): m for m in map(_mapping, returned)}
+        if self._tx_upsert_sql is None:  # SQLAlchemy rows
+            merged = {(row.station_id, row.transaction_id): row for row in returned}
+        else:  # asyncpg Records
+            merged = {(row["station_id"], row["transaction_id"]): row for row in returned}
         event_rows: list[dict[str, Any]] = []
         meter_rows: list[dict[str, Any]] = []
         for i, (op, index, ev) in enumerate(items):
             tid = str(ids[i])
             row = merged[(ev.station_id, tid)]
-            pk = int(row["id"])
+            pk = int(row[0])  # the first column RETURNING gives: id
             stored = StoredEvent(pk, tid, _transaction(row))
             op.result[index] = stored
             op.events.append(transaction_event(ev, stored, now))
@@ -717,7 +720,7 @@ _TRANSACTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Transaction))
 
 def _mapping(row: Any) -> Any:
     """A row's columns by name: a SQLAlchemy Row's mapping, or an asyncpg Record."""
-    return row._mapping if hasattr(row, "_mapping") else row
+    return getattr(row, "_mapping", row)
 
 
 def _transaction(row: Any) -> Transaction:
