@@ -39,6 +39,7 @@ from ampyre.adapters.db import tables as t
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.engine import json_text
 from ampyre.adapters.db.parts import StorePart
+from ampyre.adapters.db.pg_writer import ReturningSql
 from ampyre.adapters.db.writer import GroupWriter
 from ampyre.adapters.db.writes import (
     Op,
@@ -183,6 +184,28 @@ class TransactionSql(StorePart):
             },
         ).returning(*tx.columns)
         self._event_insert_stmt = self._insert(t.transaction_events).on_conflict_do_nothing()
+        # PostgreSQL (asyncpg): the upsert and the history as driver SQL with plain tuples,
+        # one pipelined executemany/fetchmany each (adapters/db/pg_writer.py) instead of
+        # SQLAlchemy's per-row parameter processing and multi-VALUES rewriting.
+        self._tx_upsert_sql: ReturningSql | None = None
+        self._tx_upsert_params: tuple[str, ...] = ()
+        self._tx_upsert_fixed: dict[str, Any] = {}
+        self._event_sql: str | None = None
+        if self._dialect_name == "postgresql" and paramstyle == "numeric_dollar":
+            compiled = self._tx_upsert_stmt.compile(
+                dialect=self._db.engine.dialect, column_keys=[*_ROW_FIELDS, "status"]
+            )
+            self._tx_upsert_sql = ReturningSql(compiled.string)
+            self._tx_upsert_params = tuple(compiled.positiontup or ())
+            # Bound constants of the statement itself (the 'ended' status it compares).
+            self._tx_upsert_fixed = {
+                name: value
+                for name, value in compiled.params.items()
+                if name not in _ROW_FIELDS and name != "status"
+            }
+            self._event_sql = driver_insert_sql(
+                paramstyle, "transaction_events", _EVENT_COLUMNS, " ON CONFLICT DO NOTHING"
+            )
         self._meter_insert_stmt = self._insert(t.meter_values).on_conflict_do_nothing()
         # A row per sampled value (nine per 3-phase AC meter value): plain tuples.
         self._meter_sql = driver_insert_sql(
@@ -344,17 +367,19 @@ class TransactionSql(StorePart):
                 for n, i in enumerate(fresh):
                     ids[i] = str(last - len(fresh) + 1 + n)
         # 3. Upsert the transactions; their primary keys come back.
-        returned = yield (
-            self._tx_upsert_stmt,
-            [_transaction_row(ev, str(ids[i]), now) for i, (_, _, ev) in enumerate(items)],
+        returned = yield self._upsert_rows(
+            [_transaction_row(ev, str(ids[i]), now) for i, (_, _, ev) in enumerate(items)]
         )
-        merged = {(row.station_id, row.transaction_id): row for row in returned}
+        if self._tx_upsert_sql is None:  # SQLAlchemy rows
+            merged = {(row.station_id, row.transaction_id): row for row in returned}
+        else:  # asyncpg Records
+            merged = {(row["station_id"], row["transaction_id"]): row for row in returned}
         event_rows: list[dict[str, Any]] = []
         meter_rows: list[dict[str, Any]] = []
         for i, (op, index, ev) in enumerate(items):
             tid = str(ids[i])
             row = merged[(ev.station_id, tid)]
-            pk = int(row.id)
+            pk = int(row[0])  # the first column RETURNING gives: id
             stored = StoredEvent(pk, tid, _transaction(row))
             op.result[index] = stored
             op.events.append(transaction_event(ev, stored, now))
@@ -369,9 +394,38 @@ class TransactionSql(StorePart):
             )
         # 4. and 5. History and sampled values; what is stored already is skipped.
         if event_rows:
-            yield self._event_insert_stmt, event_rows
+            yield self._event_rows(event_rows)
         if meter_rows:
             yield self._meter_rows(meter_rows)
+
+    def _upsert_rows(self, rows: list[dict[str, Any]]) -> Step:
+        if self._tx_upsert_sql is None:
+            return self._tx_upsert_stmt, rows
+        fixed = self._tx_upsert_fixed
+        params = self._tx_upsert_params
+        out = []
+        for r in rows:
+            for name in _ROW_TIMES:
+                if r[name] is not None:
+                    r[name] = aware_utc(r[name])
+            out.append(tuple(fixed[p] if p in fixed else r[p] for p in params))
+        return self._tx_upsert_sql, out
+
+    def _event_rows(self, rows: list[dict[str, Any]]) -> Step:
+        if self._event_sql is None:
+            return self._event_insert_stmt, rows
+        return self._event_sql, [
+            (
+                *(r[c] for c in _EVENT_COLUMNS[:4]),
+                aware_utc(r["timestamp"]),
+                r["trigger_reason"],
+                r["charging_state"],
+                bool(r["offline"]),
+                json_text(r["payload"]),
+                aware_utc(r["received_at"]),
+            )
+            for r in rows
+        ]
 
     def _meter_rows(self, rows: list[dict[str, Any]]) -> Step:
         if self._meter_sql is None:
@@ -597,6 +651,17 @@ _ROW_FIELDS = (
 )
 
 
+# Its timestamp columns (UtcDateTime: aware UTC for the driver).
+_ROW_TIMES = tuple(
+    name for name in _ROW_FIELDS if isinstance(t.transactions.c[name].type, t.UtcDateTime)
+)
+# transaction_events columns in the order of the tuples given to the driver.
+_EVENT_COLUMNS = (
+    *("transaction_pk", "event_key", "kind", "seq_no", "timestamp", "trigger_reason"),
+    *("charging_state", "offline", "payload", "received_at"),
+)
+
+
 def _transaction_row(ev: TransactionEvent, transaction_id: str, now: datetime) -> dict[str, Any]:
     row = contribution(ev, 0, transaction_id, now)
     values = {name: getattr(row, name) for name in _ROW_FIELDS}
@@ -653,8 +718,13 @@ def _meter_row(
 _TRANSACTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Transaction))
 
 
+def _mapping(row: Any) -> Any:
+    """A row's columns by name: a SQLAlchemy Row's mapping, or an asyncpg Record."""
+    return getattr(row, "_mapping", row)
+
+
 def _transaction(row: Any) -> Transaction:
-    values = {k: v for k, v in row._mapping.items() if k in _TRANSACTION_FIELDS}
+    values = {k: v for k, v in _mapping(row).items() if k in _TRANSACTION_FIELDS}
     values["status"] = TransactionStatus(values["status"])
     values["start_seen"] = bool(values["start_seen"])
     values["offline"] = bool(values["offline"])

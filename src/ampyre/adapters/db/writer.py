@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ampyre.adapters.db.database import Database, caused_by_data, describe
 from ampyre.adapters.db.outbox import outbox_steps
+from ampyre.adapters.db.pg_writer import dbapi_errors, run_program
 from ampyre.adapters.db.writes import Op, Planner, Program, outcome
 from ampyre.services.ports import StoreUnavailable
 
@@ -69,30 +70,64 @@ class _PgConnection:
     Taking it from the pool for every batch cost a pre-ping round trip and the pool's
     bookkeeping each time (about a fifth of a small commit's CPU). Kept only while in use:
     after `idle_after` seconds without a batch it goes back to the pool, and the next
-    batch takes one that the pool pings first, as before. A batch that fails drops it."""
+    batch takes one that the pool pings first, as before. A batch that fails drops it
+    (rolled back, or closed for good when it cannot be)."""
 
     idle_after = 5.0
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
+        self._raw: Any = None  # the asyncpg connection under _conn
         self._used = 0.0
 
-    async def take(self) -> tuple[AsyncConnection, bool]:
-        """The connection and whether it was kept from an earlier batch (not pinged)."""
+    async def take(self) -> tuple[AsyncConnection, Any, bool]:
+        """The connection, the asyncpg connection under it, and whether it was kept from
+        an earlier batch (not pinged). Its isolation level is AUTOCOMMIT: the writer
+        opens the transaction itself on the asyncpg connection (adapters/db/pg_writer.py),
+        SQLAlchemy must not open another; the pool resets the level when it comes back."""
         now = asyncio.get_running_loop().time()
         if self._conn is not None and now - self._used > self.idle_after:
             await self.drop()
         self._used = now
         if self._conn is not None:
-            return self._conn, True
-        self._conn = await self._engine.connect()
-        return self._conn, False
+            return self._conn, self._raw, True
+        conn = await self._engine.connect()
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._raw = (await conn.get_raw_connection()).driver_connection
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
+        self._conn = conn
+        return conn, self._raw, False
 
     async def drop(self) -> None:
         """Back to the pool (which discards it if it is broken)."""
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._raw = self._conn, None, None
         if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def discard(self, transaction: Any) -> None:
+        """After a failed batch: roll `transaction` back (None: a failed COMMIT, its
+        outcome unknown) and return the connection to the pool; if the rollback is not
+        possible, close the connection for good: a pooled connection must never be left
+        inside a transaction."""
+        conn, self._conn, self._raw = self._conn, None, None
+        if conn is None:
+            return
+        clean = False
+        try:
+            if transaction is not None:
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+                    clean = True
+        finally:
+            if not clean:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -247,26 +282,20 @@ class GroupWriter:
         nothing of it was committed. A failure at the COMMIT is never retried here."""
         assert self._pg is not None
         while True:
-            conn, kept = await self._pg.take()
+            conn, raw, kept = await self._pg.take()
             committing = False
+            transaction = None
             try:
-                transaction = await conn.begin()
-                program = self._program(batch)
-                try:
-                    stmt, rows = next(program)
-                    while True:
-                        if isinstance(stmt, str):
-                            result = await conn.exec_driver_sql(stmt, rows)
-                        else:
-                            result = await conn.execute(stmt, rows)
-                        stmt, rows = program.send(outcome(result))
-                except StopIteration:
-                    pass
-                committing = True
-                await transaction.commit()
+                with dbapi_errors():
+                    transaction = raw.transaction()
+                    await transaction.start()
+                    await run_program(conn, raw, self._program(batch))
+                    committing = True
+                    await transaction.commit()
                 return
             except BaseException as exc:  # cancelled too: never keep an open transaction
-                await self._pg.drop()
+                with contextlib.suppress(Exception):
+                    await self._pg.discard(None if committing else transaction)
                 retry = kept and not committing and isinstance(exc, Exception)
                 if retry and not caused_by_data(exc):
                     log.info("database writer: kept connection failed: %s", describe(exc))
