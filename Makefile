@@ -61,10 +61,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-# The bench extra (picows) on top of the test install, and py-spy for --profile;
-# `make test` never needs them.
+# The bench extra (picows, py-spy for --profile) on top of the test install;
+# `make test` never needs it.
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]' py-spy
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	@touch $(BENCH_STAMP)
 
 # Every target of issue 15 in one run: closed loop, paced at twice the ocpp-lib CSMS's
