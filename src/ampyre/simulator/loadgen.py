@@ -346,15 +346,10 @@ class LoadGenerator:
                         if reply[1] == "boot":
                             break
                         await self._answer_csms(ws, index, reply)
-                status = reply[2].get("status") if reply[0] == m.CALLRESULT else None
-                if status == "Accepted" or reply[0] == m.CALL:  # CALL: echo server
-                    self.result.boot_accepted += 1
-                else:
-                    self.result.boot_other += 1
+                self._count_boot(reply)
                 return ws
             except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
-                self.result.connect_failures += 1
-                self.result.error_kinds[f"connect:{type(exc).__name__}"] += 1
+                self._count_connect_failure(exc)
                 if ws is not None:
                     with contextlib.suppress(Exception):
                         await ws.close()
@@ -404,20 +399,27 @@ class LoadGenerator:
                         if answer is not None:
                             st.send(answer)
                 st.inbox = None  # from now on frames go to _picows_frame
-                status = reply[2].get("status") if reply[0] == m.CALLRESULT else None
-                if status == "Accepted" or reply[0] == m.CALL:  # CALL: echo server
-                    self.result.boot_accepted += 1
-                else:
-                    self.result.boot_other += 1
+                self._count_boot(reply)
                 return st
             except (OSError, InvalidHandshake, TimeoutError, WSError) as exc:
-                self.result.connect_failures += 1
-                self.result.error_kinds[f"connect:{type(exc).__name__}"] += 1
+                self._count_connect_failure(exc)
                 if st is not None and st.transport is not None:
                     st.finished = True
                     st.transport.disconnect(graceful=False)
                 await asyncio.sleep(0.5 * (attempt + 1))
         return None
+
+    def _count_boot(self, reply: Any) -> None:
+        """Count a station's answer to its BootNotification (either client)."""
+        status = reply[2].get("status") if reply[0] == m.CALLRESULT else None
+        if status == "Accepted" or reply[0] == m.CALL:  # CALL: echo server
+            self.result.boot_accepted += 1
+        else:
+            self.result.boot_other += 1
+
+    def _count_connect_failure(self, exc: BaseException) -> None:
+        self.result.connect_failures += 1
+        self.result.error_kinds[f"connect:{type(exc).__name__}"] += 1
 
     async def _answer_csms(self, ws: ClientConnection, index: int, msg: Any) -> None:
         """Answer a CSMS-initiated CALL that arrives while we wait for our own answer."""
