@@ -8,6 +8,8 @@ and is pinned to the generator's CPU, so the server's CPU 0 stays its own.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -72,6 +74,10 @@ def finish(p: subprocess.Popen[bytes], out: Path, timeout: float = 30.0) -> dict
     except OSError:
         return {"error": f"py-spy exited {p.returncode}: {err.decode(errors='replace')[-300:]}"}
     finally:
+        keep = os.environ.get("BENCH_KEEP_PROFILE")  # a path: keep the raw samples there
+        if keep:
+            with contextlib.suppress(OSError):
+                shutil.copyfile(out, keep)
         out.unlink(missing_ok=True)
     return summarize(text)
 

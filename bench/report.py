@@ -344,8 +344,8 @@ def _transactions_table(rows: list[dict[str, Any]]) -> list[str]:
 def _audit_table(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "| version | db | msgs/s | frames audited/s | bytes per audited frame "
-        "| DB growth MB/min | of it audit log |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| DB growth MB/min | of it audit log | frames dropped (run) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "failed" in r or r.get("audit_bytes_per_frame") is None:
@@ -353,7 +353,8 @@ def _audit_table(rows: list[dict[str, Any]]) -> list[str]:
         out.append(
             f"| {r['version']} | {r['db']} | {_f(r['msgs_per_s'])} "
             f"| {_f(r.get('audited_frames_per_s'))} | {_f(r['audit_bytes_per_frame'], 1)} "
-            f"| {_f(r.get('db_growth_mb_per_min'), 1)} | {_f(r.get('audit_share'), 0, 100)} % |"
+            f"| {_f(r.get('db_growth_mb_per_min'), 1)} | {_f(r.get('audit_share'), 0, 100)} % "
+            f"| {_f(r.get('audit_dropped'))} |"
         )
     return out
 
@@ -448,7 +449,10 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
             "Audit log of the ampyre rows (measured window): *bytes per audited frame* = "
             "growth of the `message_log` table with its indexes (SQLite: `dbstat`; "
             "PostgreSQL: `pg_total_relation_size`) / frames added (`total` of "
-            "`GET /api/v1/messages`); a round trip is two frames.",
+            "`GET /api/v1/messages`); a round trip is two frames. *Frames dropped*: "
+            "`ampyre_audit_log_dropped_total` grew by this much over the whole run "
+            "(frames logged faster than written overflow the bounded buffer); the "
+            "targets count them as errors.",
             "",
             *audit,
         ]

@@ -174,6 +174,7 @@ def drive(
             workers.append(Worker(cmd, lat_file))
             first += share
         rss_idle = proc.rss_bytes(server.pid)
+        dropped0 = targets.audit_dropped(server) if server.http_url else None
         cpu_before_connect = proc.cpu_seconds(server.pid)
         gen_before_connect = sum(proc.cpu_seconds(w.proc.pid) for w in workers)
         connect_deadline = time.monotonic() + args.connect_timeout
@@ -204,6 +205,7 @@ def drive(
         done_deadline = time.monotonic() + 60 + stations / 500
         done = [w.expect("done", done_deadline) for w in workers]
         rows_final = targets.count_rows(server, "meter_values") if mode == "transactions" else None
+        dropped1 = targets.audit_dropped(server) if dropped0 is not None else None
         if spy is not None:
             extra_profile = {"profile": pyspy.finish(spy, spy_out)}
         latencies: array[float] = array("d")
@@ -266,6 +268,9 @@ def drive(
         }
     if audit0 is not None and audit1 is not None:
         extra.update(audit_growth(audit0, audit1))
+    if dropped0 is not None and dropped1 is not None:
+        # Frames the audit log lost during the whole run (warm-up included): an error.
+        extra["audit_dropped"] = dropped1 - dropped0
     return {
         "stations": stations,
         "workers": n_workers,

@@ -310,6 +310,25 @@ def audited_frames(server: Server) -> int | None:
         return None
 
 
+def audit_dropped(server: Server) -> int | None:
+    """Audit-log frames the server dropped so far (`ampyre_audit_log_dropped_total` of
+    /metrics): frames logged faster than they are written overflow its bounded buffer."""
+    if server.http_url is None or server.api_token is None:
+        return None
+    req = urllib.request.Request(
+        f"{server.http_url}/metrics", headers={"Authorization": f"Bearer {server.api_token}"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("ampyre_audit_log_dropped_total "):
+            return int(float(line.split()[1]))
+    return None
+
+
 def audit_sample(server: Server) -> tuple[float, int | None, int | None, int | None]:
     """(monotonic time, audited frames, audit-log bytes, database bytes) of an ampyre
     target, for growth over a measured window."""

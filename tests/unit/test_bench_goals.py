@@ -118,6 +118,18 @@ def test_errors_fail_a_target() -> None:
     assert goals.evaluate(rows)[0].status == goals.NOT_MET
 
 
+def test_audit_log_drops_fail_every_target_of_their_row() -> None:
+    rows = _all_met()
+    for i in (1, 2, 3, 4, 5, 6):  # ampyre rows of 1.6: closed, pg closed, paced x2, tx, idle
+        rows[i]["audit_dropped"] = 1
+    by = {(g.name, g.version, g.db): g for g in goals.evaluate(rows)}
+    failed = {k for k, g in by.items() if g.status == goals.NOT_MET}
+    assert failed == {k for k in by if k[1] == "ocpp1.6"}
+    assert "1 errors" in by[("closed loop vs ocpp-lib", "ocpp1.6", "sqlite")].measured
+    rows[1]["audit_dropped"] = 0
+    assert goals.evaluate(rows)[0].status == goals.MET
+
+
 def test_missing_rows_are_not_measured_and_the_table_says_so() -> None:
     rows = [r for r in _all_met() if r["scenario"] == "throughput"]
     met = goals.evaluate(rows)
