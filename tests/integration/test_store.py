@@ -432,6 +432,54 @@ async def test_log_messages_bounded(store_url: str) -> None:
         await other.close()
 
 
+def _round_trip(station: str, n: int, at: datetime) -> list[MessageLogEntry]:
+    reply = MessageLogEntry(
+        station_id=station,
+        direction=Direction.OUT,
+        message_type=3,
+        unique_id=f"m{n}",
+        action="Heartbeat",  # a reply is listed with its request's action
+        payload=f'[3,"m{n}",{{"currentTime":"{at.isoformat()}"}}]',
+        created_at=at + timedelta(milliseconds=1),
+    )
+    return [_message(station, n, at), reply]
+
+
+async def test_audit_rows_ride_along_with_the_stations_writes(store: SqlStore) -> None:
+    """Issue 15: the audit log is written by the group commits the stations' own writes
+    cause, not only by the flush task, whose one chunk at a time fell behind at closed-loop
+    rates (the bounded buffer overflowed and dropped most frames)."""
+    await store.create_station(Station(id="CS1"))
+    await store.flusher.stop(grace=5)  # from here on, nothing but riding writes the log
+    store.flusher.ride_max = 30  # frames per commit
+    frames = [f for n in range(20) for f in _round_trip("CS1", n, T0 + timedelta(seconds=n))]
+    store.log_messages(frames)
+    await store.record_status([_status("CS1", 1, "Available", T0)])
+    page = await store.list_messages("CS1", 100, 0)
+    assert page.total == 30  # 15 round trips, one row each
+    assert [m.unique_id for m in page.items[:2]] == ["m14", "m14"]
+    await store.record_status([_status("CS1", 1, "Charging", T0)])
+    page = await store.list_messages("CS1", 100, 0)
+    assert page.total == 40 and store.dropped_messages == 0
+    assert list(reversed(page.items)) == frames  # exactly as logged, in order
+
+
+async def test_audit_rows_whose_commit_failed_go_back_to_the_buffer(store: SqlStore) -> None:
+    """A rider op failing because the database is unavailable loses nothing: its frames go
+    back to the buffer, and the next flush writes them."""
+    await store.flusher.stop(grace=5)
+    frames = [f for n in range(5) for f in _round_trip("CS1", n, T0 + timedelta(seconds=n))]
+    store.log_messages(frames)
+    op = store.flusher.ride()
+    assert op is not None and len(op.payload.messages) == 5
+    assert store.flusher.ride() is None  # nothing left to take
+    op.future.set_exception(StoreUnavailable("write not stored: database down"))
+    await asyncio.sleep(0)  # the done-callback
+    await store.flush()
+    page = await store.list_messages("CS1", 100, 0)
+    assert list(reversed(page.items)) == frames and store.dropped_messages == 0
+
+
 async def test_close_flushes_touches(store_url: str) -> None:
     store = SqlStore(Settings(database_url=store_url))
     await store.start()

@@ -136,6 +136,25 @@ async def test_a_refused_audit_chunk_is_never_put_back(store: SqlStore) -> None:
     assert (await store.list_messages("CS1", 100, 0)).total == 44
 
 
+async def test_a_refused_audit_row_riding_along_fails_neither_the_write_nor_the_log(
+    store: SqlStore,
+) -> None:
+    """Audit-log rows ride along with the stations' group commits (flusher.py): a row the
+    database refuses is bisected out of the commit like any op, so the station's write
+    still commits, the refused entry alone is dropped and counted, the rest is stored."""
+    await store.create_station(Station(id="CS1"))
+    await store.flusher.stop(grace=5)  # only riding writes the log
+    entries = [_entry(n, message_type=6) for n in range(30)]  # SENDs: one row each
+    entries[12] = _entry(12, message_type=2**70)
+    store.log_messages(entries)
+    await store.record_transaction_events([_event("CS1", "T1")])
+    await store.flush()  # waits for the salvage of the refused rider
+    assert store.dropped_messages == 1
+    page = await store.list_messages("CS1", 100, 0)
+    assert page.total == 29 and "m12" not in {m.unique_id for m in page.items}
+    assert await store.find_transaction("CS1", "T1") is not None
+
+
 # ---------------------------------------------------------------------- end to end
 
 

@@ -1,10 +1,17 @@
 """The buffered flusher: the fire-and-forget write path (`touch`, `log_messages`).
 
-Last-seen times and audit-log entries are buffered in memory (bounded) and written by a
-background task every `flush_interval` seconds, through the group-commit writer (one
-`Buffers` op per chunk): on SQLite a second writer would contend for the database lock
-and stall the group commits behind busy-timeout sleeps. A logged CALL waits up to
-`pair_wait` seconds for its answer, so that both are written as one row (audit_rows.py).
+Last-seen times and audit-log entries are buffered in memory (bounded) and written
+through the group-commit writer as `Buffers` ops: on SQLite a second writer would contend
+for the database lock and stall the group commits behind busy-timeout sleeps.
+
+Audit-log rows ride along: every group commit takes what is buffered (`ride`, at most
+`ride_max` frames), so the log keeps up with the commits that the stations' own writes
+cause, whatever their rate. A single flush task sending a chunk at a time could not: each
+chunk waited behind the stations' ops in the writer's queue, and at 1,000 stations in a
+closed loop the buffer overflowed (issue 15). A background task still writes every
+`flush_interval` seconds what no commit took (and the last-seen times, every
+`touch_interval`). A logged CALL waits up to `pair_wait` seconds for its answer, so that
+both are written as one row (audit_rows.py).
 """
 
 from __future__ import annotations
@@ -12,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ampyre.adapters.db.audit_rows import Exchange, Pairing
 from ampyre.adapters.db.database import caused_by_data, describe
@@ -63,6 +72,7 @@ class BufferPlanner:
 class BufferedFlusher:
     flush_interval: float = 0.25
     flush_chunk: int = 800  # audit-log frames per transaction (about 400 rows)
+    ride_max: int = 16_000  # audit-log frames riding along with one group commit
     touch_interval: float = 2.0  # seconds between writes of buffered last_seen times
     max_buffered_messages: int = 100_000
     pair_wait: float = 3.0  # seconds a logged CALL waits for its answer to share a row
@@ -78,6 +88,7 @@ class BufferedFlusher:
         self._pairing = Pairing(timedelta(seconds=self.pair_wait), self.max_buffered_messages)
         self.dropped_messages = 0
         self._flushing = asyncio.Lock()
+        self._riding: set[asyncio.Future[Any]] = set()  # rider ops not committed yet
 
     # ------------------------------------------------------------------ life cycle
 
@@ -126,6 +137,40 @@ class BufferedFlusher:
                 return  # no loop yet: flushed once start() runs
             self.ensure_running()
 
+    # ------------------------------------------------------------------ riding along
+
+    def ride(self) -> Op | None:
+        """The audit-log rows to write in the group commit about to run (GroupWriter.rider):
+        what is buffered, at most `ride_max` frames; None when nothing is complete."""
+        if not self._messages:
+            return None
+        take = min(len(self._messages), self.ride_max)
+        popleft = self._messages.popleft
+        exchanges = self._pairing.add([popleft() for _ in range(take)])
+        if not exchanges:
+            return None  # CALLs only: their answers follow
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._riding.add(future)
+        future.add_done_callback(functools.partial(self._rode, exchanges))
+        return Op(Buffers({}, exchanges), future)
+
+    def _rode(self, exchanges: list[Exchange], future: asyncio.Future[Any]) -> None:
+        self._riding.discard(future)
+        exc = None if future.cancelled() else future.exception()
+        if exc is None and not future.cancelled():
+            return
+        if exc is not None and _data_fault(exc):
+            # The commit was bisected down to this op: store what the database takes.
+            task = asyncio.get_running_loop().create_task(self._salvage(exchanges))
+            self._riding.add(task)
+            task.add_done_callback(self._riding.discard)
+            return
+        self._put_back(exchanges)  # the database is unavailable: written later
+
+    async def _await_riders(self) -> None:
+        while self._riding:
+            await asyncio.wait(list(self._riding))
+
     # ------------------------------------------------------------------ flushing
 
     async def _flush_loop(self) -> None:
@@ -149,7 +194,11 @@ class BufferedFlusher:
         their answer are written when `pair_wait` is over, or now with `final`. One flush
         at a time: `flush()` returns only once what the loop had taken is written too."""
         async with self._flushing:
+            if final:
+                await self._await_riders()  # what they fail to write is put back
             await self._flush_buffers(touches, final)
+            if final:
+                await self._await_riders()
 
     async def _flush_buffers(self, touches: bool, final: bool) -> None:
         if touches:

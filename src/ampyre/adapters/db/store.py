@@ -76,6 +76,7 @@ class SqlStore:
         self.outbox = OutboxSql(db)
         self.users = UsersSql(db, writer)
         self.flusher = BufferedFlusher(writer)
+        writer.rider = self.flusher.ride  # audit-log rows ride along with every commit
         # The group commit's op kinds; registration order is statement order in every
         # transaction (connections first: auto-registered stations exist before their
         # status rows).

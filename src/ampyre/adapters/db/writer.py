@@ -149,6 +149,10 @@ class GroupWriter:
         # Called after a commit that appended domain events to the outbox (a wake-up for
         # its consumers in this process, services/events.py).
         self.on_events: Callable[[], None] | None = None
+        # Called with each batch about to be committed: may return one more op to ride
+        # along in the same transaction (the buffered flusher's audit-log rows, which so
+        # keep up with any rate of group commits without a queue slot of their own).
+        self.rider: Callable[[], Op | None] | None = None
         # Counters for metrics: group-commit transactions and the ops they carried.
         self.committed_batches = 0
         self.committed_ops = 0
@@ -224,6 +228,14 @@ class GroupWriter:
                     stop = True
                     break
                 batch.append(op)
+            if self.rider is not None:
+                try:
+                    extra = self.rider()
+                except Exception:  # never let the writer die
+                    log.exception("database writer: rider failed")
+                    extra = None
+                if extra is not None:
+                    batch.append(extra)
             try:
                 await self._commit(batch)
             except asyncio.CancelledError:
