@@ -91,7 +91,7 @@ the same OCPP version; a table below each run gives the ampyre rows' ratios to e
 reference in msgs/s and in msgs per server CPU-s.
 
 With `--profile` (on in `make bench`) py-spy samples the ampyre server during the
-measured window of each closed-loop row (`--nonblocking`, 100 Hz, pinned to the
+measured window of each closed-loop and paced row (`--nonblocking`, 100 Hz, pinned to the
 generator's CPU) and the throughput block lists the share of samples by module and
 the top functions; without py-spy installed the run says so in a note.
 

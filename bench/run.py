@@ -194,7 +194,7 @@ def drive(
         spy: subprocess.Popen[bytes] | None = None
         spy_out = run_dir / f"profile-{os.getpid()}.raw"
         extra_profile: dict[str, Any] = {}
-        if args.profile and server.target == "ampyre" and mode == "closed":
+        if args.profile and server.target == "ampyre" and mode in ("closed", "paced"):
             spy = pyspy.start(server.pid, win_end - time.monotonic(), spy_out, GENERATOR_CPU)
         time.sleep(max(0.0, win_end - time.monotonic()))
         server_cpu = proc.cpu_seconds(server.pid) - cpu0
@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         action="store_true",
         help="attach py-spy to the ampyre server during the measured window of the "
-        "closed-loop rows and put a summary of the samples in the report",
+        "closed-loop and paced rows and put a summary of the samples in the report",
     )
     p.add_argument(
         "--mv-rate",
