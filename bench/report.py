@@ -91,9 +91,11 @@ the same OCPP version; a table below each run gives the ampyre rows' ratios to e
 reference in msgs/s and in msgs per server CPU-s.
 
 With `--profile` (on in `make bench`) py-spy samples the ampyre server during the
-measured window of each closed-loop and paced row (`--nonblocking`, 100 Hz, pinned to the
-generator's CPU) and the throughput block lists the share of samples by module and
-the top functions; without py-spy installed the run says so in a note.
+measured window of each ampyre row but the idle ones (`--nonblocking`, 100 Hz, pinned to
+the generator's CPU) and each scenario's block lists the share of samples by module and
+the top functions; without py-spy installed the run says so in a note. py-spy counts a
+thread waiting in C (a blocking queue get, an fsync) as busy: shares are of samples, not
+of CPU time.
 
 The ampyre rows also report the **audit log's size**: bytes per audited frame (growth
 of the `message_log` table with its indexes over the measured window, divided by the

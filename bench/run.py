@@ -194,7 +194,7 @@ def drive(
         spy: subprocess.Popen[bytes] | None = None
         spy_out = run_dir / f"profile-{os.getpid()}.raw"
         extra_profile: dict[str, Any] = {}
-        if args.profile and server.target == "ampyre" and mode in ("closed", "paced"):
+        if args.profile and server.target == "ampyre" and mode != "idle":
             spy = pyspy.start(server.pid, win_end - time.monotonic(), spy_out, GENERATOR_CPU)
         time.sleep(max(0.0, win_end - time.monotonic()))
         server_cpu = proc.cpu_seconds(server.pid) - cpu0
@@ -463,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         action="store_true",
         help="attach py-spy to the ampyre server during the measured window of the "
-        "closed-loop and paced rows and put a summary of the samples in the report",
+        "closed-loop, paced and transactions rows and put a summary of the samples in the "
+        "report",
     )
     p.add_argument(
         "--mv-rate",
