@@ -115,6 +115,9 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         registry,
         on_change=on_change,
     )
+    writer = getattr(store, "writer", None)
+    if writer is not None:
+        writer.on_batch = metrics.group_commit
     dropped = getattr(store, "dropped_messages", None)
     if dropped is not None:
         metrics.add_collect_hook(

@@ -128,6 +128,21 @@ class Metrics:
             "Audit-log (message log) entries dropped because the write queue was full.",
             registry=self.registry,
         )
+        # The durable write path (adapters/db/writer.py): how long each group commit took
+        # from taking its batch to answering it, and the ops it carried.
+        self.group_commit_seconds = Histogram(
+            "ampyre_db_group_commit_seconds",
+            "Group commits: time from taking a batch of writes to answering every op in it.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.group_commit_ops = Counter(
+            "ampyre_db_group_commit_ops",
+            "Writes (ops) in group commits, by outcome (committed, or failed: answered "
+            "with an error and not acknowledged to the station).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._gauges: dict[str, Gauge] = {}
         self._messages: dict[tuple[str, str, str | None, int | str], Counter] = {}
         # Frames counted since the last render, per bound child (at most one entry per
@@ -252,6 +267,14 @@ class Metrics:
         if total > self._dropped_seen:
             self.audit_log_dropped.inc(total - self._dropped_seen)
             self._dropped_seen = total
+
+    def group_commit(self, ops: int, failed: int, seconds: float) -> None:
+        """One group commit of `ops` writes, `failed` of them refused (GroupWriter)."""
+        self.group_commit_seconds.observe(seconds)
+        if ops > failed:
+            self.group_commit_ops.labels("committed").inc(ops - failed)
+        if failed:
+            self.group_commit_ops.labels("failed").inc(failed)
 
     def add_collect_hook(self, hook: Callable[[], None]) -> None:
         """Run `hook` before each render, to pull values that are cheaper to read than to push

@@ -74,6 +74,8 @@ async def test_a_batch_failing_on_one_ops_data_fails_only_that_op(
 ) -> None:
     for n in range(STATIONS):
         await store.create_station(Station(id=f"CS{n}"))
+    batches: list[tuple[int, int, float]] = []
+    store.writer.on_batch = lambda ops, failed, seconds: batches.append((ops, failed, seconds))
     # The culprits: a station that does not exist (foreign key, both databases) and, on
     # PostgreSQL, values its text columns refuse (U+0000, longer than the column).
     postgres = store.db.dialect_name == "postgresql"
@@ -93,6 +95,9 @@ async def test_a_batch_failing_on_one_ops_data_fails_only_that_op(
             assert isinstance(result, list) and isinstance(result[0], StoredEvent)
             assert result[0].transaction_id == ev.transaction_id
     assert store.failed_ops == len(bad)
+    # The metrics' view (GroupWriter.on_batch): every op once, the culprits as failed.
+    assert sum(b[0] for b in batches) >= len(ops) and sum(b[1] for b in batches) == len(bad)
+    assert all(b[2] > 0 for b in batches)
 
 
 async def test_the_audit_log_stores_what_the_columns_cannot_hold(store: SqlStore) -> None:

@@ -135,6 +135,19 @@ def test_audit_dropped_counter_and_hooks() -> None:
     assert samples(m)[("ampyre_audit_log_dropped_total", ())] == 12  # no double counting
 
 
+def test_group_commits_time_and_ops_by_outcome() -> None:
+    m = Metrics()
+    m.group_commit(40, 0, 0.004)
+    m.group_commit(10, 2, 0.030)
+    got = samples(m)
+    assert got[("ampyre_db_group_commit_seconds_count", ())] == 2
+    assert got[("ampyre_db_group_commit_seconds_sum", ())] == 0.034
+    assert got[("ampyre_db_group_commit_seconds_bucket", (("le", "0.005"),))] == 1
+    assert got[("ampyre_db_group_commit_seconds_bucket", (("le", "0.05"),))] == 2
+    assert got[("ampyre_db_group_commit_ops_total", (("outcome", "committed"),))] == 48
+    assert got[("ampyre_db_group_commit_ops_total", (("outcome", "failed"),))] == 2
+
+
 def test_render_is_prometheus_text() -> None:
     m = Metrics()
     text = m.render().decode()

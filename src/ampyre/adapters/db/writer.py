@@ -153,6 +153,9 @@ class GroupWriter:
         # along in the same transaction (the buffered flusher's audit-log rows, which so
         # keep up with any rate of group commits without a queue slot of their own).
         self.rider: Callable[[], Op | None] | None = None
+        # Called after each batch with (ops, of them failed, seconds from taking the batch
+        # to answering its ops): the metrics' view of the write path.
+        self.on_batch: Callable[[int, int, float], None] | None = None
         # Counters for metrics: group-commit transactions and the ops they carried.
         self.committed_batches = 0
         self.committed_ops = 0
@@ -216,6 +219,7 @@ class GroupWriter:
 
     async def _write_loop(self) -> None:
         queue = self._queue
+        loop = asyncio.get_running_loop()
         while True:
             first = await queue.get()
             if first is _STOP:
@@ -236,6 +240,7 @@ class GroupWriter:
                     extra = None
                 if extra is not None:
                     batch.append(extra)
+            started = loop.time()
             try:
                 await self._commit(batch)
             except asyncio.CancelledError:
@@ -244,6 +249,12 @@ class GroupWriter:
             except Exception:  # never let the writer die
                 log.exception("database writer: unexpected error")
                 _fail(batch, None)
+            if self.on_batch is not None:
+                failed = sum(1 for op in batch if _failed(op))
+                try:
+                    self.on_batch(len(batch), failed, loop.time() - started)
+                except Exception:
+                    log.exception("database writer: batch metrics failed")
             if stop:
                 return
 
@@ -335,6 +346,11 @@ class GroupWriter:
         # Last: the domain events of this batch, committed with their data (the outbox).
         events = [e for op in planned for e in op.events]
         yield from outbox_steps(events, now, self._db.dialect_name, self._db.paramstyle)
+
+
+def _failed(op: Op) -> bool:
+    future = op.future
+    return future.done() and not future.cancelled() and future.exception() is not None
 
 
 def _fail(batch: Iterable[Op], cause: BaseException | None) -> None:
