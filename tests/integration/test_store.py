@@ -92,6 +92,25 @@ async def test_ping_unreachable_database() -> None:
     await store.close()
 
 
+async def test_one_statement_reads_run_outside_a_transaction(store: SqlStore) -> None:
+    """Database.read (the OCPP path's reads): on PostgreSQL each statement is its own
+    transaction (AUTOCOMMIT: no BEGIN/COMMIT round trips), so two statements see two
+    clocks; `tx()` still gives one transaction (one clock) for statements that need it."""
+    postgres = store.db.dialect_name == "postgresql"
+    clock = sa.text("SELECT now()" if postgres else "SELECT julianday('now')")
+    async with store.db.read() as conn:
+        first = (await conn.execute(clock)).scalar_one()
+        await asyncio.sleep(0.01)
+        second = (await conn.execute(clock)).scalar_one()
+    async with store.db.tx() as conn:
+        third = (await conn.execute(clock)).scalar_one()
+        await asyncio.sleep(0.01)
+        fourth = (await conn.execute(clock)).scalar_one()
+    if postgres:
+        assert second > first and fourth == third
+    assert await store.find_id_tokens("nobody") == []
+
+
 async def test_closed_store_refuses_writes(store_url: str) -> None:
     store = SqlStore(Settings(database_url=store_url))
     await store.start()

@@ -59,7 +59,7 @@ class AuthSql(StorePart):
             .where(sa.func.lower(k.c.id_token) == sa.func.lower(id_token))
             .order_by(k.c.id)
         )
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [_token(r) for r in rows]
 

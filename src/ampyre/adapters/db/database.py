@@ -126,6 +126,22 @@ class Database:
         except DB_ERRORS as exc:
             raise StoreUnavailable(f"database error: {describe(exc)}") from exc
 
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for ONE reading statement. On PostgreSQL outside a transaction
+        (AUTOCOMMIT): no BEGIN and COMMIT round trips around it, each of which waits for
+        the busy event loop to come back (the reads of a station's transaction start).
+        Several statements that must see one snapshot use `tx()`."""
+        try:
+            async with self.engine.connect() as conn:
+                if self.dialect_name == "postgresql":
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+        except DATA_ERRORS:
+            raise
+        except DB_ERRORS as exc:
+            raise StoreUnavailable(f"database error: {describe(exc)}") from exc
+
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT (with on_conflict_do_nothing/do_update)."""
         if self.dialect_name == "postgresql":

@@ -30,6 +30,10 @@ class StorePart:
         """A short API-side transaction; database failures -> StoreUnavailable."""
         return self._db.tx()
 
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for one reading statement (Database.read)."""
+        return self._db.read()
+
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT (with on_conflict_do_nothing/do_update)."""
         return self._db.insert(table)

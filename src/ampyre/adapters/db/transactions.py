@@ -580,7 +580,7 @@ class TransactionSql(StorePart):
             )
             .limit(1)
         )
-        async with self._tx() as conn:
+        async with self._read() as conn:
             return (await conn.execute(query)).first() is not None
 
     async def active_transactions(self, station_id: str) -> list[Transaction]:
@@ -588,7 +588,7 @@ class TransactionSql(StorePart):
         query = (
             sa.select(tx).where(tx.c.status == _ACTIVE, tx.c.station_id == station_id).limit(1000)
         )
-        async with self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [_transaction(r) for r in rows]
 
