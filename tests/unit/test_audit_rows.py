@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -63,9 +64,15 @@ def _entry(
     ("frame", "mtype", "uid", "action", "flags"),
     [
         ('[2,"1","Heartbeat",{}]', 2, "1", "Heartbeat", audit_codec.STRIPPED),
-        ('[3,"1",{"currentTime":"2026-11-30T12:00:00.000Z"}]', 3, "1", None, 3),
+        (
+            '[3,"1",{"currentTime":"2026-11-30T12:00:00.000Z"}]',
+            3,
+            "1",
+            None,
+            audit_codec.STRIPPED | audit_codec.ZSTD,
+        ),
         ('[4,"9","NotImplemented","",{}]', 4, "9", None, audit_codec.STRIPPED),
-        (MV, 2, "77", "MeterValues", audit_codec.STRIPPED | audit_codec.DEFLATED),
+        (MV, 2, "77", "MeterValues", audit_codec.STRIPPED | audit_codec.ZSTD),
         # Not in the canonical form: kept whole, still exact.
         ('[2, "1", "Heartbeat", {}]', 2, "1", "Heartbeat", audit_codec.PLAIN),
         ('[2,"1","Heartbeat",{}]', 2, "2", "Heartbeat", audit_codec.PLAIN),
@@ -83,6 +90,22 @@ def test_codec_compresses_meter_values_to_a_fraction() -> None:
     assert len(stored) * 3 < len(MV.encode())
 
 
+def _deflated(body: bytes) -> bytes:
+    """A frame body as rows written before issue 15 hold it (raw deflate, 4 KiB window,
+    primed with the dictionary), built here from the documented format."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -12, 1, zdict=audit_codec.DICTIONARY)
+    return packer.compress(body) + packer.flush()
+
+
+def test_codec_reads_rows_written_with_deflate() -> None:
+    body = MV[len('[2,"77","MeterValues",') : -1].encode()
+    stored = bytes((audit_codec.STRIPPED | audit_codec.DEFLATED,)) + _deflated(body)
+    assert audit_codec.decode(stored, 2, "77", "MeterValues") == MV
+    whole = '[2, "1", "Heartbeat", {"x": "a longer body than forty bytes, compressed"}]'
+    stored = bytes((audit_codec.DEFLATED,)) + _deflated(whole.encode())
+    assert audit_codec.decode(stored, 2, "1", "Heartbeat") == whole
+
+
 def test_codec_refuses_what_it_did_not_write() -> None:
     with pytest.raises(ValueError, match="not an audit-log frame"):
         audit_codec.decode(b"\x80abc", 2, "1", "Heartbeat")
@@ -90,6 +113,13 @@ def test_codec_refuses_what_it_did_not_write() -> None:
         audit_codec.decode(b"", 2, "1", "Heartbeat")
     with pytest.raises(ValueError, match=r"corrupt|truncated"):
         audit_codec.decode(b"\x02\xff\xff\xff", 2, "1", "Heartbeat")
+    with pytest.raises(ValueError, match=r"corrupt"):
+        audit_codec.decode(b"\x04\xff\xff\xff", 2, "1", "Heartbeat")
+    stored = audit_codec.encode(MV, 2, "77", "MeterValues")
+    with pytest.raises(ValueError, match=r"corrupt"):
+        audit_codec.decode(stored[:-3], 2, "77", "MeterValues")
+    with pytest.raises(ValueError, match="not an audit-log frame"):  # both codecs: neither
+        audit_codec.decode(bytes((stored[0] | audit_codec.DEFLATED,)) + stored[1:], 2, "77", "x")
 
 
 @settings(max_examples=150, deadline=None)

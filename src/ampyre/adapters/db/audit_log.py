@@ -11,6 +11,7 @@ index on created_at, and "newest first" is `ORDER BY id DESC`.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ampyre.adapters.db import tables as t
-from ampyre.adapters.db.audit_rows import Exchange, Row, decode, encode
+from ampyre.adapters.db.audit_rows import Exchange, Row, columns, decode, encode
 from ampyre.adapters.db.database import Database
 from ampyre.adapters.db.parts import StorePart
 from ampyre.adapters.db.pruning import PRUNE_CHUNK, PRUNE_PAUSE, prune_table
@@ -27,14 +28,14 @@ from ampyre.adapters.db.writes import Step, aware_utc, driver_insert_sql
 from ampyre.domain.models import Direction, MessageLogEntry, Page
 
 _m = t.message_log
-_COLUMNS = tuple(c.name for c in _m.columns if c.name != "id")
-_ORDER = tuple(Row._fields.index(name) for name in _COLUMNS)  # Row -> table order
-_CREATED = _COLUMNS.index("created_at")
 _ROW_COLUMNS = [_m.c[name] for name in Row._fields]
 # Frames in a row: its request and/or its reply.
 _FRAMES = sa.case((_m.c.call_type.is_(None), 0), else_=1) + sa.case(
     (_m.c.reply_type.is_(None), 0), else_=1
 )
+
+
+_FIRST = operator.itemgetter(0)  # Row.created_at
 
 
 class AuditLogSql(StorePart):
@@ -44,22 +45,19 @@ class AuditLogSql(StorePart):
     def __init__(self, db: Database, writer: GroupWriter) -> None:
         super().__init__(db, writer)
         self._sqlite = db.dialect_name == "sqlite"
-        self._messages_sql = driver_insert_sql(db.paramstyle, "message_log", _COLUMNS)
+        self._messages_sql = driver_insert_sql(db.paramstyle, "message_log", Row._fields)
         self._prune_cursors: dict[str, int] = {}  # per action: scanned up to this id
 
     def message_step(self, exchanges: Sequence[Exchange]) -> Step:
         """The statement inserting audit-log rows (for the group commit), in logging order
         so that ids follow time. Encoding (compression) happens here: on SQLite in the
         writer thread, off the event loop."""
-        rows = sorted((encode(e) for e in exchanges), key=lambda r: r.created_at)
         if self._messages_sql is None:
+            rows = sorted((encode(e) for e in exchanges), key=_FIRST)
             return sa.insert(_m), [r._asdict() for r in rows]
         stamp = t.epoch_micros if self._sqlite else aware_utc
-        out = []
-        for r in rows:
-            values = [r[i] for i in _ORDER]
-            values[_CREATED] = stamp(r.created_at)
-            out.append(tuple(values))
+        out = [columns(e, stamp) for e in exchanges]
+        out.sort(key=_FIRST)  # created_at (int or aware datetime): ids follow time
         return self._messages_sql, out
 
     async def list_messages(
