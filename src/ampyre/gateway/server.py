@@ -25,7 +25,7 @@ from ampyre.gateway.station_socket import StationSocket
 from ampyre.gateway.throttle import AuthThrottle
 from ampyre.gateway.upgrade import SERVER, Decision, Refusal, UpgradeProtocol, UpgradeRequest
 from ampyre.protocol.schemas import Schemas
-from ampyre.protocol.session import HandlerTable, OcppSession, SessionObserver
+from ampyre.protocol.session import HandlerTable, OcppSession, SessionObserver, Transport
 from ampyre.services import secrets
 from ampyre.services.clock import utcnow
 from ampyre.services.ports import Store, StoreUnavailable
@@ -282,6 +282,22 @@ class Gateway:
 
     # ------------------------------------------------------------------ connection
 
+    def session(self, station_id: str, version: OcppVersion, transport: Transport) -> OcppSession:
+        """A session wired as the gateway wires its stations' (handler table, schemas,
+        metrics and audit log, settings): for each admitted socket, and for
+        `bench.path_cost`, which measures that path without sockets."""
+        s = self._settings
+        return OcppSession(
+            station_id,
+            version,
+            transport,
+            self._tables[version],
+            self._schemas[version],
+            self._observer,
+            call_timeout=s.call_timeout,
+            audit=s.message_log,
+        )
+
     async def _opened(
         self, sock: StationSocket, admission: Admission, version: OcppVersion
     ) -> bool:
@@ -289,16 +305,7 @@ class Gateway:
         older connection of the same station. False: the socket is being closed."""
         s = self._settings
         station_id = admission.station_id
-        session = OcppSession(
-            station_id,
-            version,
-            sock,
-            self._tables[version],
-            self._schemas[version],
-            self._observer,
-            call_timeout=s.call_timeout,
-            audit=s.message_log,
-        )
+        session = self.session(station_id, version, sock)
         self._sockets[sock] = session
         if self._stopping:
             sock.fail(CLOSE_GOING_AWAY, "")
