@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +119,14 @@ def test_codec_refuses_what_it_did_not_write() -> None:
     stored = audit_codec.encode(MV, 2, "77", "MeterValues")
     with pytest.raises(ValueError, match=r"corrupt"):
         audit_codec.decode(stored[:-3], 2, "77", "MeterValues")
+    # A frame declaring an absurd size is refused before a buffer of that size is taken.
+    huge = zstandard.ZstdCompressor(
+        compression_params=zstandard.ZstdCompressionParameters.from_level(
+            1, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_content_size=1
+        )
+    ).compress(b"x" * (65 * 1024 * 1024))
+    with pytest.raises(ValueError, match="declares"):
+        audit_codec.decode(bytes((audit_codec.ZSTD,)) + huge, 2, "1", "Heartbeat")
     with pytest.raises(ValueError, match="not an audit-log frame"):  # both codecs: neither
         audit_codec.decode(bytes((stored[0] | audit_codec.DEFLATED,)) + stored[1:], 2, "77", "x")
 

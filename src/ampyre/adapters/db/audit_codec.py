@@ -38,6 +38,10 @@ _KNOWN = STRIPPED | DEFLATED | ZSTD
 COMPRESS_MIN = 40
 _WBITS = -12  # raw deflate (no header, no checksum), 4 KiB window: holds the dictionary
 _ZSTD_LEVEL = 3  # level 1 is no faster on frames this small, and larger
+# A zstd frame declares its size and is decompressed into a buffer of that size: one that
+# declares more than any frame Ampyre keeps (far above the gateway's message limit) is
+# corrupt, and refused before anything is allocated.
+_MAX_FRAME = 64 * 1024 * 1024
 
 # Fixed forever (see the module docstring). Most frequent strings last: deflate reaches
 # the end of the dictionary with the shortest distances.
@@ -73,9 +77,10 @@ DICTIONARY = (
 # Frames written before ZSTD: primed once, copied per frame.
 _UNPACKER = zlib.decompressobj(_WBITS, zdict=DICTIONARY)
 
+_MAGICLESS = zstandard.FORMAT_ZSTD1_MAGICLESS
 _ZSTD_PARAMS = zstandard.ZstdCompressionParameters.from_level(
     _ZSTD_LEVEL,
-    format=zstandard.FORMAT_ZSTD1_MAGICLESS,
+    format=_MAGICLESS,
     write_checksum=0,
     write_content_size=1,  # decompress() needs it to size its output
     write_dict_id=0,
@@ -92,9 +97,7 @@ class _Zstd(threading.local):
         self.packer = zstandard.ZstdCompressor(
             dict_data=_ZSTD_DICT, compression_params=_ZSTD_PARAMS
         )
-        self.unpacker = zstandard.ZstdDecompressor(
-            dict_data=_ZSTD_DICT, format=zstandard.FORMAT_ZSTD1_MAGICLESS
-        )
+        self.unpacker = zstandard.ZstdDecompressor(dict_data=_ZSTD_DICT, format=_MAGICLESS)
 
 
 _zstd = _Zstd()
@@ -134,6 +137,9 @@ def decode(stored: bytes, message_type: int, unique_id: str, action: str | None)
     data = bytes(stored[1:])
     if flags & ZSTD:
         try:
+            declared = zstandard.get_frame_parameters(data, format=_MAGICLESS).content_size
+            if declared > _MAX_FRAME:
+                raise ValueError(f"corrupt audit-log frame: declares {declared} bytes")
             data = _zstd.unpacker.decompress(data)
         except zstandard.ZstdError as exc:
             raise ValueError(f"corrupt audit-log frame: {exc}") from exc
