@@ -28,13 +28,8 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from ampyre.simulator.loadgen import (
-    BENCH_ID_TOKEN,
-    CLIENTS,
-    bench_id_token,
-    percentiles,
-    raise_nofile_limit,
-)
+from ampyre.simulator.load_config import BENCH_ID_TOKEN, bench_id_token, percentiles
+from ampyre.simulator.loadgen import CLIENTS, raise_nofile_limit
 from bench import goals, proc, report, targets
 from bench import profile as pyspy
 

@@ -23,6 +23,9 @@ With ``--control`` it prints one JSON line ``{"event": "ready", ...}`` after all
 stations connected and booted, waits for ``go <monotonic start time>`` on stdin,
 runs, then prints ``{"event": "done", ...}``. Times are CLOCK_MONOTONIC, which
 is shared by all processes of the machine, so several workers share one window.
+
+Its parts: settings and results in `load_config.py`, the pre-encoded frames in
+`load_frames.py`, the picows client in `loadgen_picows.py` (a mixin of `LoadGenerator`).
 """
 
 from __future__ import annotations
@@ -30,16 +33,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import random
 import resource
 import sys
 import time
-from array import array
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -49,18 +47,23 @@ from websockets.typing import Subprotocol
 
 from ampyre.simulator import messages as m
 from ampyre.simulator import txmessages as tx
+from ampyre.simulator.load_config import (
+    BENCH_ID_TOKEN,
+    LoadConfig,
+    LoadResult,
+    bench_id_token,
+)
+from ampyre.simulator.load_frames import HEARTBEAT_SUFFIX, STATUS_EVERY, Frames
+from ampyre.simulator.loadgen_picows import PicowsClient, picows_close
 from ampyre.simulator.power import Charge
 from ampyre.simulator.session import Session, SessionConfig, new_ev, new_transaction_id
 
-HEARTBEAT_SUFFIX = b'","Heartbeat",{}]'
 END_GRACE = 5.0  # seconds after the window an outstanding CALL may still take
-STATUS_EVERY = 5  # every 5th CALL is a StatusNotification: 80 % Heartbeat, 20 % Status
 MODES = ("closed", "paced", "idle", "transactions")
 # WebSocket client of the request loops: picows (Cython framing, about half the CPU per
 # round trip of websockets) when it is installed, else websockets. The transactions mode
 # always uses websockets (a few hundred msgs/s; its flow reads best as coroutines).
 CLIENTS = ("auto", "picows", "websockets")
-BENCH_ID_TOKEN = "BENCHTAG"
 
 
 def picows_installed() -> bool:
@@ -84,140 +87,6 @@ def resolve_client(client: str, mode: str) -> str:
     return "websockets"
 
 
-def bench_id_token(prefix: str, index: int) -> str:
-    """Station `index`'s own RFID token: one token charging at 1,000 stations at once
-    would be answered ConcurrentTx, as it should be."""
-    return f"{prefix}{index:05d}"
-
-
-@dataclass(slots=True)
-class LoadConfig:
-    url: str
-    protocol: str
-    stations: int
-    mode: str = "closed"  # closed | paced | idle | transactions
-    # paced: msgs/s for all stations of this generator; transactions: meter-value
-    # messages/s for all of them
-    rate: float = 0.0
-    heartbeat_interval: float = 30.0  # idle: seconds between heartbeats of one station
-    warmup: float = 2.0
-    duration: float = 10.0
-    prefix: str = "BENCH"
-    first_index: int = 1
-    password: str | None = None
-    connect_concurrency: int = 100
-    connect_attempts: int = 3
-    connect_timeout: float = 30.0
-    session_samples: int = 12  # transactions: meter-value messages per session
-    id_token: str = BENCH_ID_TOKEN
-    max_power_kw: float = 22.0
-    client: str = "auto"  # auto | picows | websockets (CLIENTS)
-
-
-@dataclass(slots=True)
-class LoadResult:
-    stations: int = 0
-    connected: int = 0
-    connect_failures: int = 0
-    boot_accepted: int = 0
-    boot_other: int = 0
-    connect_start: float = 0.0
-    connect_end: float = 0.0
-    window_start: float = 0.0
-    window_end: float = 0.0
-    msgs: int = 0  # completed round trips inside the measured window
-    msgs_total: int = 0
-    # round trips completed inside the measured window whatever their send time (paced:
-    # the served load, where `msgs` counts only those also sent in the window)
-    served: int = 0
-    errors: int = 0
-    error_kinds: Counter[str] = field(default_factory=Counter)
-    dropped: int = 0  # connections lost during the run
-    csms_calls: int = 0
-    cpu_seconds: float = 0.0  # this process, measured window only
-    latencies: array[float] = field(default_factory=lambda: array("d"))
-    # transactions mode (inside the window): meter-value messages and their sampled
-    # values acked, other transaction messages acked, sessions started/ended, Authorize
-    # answers that were not Accepted, meter latencies alone
-    meter_msgs: int = 0
-    sampled_values: int = 0
-    tx_other: int = 0
-    sessions_started: int = 0
-    sessions_ended: int = 0
-    auth_rejected: int = 0
-    meter_latencies: array[float] = field(default_factory=lambda: array("d"))
-    client: str = "websockets"  # the WebSocket client that carried the load
-
-    @property
-    def connect_seconds(self) -> float:
-        return max(self.connect_end - self.connect_start, 1e-9)
-
-    @property
-    def connect_rate(self) -> float:
-        return self.connected / self.connect_seconds
-
-    @property
-    def window(self) -> float:
-        return max(self.window_end - self.window_start, 1e-9)
-
-    @property
-    def msgs_per_s(self) -> float:
-        return self.msgs / self.window
-
-    def summary(self) -> dict[str, Any]:
-        pct = percentiles(self.latencies)
-        return {
-            "stations": self.stations,
-            "connected": self.connected,
-            "connect_failures": self.connect_failures,
-            "boot_accepted": self.boot_accepted,
-            "boot_other": self.boot_other,
-            "connect_start": self.connect_start,
-            "connect_end": self.connect_end,
-            "connect_rate": self.connect_rate,
-            "window_start": self.window_start,
-            "window_end": self.window_end,
-            "msgs": self.msgs,
-            "msgs_total": self.msgs_total,
-            "served": self.served,
-            "msgs_per_s": self.msgs_per_s,
-            "errors": self.errors,
-            "error_kinds": dict(self.error_kinds),
-            "dropped": self.dropped,
-            "csms_calls": self.csms_calls,
-            "cpu_seconds": self.cpu_seconds,
-            "cpu_utilisation": self.cpu_seconds / self.window,
-            "meter_msgs": self.meter_msgs,
-            "sampled_values": self.sampled_values,
-            "tx_other": self.tx_other,
-            "sessions_started": self.sessions_started,
-            "sessions_ended": self.sessions_ended,
-            "auth_rejected": self.auth_rejected,
-            "meter_p99_ms": percentiles(self.meter_latencies)["p99_ms"],
-            "client": self.client,
-            **pct,
-        }
-
-
-def percentiles(samples: array[float]) -> dict[str, float | None]:
-    """p50/p90/p99/max in milliseconds (None without samples)."""
-    if not samples:
-        return {"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
-    ordered = sorted(samples)
-    n = len(ordered)
-
-    def at(q: float) -> float:
-        return ordered[min(n - 1, int(q * n))] * 1000.0
-
-    return {
-        "p50_ms": at(0.50),
-        "p90_ms": at(0.90),
-        "p99_ms": at(0.99),
-        "max_ms": ordered[-1] * 1000.0,
-        "mean_ms": sum(ordered) / n * 1000.0,
-    }
-
-
 def raise_nofile_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -227,43 +96,7 @@ def raise_nofile_limit() -> int:
     return soft
 
 
-def _timestamp() -> bytes:
-    t = datetime.now(UTC)
-    return (t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z").encode()
-
-
-class _Frames:
-    """Pre-encoded frame pieces; the status suffixes get a fresh timestamp every second."""
-
-    def __init__(self, protocol: str) -> None:
-        self.v16 = m.is_v16(protocol)
-        self.statuses = (b"Available", b"Preparing") if self.v16 else (b"Available", b"Occupied")
-        self.status_suffix: tuple[bytes, bytes] = (b"", b"")
-        self.refresh()
-
-    def refresh(self) -> None:
-        ts = _timestamp()
-        if self.v16:
-            self.status_suffix = tuple(  # type: ignore[assignment]
-                b'","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"'
-                + s
-                + b'","timestamp":"'
-                + ts
-                + b'"}]'
-                for s in self.statuses
-            )
-        else:
-            self.status_suffix = tuple(  # type: ignore[assignment]
-                b'","StatusNotification",{"timestamp":"'
-                + ts
-                + b'","connectorStatus":"'
-                + s
-                + b'","evseId":1,"connectorId":1}]'
-                for s in self.statuses
-            )
-
-
-class LoadGenerator:
+class LoadGenerator(PicowsClient):
     def __init__(self, config: LoadConfig) -> None:
         m.check_protocol(config.protocol)
         if config.mode not in MODES:
@@ -273,12 +106,12 @@ class LoadGenerator:
         if config.session_samples < 1:
             raise ValueError("session_samples must be >= 1")
         self.config = config
-        self.frames = _Frames(config.protocol)
+        self.frames = Frames(config.protocol)
         self.result = LoadResult(stations=config.stations)
         self.client = resolve_client(config.client, config.mode)
         self.result.client = self.client
         self.connections: list[ClientConnection] = []
-        self.stations: list[Any] = []  # picows: _picows_station_class() instances
+        self.stations: list[Any] = []  # picows: picows_station_class() instances
         self._counter = 0
         self._states: dict[int, m.StationState] = {}
         self._only_heartbeats = config.mode == "idle"
@@ -353,59 +186,6 @@ class LoadGenerator:
                 if ws is not None:
                     with contextlib.suppress(Exception):
                         await ws.close()
-                await asyncio.sleep(0.5 * (attempt + 1))
-        return None
-
-    async def _connect_and_boot_picows(self, index: int) -> Any | None:
-        """The picows twin of _connect_and_boot: same handshake (subprotocol, Basic auth),
-        same BootNotification, CSMS calls during the boot answered."""
-        from picows import WSError, ws_connect  # type: ignore[import-not-found,unused-ignore]
-
-        cfg = self.config
-        sid = f"{cfg.prefix}{index:05d}"
-        headers = {"Sec-WebSocket-Protocol": cfg.protocol}
-        if cfg.password is not None:
-            import base64
-
-            token = base64.b64encode(f"{sid}:{cfg.password}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        boot = orjson.dumps(
-            [m.CALL, "boot", "BootNotification", m.boot_notification(cfg.protocol, sid)]
-        )
-        station_class = _picows_station_class()
-        for attempt in range(cfg.connect_attempts):
-            st: Any = None
-            try:
-                async with asyncio.timeout(cfg.connect_timeout):
-                    _, st = await ws_connect(
-                        lambda: station_class(self, index),
-                        f"{cfg.url.rstrip('/')}/{sid}",
-                        extra_headers=headers,
-                        websocket_handshake_timeout=cfg.connect_timeout,
-                        enable_auto_pong=True,
-                    )
-                    chosen = st.transport.response.headers.get("Sec-WebSocket-Protocol")
-                    if chosen != cfg.protocol:
-                        raise InvalidHandshake(f"subprotocol {chosen!r} negotiated")
-                    st.send(boot)
-                    while True:
-                        raw = await st.inbox.get()
-                        if raw is None:
-                            raise ConnectionError("closed during the boot")
-                        reply = orjson.loads(raw)
-                        if reply[1] == "boot":
-                            break
-                        answer = self._csms_reply(index, reply)
-                        if answer is not None:
-                            st.send(answer)
-                st.inbox = None  # from now on frames go to _picows_frame
-                self._count_boot(reply)
-                return st
-            except (OSError, InvalidHandshake, TimeoutError, WSError) as exc:
-                self._count_connect_failure(exc)
-                if st is not None and st.transport is not None:
-                    st.finished = True
-                    st.transport.disconnect(graceful=False)
                 await asyncio.sleep(0.5 * (attempt + 1))
         return None
 
@@ -529,108 +309,6 @@ class LoadGenerator:
             return True
         await self._answer_csms(ws, index, msg)
         return False
-
-    # ---- the same request loop on picows: callbacks instead of a coroutine per station ----
-
-    def _picows_start(self, st: Any, win_start: float, end: float, interval: float) -> None:
-        st.win_start, st.end, st.interval = win_start, end, interval
-        if interval:
-            # Random-ish phase so paced stations do not fire together.
-            st.scheduled = time.monotonic() + (st.index * 0.6180339887 % 1.0) * interval
-            self._picows_next(st)
-        else:
-            self._picows_send(st)
-
-    def _picows_next(self, st: Any) -> None:
-        if st.interval:
-            if st.scheduled >= st.end:
-                self._picows_done(st)  # no CALL left in this run: no timer to wait for
-                return
-            delay = st.scheduled - time.monotonic()
-            if delay > 0:
-                asyncio.get_running_loop().call_later(delay, self._picows_send, st)
-                return
-        self._picows_send(st)
-
-    def _picows_send(self, st: Any) -> None:
-        if st.finished:
-            return
-        if st.interval:
-            if st.scheduled >= st.end:
-                self._picows_done(st)
-                return
-            t0 = st.scheduled  # measured from the intended send time
-            st.scheduled += st.interval
-        else:
-            t0 = time.monotonic()
-            if t0 >= st.end:
-                self._picows_done(st)
-                return
-        self._counter += 1
-        uid = b"%d" % self._counter
-        st.k += 1
-        if not self._only_heartbeats and st.k % STATUS_EVERY == 0:
-            st.toggle ^= 1
-            frame = b'[2,"' + uid + self.frames.status_suffix[st.toggle]
-        else:
-            frame = b'[2,"' + uid + HEARTBEAT_SUFFIX
-        st.uid, st.frame, st.t0, st.busy = uid, frame, t0, True
-        st.send(frame)
-
-    def _picows_frame(self, st: Any, raw: bytes) -> None:
-        """A text frame on a booted picows station (the hot path)."""
-        if st.busy and (raw.startswith(b'[3,"' + st.uid + b'"') or raw == st.frame):
-            self._picows_answered(st)
-        elif not st.finished:
-            self._picows_slow(st, raw)
-
-    def _picows_answered(self, st: Any) -> None:
-        t1 = time.monotonic()
-        st.busy = False
-        res = self.result
-        res.msgs_total += 1
-        if st.win_start <= t1 <= st.end:
-            res.served += 1
-            if st.t0 >= st.win_start:
-                res.msgs += 1
-                res.latencies.append(t1 - st.t0)
-        self._picows_next(st)
-
-    def _picows_slow(self, st: Any, raw: bytes) -> None:
-        """Parse an unexpected frame: an error answer to our CALL, or a CSMS call."""
-        try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            self.result.errors += 1
-            self.result.error_kinds["bad-json"] += 1
-            return
-        if st.busy and isinstance(msg, list) and len(msg) >= 3 and str(msg[1]) == st.uid.decode():
-            self.result.errors += 1
-            code = msg[2] if msg[0] in (m.CALLERROR, m.CALLRESULTERROR) else f"type-{msg[0]}"
-            self.result.error_kinds[f"reply:{code}"] += 1
-            self._picows_answered(st)
-            return
-        answer = self._csms_reply(st.index, msg)
-        if answer is not None:
-            st.send(answer)
-
-    def _picows_done(self, st: Any) -> None:
-        if st.finished:
-            return
-        st.finished = True
-        self._active -= 1
-        if self._active <= 0 and self._all_done is not None and not self._all_done.done():
-            self._all_done.set_result(None)
-
-    def _picows_lost(self, st: Any) -> None:
-        """A picows station's connection closed."""
-        if st.finished or self._all_done is None:
-            return  # closed before the load (connect_all counts it) or after its end
-        res = self.result
-        res.dropped += 1
-        res.errors += 1
-        res.error_kinds["connection-closed"] += 1
-        self._picows_done(st)
 
     # ---- transactions ---------------------------------------------------------------
 
@@ -811,75 +489,10 @@ class LoadGenerator:
                     *(ws.close() for ws in self.connections), return_exceptions=True
                 )
                 await asyncio.gather(
-                    *(_picows_close(st) for st in self.stations), return_exceptions=True
+                    *(picows_close(st) for st in self.stations), return_exceptions=True
                 )
         self.connections.clear()
         self.stations.clear()
-
-
-async def _picows_close(st: Any) -> None:
-    from picows import WSCloseCode  # type: ignore[import-not-found,unused-ignore]
-
-    st.finished = True
-    transport = st.transport
-    if transport is None or transport.is_disconnected():
-        return
-    transport.send_close(WSCloseCode.OK)
-    transport.disconnect()
-    await transport.wait_disconnected()
-
-
-@functools.cache
-def _picows_station_class() -> type[Any]:
-    """The picows listener of one station connection (a class built on first use, so that
-    picows stays optional). Boot-phase frames go to ``inbox``; after the boot each text
-    frame is handed to the generator's ``_picows_frame`` right in the read callback."""
-    from picows import WSFrame, WSListener, WSMsgType, WSTransport  # type: ignore[import-not-found,unused-ignore]
-
-    class PicowsStation(WSListener):  # type: ignore[misc,unused-ignore]
-        def __init__(self, gen: LoadGenerator, index: int) -> None:
-            super().__init__()
-            self.gen = gen
-            self.index = index
-            self.transport: WSTransport | None = None
-            self.inbox: asyncio.Queue[bytes | None] | None = asyncio.Queue()
-            self.busy = False  # a CALL of ours awaits its answer
-            self.finished = False  # the request loop ended (or the connection did)
-            self.uid = b""
-            self.frame = b""
-            self.t0 = 0.0
-            self.k = index  # spreads StatusNotifications evenly over the stations
-            self.toggle = 0
-            self.scheduled = 0.0
-            self.interval = 0.0
-            self.win_start = 0.0
-            self.end = 0.0
-
-        def on_ws_connected(self, transport: WSTransport) -> None:
-            self.transport = transport
-
-        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-            kind = frame.msg_type
-            if kind == WSMsgType.TEXT:
-                data = frame.get_payload_as_bytes()
-                if self.inbox is not None:
-                    self.inbox.put_nowait(data)
-                else:
-                    self.gen._picows_frame(self, data)
-            elif kind == WSMsgType.CLOSE:
-                transport.send_close(frame.get_close_code())
-                transport.disconnect()
-
-        def on_ws_disconnected(self, transport: WSTransport) -> None:
-            if self.inbox is not None:
-                self.inbox.put_nowait(None)
-            self.gen._picows_lost(self)
-
-        def send(self, data: bytes) -> None:
-            assert self.transport is not None
-            self.transport.send(WSMsgType.TEXT, data)
-
-    return PicowsStation
 
 
 async def run_load(config: LoadConfig) -> LoadResult:
