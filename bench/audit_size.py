@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -153,18 +151,8 @@ async def measure(database_url: str, profile: str, n_exchanges: int) -> dict[str
 async def _main(args: argparse.Namespace) -> None:
     for db in args.db:
         for profile in args.profile:
-            if db == "sqlite":
-                with tempfile.TemporaryDirectory(prefix="ampyre-audit-") as tmp:
-                    url = f"sqlite+aiosqlite:///{tmp}/audit.db"
-                    result = await measure(url, profile, args.exchanges)
-            else:
-                name = f"ampyre_audit_{os.getpid()}_{int(time.time())}"
-                targets.psql(f'CREATE DATABASE "{name}"')
-                try:
-                    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-                    result = await measure(url, profile, args.exchanges)
-                finally:
-                    targets.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with targets.scratch_database(db, "audit") as url:
+                result = await measure(url, profile, args.exchanges)
             print(
                 f"{db:8} {profile:10} {result['frames']:>8,.0f} frames  "
                 f"{result['bytes_per_frame']:7.1f} B/frame stored  "

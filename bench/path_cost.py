@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import pstats
 import random
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -131,18 +129,8 @@ async def _main(args: argparse.Namespace) -> None:
     for db in args.db:
         for name in args.versions:
             version = OcppVersion(name)
-            if db == "sqlite":
-                with tempfile.TemporaryDirectory(prefix="ampyre-path-") as tmp:
-                    url = f"sqlite+aiosqlite:///{tmp}/path.db"
-                    result = await measure(url, version, args.stations, args.rounds, args.profile)
-            else:
-                dbname = f"ampyre_path_{os.getpid()}_{int(time.time())}"
-                targets.psql(f'CREATE DATABASE "{dbname}"')
-                try:
-                    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
-                    result = await measure(url, version, args.stations, args.rounds, args.profile)
-                finally:
-                    targets.psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            with targets.scratch_database(db, "path") as url:
+                result = await measure(url, version, args.stations, args.rounds, args.profile)
             print(
                 f"{db:8} {name:9} {result['messages']:>8,} msgs  "
                 f"{result['cpu_us']:6.2f} us CPU per message "

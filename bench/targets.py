@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,22 @@ def psql(sql: str) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+@contextlib.contextmanager
+def scratch_database(db: str, name: str) -> Iterator[str]:
+    """The URL of a fresh, empty database of kind `db` (sqlite or postgres) for one offline
+    measurement (`bench.audit_size`, `bench.path_cost`), removed afterwards."""
+    if db == "sqlite":
+        with tempfile.TemporaryDirectory(prefix=f"ampyre-{name}-") as tmp:
+            yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
+        return
+    dbname = f"ampyre_{name}_{os.getpid()}_{int(time.time())}"
+    psql(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
