@@ -7,14 +7,19 @@
 PostgreSQL is expected at 127.0.0.1:5432 with trust auth (override the server with
 AMPYRE_TEST_PG_ADMIN_URL, an asyncpg URL of a database we may connect to in order to
 create others). Unreachable: the test is skipped, or fails when CI=true.
+
+* `nats_url`: NATS at 127.0.0.1:4222 (override with AMPYRE_TEST_NATS_URL), skipped or
+  failing the same way; `bus_prefix`: a subject prefix of the test's own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -22,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from ampyre.adapters.db.migrate import migrate
 
+NATS_URL = os.environ.get("AMPYRE_TEST_NATS_URL", "nats://127.0.0.1:4222")
 PG_ADMIN_URL = os.environ.get(
     "AMPYRE_TEST_PG_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -43,11 +49,18 @@ async def _pg_admin() -> asyncpg.Connection:
             timeout=5,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        reason = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc}"
-        if _on_ci():
-            pytest.fail(reason + " (CI=true: PostgreSQL tests are mandatory)")
-        pytest.skip(reason)
+        _unreachable(
+            f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc}",
+            "PostgreSQL",
+        )
     return conn
+
+
+def _unreachable(reason: str, service: str) -> NoReturn:
+    """Skip the test, or fail it when CI=true (where the service must be there)."""
+    if _on_ci():
+        pytest.fail(f"{reason} (CI=true: {service} tests are mandatory)")
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -100,3 +113,23 @@ def empty_db_url(request: pytest.FixtureRequest) -> str:
     name = "empty_sqlite_url" if request.param == "sqlite" else "empty_pg_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@pytest.fixture
+async def nats_url() -> str:
+    """The test NATS server's URL, after checking that it answers."""
+    url = make_url(NATS_URL.replace("nats://", "nats+x://", 1))
+    host, port = url.host or "127.0.0.1", url.port or 4222
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        writer.close()
+        await writer.wait_closed()
+    except (OSError, TimeoutError) as exc:
+        _unreachable(f"NATS not reachable at {host}:{port}: {exc}", "NATS")
+    return NATS_URL
+
+
+@pytest.fixture
+def bus_prefix() -> str:
+    """Subjects of this test only (tests share the NATS server)."""
+    return f"test-{uuid.uuid4().hex[:12]}"

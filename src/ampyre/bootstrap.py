@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from ampyre.adapters.bus import open_bus
 from ampyre.adapters.db.dashboard import DashboardSql
+from ampyre.adapters.db.nodes import NodesSql
 from ampyre.adapters.db.operator_audit import OperatorAuditSql
 from ampyre.adapters.db.store import SqlStore
 from ampyre.adapters.db.token_usage import TokenUsageSql
@@ -28,10 +31,14 @@ from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
 from ampyre.services.authz import AuthService
+from ampyre.services.bus import Bus, BusError
 from ampyre.services.clock import utcnow
+from ampyre.services.cluster import Cluster
 from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.events import EventBus
 from ampyre.services.live import LiveHub
+from ampyre.services.pending_starts import PendingStarts
+from ampyre.services.ports import StartupRefused
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.retention import RetentionPolicy, RetentionService
 from ampyre.services.station_control import StationControl
@@ -73,6 +80,8 @@ class App:
     data_transfer: DataTransferService
     users: UserService
     live: LiveHub  # the dashboard's event streams (GET /api/v1/stream)
+    bus: Bus
+    cluster: Cluster  # this node's lease, the other nodes' stations, command routing
 
     @property
     def http_port(self) -> int:
@@ -89,22 +98,56 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     store = store if store is not None else SqlStore(settings)
     metrics = Metrics()
     registry = ConnectionRegistry()
+    bus = open_bus(settings.bus_url, name=f"ampyre {settings.node_id}")
+    cluster = Cluster(
+        settings, bus, NodesSql(store.db, store.stations), registry, metrics.frames_total
+    )
     schemas = Schemas()
     schemas.warm()
     events = EventBus()
     provisioning = ProvisioningService(store, settings)
-    commands = OcppStationCommands(registry)
+    # Commands go to this node's own sockets or, through the bus, to the node that holds
+    # the station's.
+    commands = OcppStationCommands(cluster)
     auth = AuthService(store, commands, settings)
-    transactions = TransactionService(store, auth, commands, settings)
+    transactions = TransactionService(
+        store,
+        auth,
+        commands,
+        settings,
+        pending=PendingStarts(bus, settings.bus_prefix, settings.node_id),
+        holds=lambda station_id: registry.get(station_id) is not None,
+    )
     webhooks = WebhookService(store, events, settings)
-    store.on_events(events.notify)  # the outbox's consumers hear of new events at once
+
+    def events_committed() -> None:
+        events.notify()  # the outbox's consumers hear of new events at once
+        cluster.events_committed()  # and those of the other nodes
+
+    store.on_events(events_committed)
+    # Caches of other nodes: id-token lookups and the webhook list, refreshed on change.
+    auth.on_tokens_changed = lambda: cluster.changed("id-tokens")
+    cluster.when_changed("id-tokens", auth.drop_cached_tokens)
+    webhooks.on_change = lambda: cluster.changed("webhooks")
+    cluster.when_changed("webhooks", webhooks.reload_quietly)
+    cluster.when_changed("events", events.notify)
     data_transfer = DataTransferService()
+
+    announcing: set[asyncio.Task[None]] = set()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
         if connected:
             metrics.station_connected(version.value)
         else:
             metrics.station_disconnected(version.value)
+        task = asyncio.get_running_loop().create_task(
+            cluster.station_changed(station_id, version.value, connected)
+        )
+        announcing.add(task)
+        task.add_done_callback(announcing.discard)
+
+    # The gauge counts what the registry holds (replaced connections included) at scrape.
+    metrics.add_collect_hook(lambda: metrics.set_connected_counts(registry.count_by_version()))
 
     gateway = Gateway(
         settings,
@@ -143,9 +186,9 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             store=store,
             stations=stations,
             tokens=tokens,
-            commands=registry,
+            commands=cluster,
             metrics=metrics,
-            ready_checks=[store.ping],
+            ready_checks=[store.ping, bus.ping],
             auth=auth,
             transactions=transactions,
             webhooks=webhooks,
@@ -155,6 +198,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             schemas=schemas,
             dashboard=dashboard,
             live=live,
+            cluster=cluster,
         )
     )
     install_dashboard(api)
@@ -185,6 +229,8 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         data_transfer,
         users,
         live,
+        bus,
+        cluster,
     )
 
 
@@ -206,6 +252,7 @@ async def run(
         released = await app.store.release_node(s.node_id, utcnow())
         if released:
             log.info("marked %d stations of node %s disconnected", len(released), s.node_id)
+        await _join_cluster(app)
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
         if s.bootstrap_admin_password:
@@ -215,12 +262,14 @@ async def run(
         await app.auth.start()
         await app.transactions.start()
         await app.live.start()
-        await app.gateway.start()
-        api_task = asyncio.create_task(app.api.serve(), name="http")
+        await app.gateway.start(reuse_port=s.reuse_port)
+        sockets = [_shared_socket(s.host, s.http_port)] if s.reuse_port else None
+        api_task = asyncio.create_task(app.api.serve(sockets=sockets), name="http")
         retention = RetentionService(
             app.store,
             RetentionPolicy.from_settings(s),
             prune_operator_audit=app.operator_audit.prune,
+            leads=lambda: app.cluster.leader,
         )
         retention.start()
         # uvicorn exposes start-up only as a flag.
@@ -228,7 +277,9 @@ async def run(
             await asyncio.sleep(0.02)
         if api_task.done():
             api_task.result()
-            raise RuntimeError(f"HTTP server failed to start on port {s.http_port}")
+            raise StartupRefused(f"the HTTP server could not start on port {s.http_port}")
+        app.cluster.address = f"{s.host}:{app.gateway.port}/{app.http_port}"
+        await app.cluster.tick()  # the lease row shows the bound ports from now on
         log.info(
             "Ampyre up: OCPP ws://%s:%d/ocpp/{station_id}  REST http://%s:%d/api/v1",
             s.host,
@@ -247,6 +298,8 @@ async def run(
         await api_task
     finally:
         await app.live.close()
+        await app.cluster.close()
+        await app.bus.close()
         await app.transactions.close()
         await app.auth.close()
         await app.webhooks.close()
@@ -254,3 +307,56 @@ async def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _join_cluster(app: App) -> None:
+    """Connect to the bus and take this node's lease. SQLite is for one process: a
+    second live node on the same database file is refused."""
+    s = app.settings
+    try:
+        await app.bus.start()
+    except BusError as exc:
+        raise StartupRefused(f"AMPYRE_BUS_URL: {exc}") from exc
+    nodes = await app.cluster.nodes()
+    twin = next((n.info for n in nodes if n.alive and n.info.node_id == s.node_id), None)
+    if twin is not None and twin.pid != os.getpid() and _runs_ampyre(twin.pid):
+        # Node ids default to the host name: a second process on this machine needs its own.
+        raise StartupRefused(
+            f"node id {s.node_id!r} is in use by a running process (pid {twin.pid}): give "
+            "each process its own AMPYRE_NODE_ID, or use `serve --workers N`"
+        )
+    if app.store.db.dialect_name == "sqlite":
+        others = [n.info.node_id for n in nodes if n.alive and n.info.node_id != s.node_id]
+        if others:
+            raise StartupRefused(
+                "SQLite serves one process only, and node "
+                + ", ".join(others)
+                + " is running on this database: stop it, or use PostgreSQL "
+                "(AMPYRE_DATABASE_URL=postgresql+asyncpg://...) and NATS for several nodes"
+            )
+    await app.cluster.start()
+
+
+def _shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupRefused(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _runs_ampyre(pid: int) -> bool:
+    """Whether process `pid` on this machine is an Ampyre process."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"ampyre" in fh.read()
+    except OSError:
+        return False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ampyre import __version__, logs
 from ampyre.config import ConfigError, Settings, load_settings
 from ampyre.domain.models import Role
-from ampyre.services.ports import SchemaNotCurrent, StoreUnavailable
+from ampyre.services.ports import SchemaNotCurrent, StartupRefused, StoreUnavailable
 
 if TYPE_CHECKING:
     from ampyre.domain.users import User
@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         help="accept unknown stations that connect without credentials (labs, demos)",
     )
     serve.add_argument("--heartbeat-interval", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="N processes sharing the ports, each a cluster node (PostgreSQL and NATS)",
+    )
+    serve.add_argument("--node-id", help="this node's name in the cluster (default: host name)")
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _common(migrate)
@@ -229,10 +235,16 @@ def main(argv: list[str] | None = None) -> int:
                 http_port=args.http_port,
                 auto_register=args.auto_register,
                 heartbeat_interval=args.heartbeat_interval,
+                workers=args.workers,
+                node_id=args.node_id,
             )
         else:
             settings = _settings(args)
         logs.configure(settings.log_level, settings.log_format)
+        if args.command == "serve" and settings.workers > 1:
+            from ampyre import workers
+
+            return workers.run(settings, argv)
         if args.command == "serve":
             return _run(_serve(settings))
         if args.command == "migrate":
@@ -250,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"ampyre: database unavailable: {exc}", file=sys.stderr)
         return 4
+    except StartupRefused as exc:
+        print(f"ampyre: cannot start: {exc}", file=sys.stderr)
+        return 5
     except ValueError as exc:
         print(f"ampyre: {exc}", file=sys.stderr)
         return 2

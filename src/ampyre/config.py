@@ -24,7 +24,19 @@ class Settings:
     host: str = "127.0.0.1"
     ocpp_port: int = 9000
     http_port: int = 8000
-    node_id: str = ""  # defaults to hostname:pid at start-up
+    node_id: str = ""  # defaults to the host name at start-up (`host-wN` for workers)
+    # Cluster (services/cluster.py): subjects on the bus start with bus_prefix; a node
+    # renews its lease every node_renew_interval seconds and is taken for dead after
+    # node_lease seconds without; other nodes' stations are re-read from the database
+    # every directory_resync seconds. workers: `serve` processes sharing the ports.
+    bus_prefix: str = "ampyre"
+    node_lease: float = 10.0
+    node_renew_interval: float = 2.0
+    directory_resync: float = 30.0
+    workers: int = 1
+    # Bind the OCPP and HTTP ports with SO_REUSEPORT (set by `serve --workers` for its
+    # processes; several processes then share each port, the kernel spreads connections).
+    reuse_port: bool = False
     auto_register: bool = False
     bootstrap_token: str | None = None
     heartbeat_interval: int = 300  # seconds, sent in BootNotification responses
@@ -211,6 +223,25 @@ def _validate(s: Settings) -> None:
         )
     if min(s.stream_max_clients, s.stream_queue_size) < 1:
         raise ConfigError("AMPYRE_STREAM_MAX_CLIENTS and AMPYRE_STREAM_QUEUE_SIZE must be >= 1")
+    if s.node_renew_interval <= 0 or s.node_lease < 2 * s.node_renew_interval:
+        raise ConfigError(
+            "AMPYRE_NODE_RENEW_INTERVAL must be positive and AMPYRE_NODE_LEASE at least "
+            "twice it (a lease must survive one late renewal)"
+        )
+    if s.directory_resync <= 0:
+        raise ConfigError("AMPYRE_DIRECTORY_RESYNC must be positive")
+    if not 1 <= s.workers <= 64:
+        raise ConfigError("AMPYRE_WORKERS must be between 1 and 64")
+    prefix = s.bus_prefix
+    if (
+        not prefix
+        or any(not (c.isascii() and (c.isalnum() or c in "_-.")) for c in prefix)
+        or (prefix.startswith(".") or prefix.endswith(".") or ".." in prefix)
+    ):
+        raise ConfigError("AMPYRE_BUS_PREFIX: letters, digits, '_', '-' and inner dots only")
+    scheme = s.bus_url.split("://", 1)[0].lower() if "://" in s.bus_url else ""
+    if scheme not in {"memory", "nats", "tls"}:
+        raise ConfigError(f"AMPYRE_BUS_URL: {s.bus_url!r} is neither memory:// nor nats://")
     s.trusted_networks()
 
 

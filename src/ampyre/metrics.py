@@ -174,6 +174,11 @@ class Metrics:
     def set_connected(self, ocpp_version: str, count: int) -> None:
         self._gauge(ocpp_version).set(count)
 
+    def set_connected_counts(self, counts: dict[str, int]) -> None:
+        """Every version's gauge from a census (versions not in it: 0)."""
+        for version in set(self._gauges) | set(counts):
+            self._gauge(version).set(counts.get(version, 0))
+
     # frames ------------------------------------------------------------------------
     def _message(
         self, direction: str, ocpp_version: str, action: str | None, message_type: int | str

@@ -157,7 +157,7 @@ async def test_remote_start_errors(env: Any) -> None:
     r = await op.post("/stations/CP1/remote-start", json={"id_token": "X"})
     assert r.status_code == 502 and r.json()["error_code"] == "NotImplemented"
     # Only the accepted start still waits for its transaction (until TTL or matched).
-    assert [p.remote_start_id for p in e.svc._pending] == [1]
+    assert [p.remote_start_id for p in e.svc.pending.waiting()] == [1]
 
 
 async def test_remote_stop_errors(env: Any) -> None:

@@ -169,7 +169,7 @@ async def test_2x_remote_start_returns_the_transaction_reported_with_its_remote_
         "remoteStartId": 1,
         "evseId": 2,
     }
-    assert not svc._pending  # correlated and forgotten
+    assert not svc.pending.waiting()  # correlated and forgotten
     assert (await store.find_transaction("CP1", "TX-9")).remote_start_id == 1  # type: ignore[union-attr]
 
 
@@ -216,7 +216,7 @@ async def test_remote_start_rejected_or_offline() -> None:
     )
     result = await svc.remote_start("CP1", "X", wait=5)
     assert result.outcome.status == "rejected" and result.transaction is None
-    assert not svc._pending
+    assert not svc.pending.waiting()
     with pytest.raises(StationNotConnected):
         await svc.remote_start("CP2", "X")
 

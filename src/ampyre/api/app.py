@@ -22,6 +22,7 @@ from ampyre.api.routes.commands import commands_router
 from ampyre.api.routes.dashboard import dashboard_router
 from ampyre.api.routes.health import health_router
 from ampyre.api.routes.messages import messages_router
+from ampyre.api.routes.nodes import nodes_router
 from ampyre.api.routes.session import session_router
 from ampyre.api.routes.station_control import station_control_router
 from ampyre.api.routes.stations import stations_router
@@ -71,6 +72,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
             session_router,
             users_router,
             dashboard_router,
+            nodes_router,
         )
     ]
     for router, prefix in routers:

@@ -7,6 +7,7 @@ from ampyre.config import Settings
 from ampyre.metrics import Metrics
 from ampyre.protocol.schemas import Schemas
 from ampyre.services.authz import AuthService
+from ampyre.services.cluster import Cluster
 from ampyre.services.commands import CommandRouter
 from ampyre.services.dashboard import DashboardReads
 from ampyre.services.live import LiveHub
@@ -50,3 +51,5 @@ class ApiDeps:
     # chart series answer 503).
     dashboard: DashboardReads | None = None
     live: LiveHub | None = None
+    # This node in its cluster (GET /nodes; None: 503).
+    cluster: Cluster | None = None

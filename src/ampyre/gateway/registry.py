@@ -6,8 +6,10 @@ front of this one (adapters/bus) forwards a command to the node that holds the s
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ampyre.protocol.session import OcppSession
@@ -22,6 +24,11 @@ class Closable(Protocol):
 class Link:
     session: OcppSession
     socket: Closable
+    since: float = field(default_factory=time.time)  # wall clock: compared across nodes
+
+
+CLOSE_REPLACED = 1000  # normal closure: the station opened a newer connection (elsewhere)
+CLOSE_RESTART = 1012  # service restart: reconnect (this node lost its lease)
 
 
 class ConnectionRegistry:
@@ -57,6 +64,31 @@ class ConnectionRegistry:
             key = link.session.version.value
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+    # services.cluster.LocalStations
+    def connected_since(self, station_id: str) -> float | None:
+        link = self._links.get(station_id)
+        return link.since if link is not None else None
+
+    async def replace(self, station_id: str, reason: str) -> bool:
+        """Close the station's connection here because it has a newer one on another
+        node; the closing records nothing (the newer connection owns the row)."""
+        link = self._links.pop(station_id, None)
+        if link is None:
+            return False
+        link.session.close()
+        await link.socket.close(CLOSE_REPLACED, reason[:120])
+        return True
+
+    async def close_all(self, reason: str) -> int:
+        links = list(self._links.values())
+        for link in links:
+            link.session.close()
+        await asyncio.gather(
+            *(link.socket.close(CLOSE_RESTART, reason[:120]) for link in links),
+            return_exceptions=True,
+        )
+        return len(links)
 
     # CommandRouter
     def ocpp_version(self, station_id: str) -> str | None:

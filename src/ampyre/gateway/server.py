@@ -100,10 +100,15 @@ class Gateway:
     # ------------------------------------------------------------------ life cycle
 
     async def start(
-        self, host: str | None = None, port: int | None = None, tls: ssl.SSLContext | None = None
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
     ) -> None:
         """Listen; with an SSL context, stations connect over TLS (wss://), and its
-        verify_mode decides whether they must present a client certificate."""
+        verify_mode decides whether they must present a client certificate. With
+        `reuse_port` other processes may listen on the same port (`serve --workers`)."""
         s = self._settings
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -112,6 +117,7 @@ class Gateway:
             s.ocpp_port if port is None else port,
             backlog=BACKLOG,
             ssl=tls,
+            reuse_port=reuse_port or None,
         )
         if s.ping_interval:
             self._keepalive = loop.create_task(self._keep_alive(s.ping_interval, s.ping_timeout))

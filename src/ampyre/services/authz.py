@@ -94,6 +94,7 @@ class AuthService:
         # value -> (monotonic expiry, stored tokens of the value): every session authorizes
         # twice or more (Authorize, then the start), each a database read otherwise.
         self._cache: dict[str, tuple[float, list[IdToken]]] = {}
+        self.on_tokens_changed: Callable[[], None] | None = None
 
     async def start(self) -> None:
         await self.reservations.start()
@@ -153,7 +154,14 @@ class AuthService:
         return None if token is None else IdTokenType(token.type).value
 
     def forget_tokens(self) -> None:
-        """Drop remembered lookups (after any change to the id tokens)."""
+        """Drop remembered lookups (after any change to the id tokens), here and, through
+        `on_tokens_changed`, on the other nodes of a cluster."""
+        self._cache.clear()
+        if self.on_tokens_changed is not None:
+            self.on_tokens_changed()
+
+    def drop_cached_tokens(self) -> None:
+        """Another node changed id tokens: forget what this one remembers."""
         self._cache.clear()
 
     async def reservation_used(

@@ -39,6 +39,11 @@ class SchemaNotCurrent(Exception):
     """The database is not migrated to the schema this code expects (or is newer)."""
 
 
+class StartupRefused(Exception):
+    """`serve` cannot start as configured (the bus unreachable, a second process on one
+    SQLite file, a port taken); the message says what to do."""
+
+
 class Store(Protocol):
     """Everything the services need from persistence.
 

@@ -88,8 +88,12 @@ class RetentionService:
         clock: Callable[[], datetime] = utcnow,
         interval: float = RUN_EVERY,
         prune_operator_audit: Callable[[datetime], Awaitable[int]] | None = None,
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
+        # In a cluster only the leading node prunes (services/cluster.py); the others
+        # look again each interval and take over when the leader is gone.
+        self._leads = leads
         self._prune_operator_audit = prune_operator_audit
         self._policy = policy
         self._clock = clock
@@ -139,7 +143,8 @@ class RetentionService:
 
     async def _run_forever(self) -> None:
         while True:
-            await self.run_once()
+            if self._leads():
+                await self.run_once()
             await asyncio.sleep(self._interval)
 
     def start(self) -> None:

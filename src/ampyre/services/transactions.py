@@ -33,7 +33,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,7 @@ from ampyre.domain.versions import traits
 from ampyre.services.authz import AuthService, log_refusal, mask_token
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CallOutcome, StationNotConnected
+from ampyre.services.pending_starts import PendingStart, PendingStarts
 from ampyre.services.ports import TransactionStore
 from ampyre.services.station_port import NotAddressable, StationCommands, Trigger
 
@@ -67,10 +68,6 @@ REASON_CLOSED_BY_OPERATOR = "ClosedByOperator"
 
 # 1.6 connector states in which no transaction can be running (1.6 4.9 / 7.7).
 IDLE_CONNECTOR_STATES = frozenset({"Available", "Unavailable", "Faulted"})
-# A remote start waits this long for its 1.6 StartTransaction to be tagged with the
-# remoteStartId even after the REST call returned (drivers take a while to plug in).
-PENDING_START_TTL = 900.0
-PENDING_START_MAX = 10_000
 STALE_BATCH = 100  # silent transactions examined per round
 PROBE_CONCURRENCY = 10
 STATUS_WAIT = 5.0  # seconds to wait for a triggered StatusNotification (1.6)
@@ -104,20 +101,6 @@ class RemoteStartResult:
     transaction: Transaction | None = None
 
 
-@dataclass(slots=True)
-class _PendingStart:
-    station_id: str
-    remote_start_id: int
-    evse_id: int | None
-    id_token: str
-    v16: bool
-    created: float
-    id_token_type: str | None = None
-    future: asyncio.Future[StoredEvent] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
 class TransactionService:
     def __init__(
         self,
@@ -126,18 +109,25 @@ class TransactionService:
         commands: StationCommands,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
+        pending: PendingStarts | None = None,
+        holds: Callable[[str], bool] | None = None,
     ) -> None:
         self._store = store
         self._auth = auth
         self._commands = commands
         self._settings = settings
         self._clock = clock
-        self._pending: list[_PendingStart] = []
+        # Remote starts waiting for their transaction (shared with the other nodes).
+        self.pending = pending if pending is not None else PendingStarts()
+        # Whether this process holds the station's socket: in a cluster each node probes
+        # the silent transactions of its own stations only (None: all of them).
+        self._holds = holds
         self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
+        await self.pending.start()
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch(), name="transactions-watch")
 
@@ -147,10 +137,7 @@ class TransactionService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for pending in self._pending:
-            if not pending.future.done():
-                pending.future.cancel()
-        self._pending.clear()
+        self.pending.close()
 
     def now(self) -> datetime:
         return self._clock()
@@ -166,13 +153,11 @@ class TransactionService:
             event = dataclasses.replace(event, auth_status=decision.status.value)
         if event.id_token is None and event.remote_start_id is not None:
             event = self._token_of_remote_start(event)
-        matched: _PendingStart | None = None
-        if event.kind is EventKind.STARTED and event.transaction_id is None:
-            matched = self._match_16_start(event)
-            if matched is not None and event.remote_start_id is None:
-                event = dataclasses.replace(event, remote_start_id=matched.remote_start_id)
+        matched = self.pending.match_16(event)
+        if matched is not None and event.remote_start_id is None:
+            event = dataclasses.replace(event, remote_start_id=matched.remote_start_id)
         stored = (await self._store.record_transaction_events([event]))[0]
-        self._resolve_pending(event, stored, matched)
+        self.pending.resolve(event, stored.id, matched)
         if event.reservation_id is not None and event.kind is not EventKind.ENDED:
             # Rare (starts on a reservation): done inline, bounded, never failing the ack.
             await self._reservation_used(event.station_id, event.reservation_id, stored.id)
@@ -187,16 +172,12 @@ class TransactionService:
         """2.x: a Started event may leave out the idToken of the remote start it answers
         (remoteStartId); the transaction has the token Ampyre sent. Not authorized again
         (Ampyre itself asked for it), so the station gets no idTokenInfo for it."""
-        for pending in self._pending:
-            if (
-                not pending.v16
-                and pending.remote_start_id == event.remote_start_id
-                and pending.station_id == event.station_id
-            ):
-                return dataclasses.replace(
-                    event, id_token=pending.id_token, id_token_type=pending.id_token_type
-                )
-        return event
+        pending = self.pending.token_of(event)
+        if pending is None:
+            return event
+        return dataclasses.replace(
+            event, id_token=pending.id_token, id_token_type=pending.id_token_type
+        )
 
     async def record_station_meter_values(self, values: StationMeterValues) -> None:
         """Meter values outside any transaction (durable before ack)."""
@@ -335,43 +316,6 @@ class TransactionService:
 
     # ------------------------------------------------------------------ remote start/stop
 
-    def _prune_pending(self) -> None:
-        horizon = time.monotonic() - PENDING_START_TTL
-        keep = [p for p in self._pending if p.created >= horizon and not p.future.cancelled()]
-        self._pending = keep[-PENDING_START_MAX:]
-
-    def _match_16_start(self, event: TransactionEvent) -> _PendingStart | None:
-        """1.6 has no remoteStartId: the next StartTransaction at the station with the
-        remote start's idTag (and connector, if one was named) is the one it caused."""
-        self._prune_pending()
-        for pending in self._pending:
-            if (
-                pending.v16
-                and pending.station_id == event.station_id
-                and pending.id_token == event.id_token
-                and (pending.evse_id is None or pending.evse_id == event.connector_id)
-            ):
-                return pending
-        return None
-
-    def _resolve_pending(
-        self, event: TransactionEvent, stored: StoredEvent, matched: _PendingStart | None
-    ) -> None:
-        if matched is None and event.remote_start_id is not None:
-            for pending in self._pending:
-                if (
-                    pending.remote_start_id == event.remote_start_id
-                    and pending.station_id == event.station_id
-                ):
-                    matched = pending
-                    break
-        if matched is None:
-            return
-        if not matched.future.done():
-            matched.future.set_result(stored)
-        with contextlib.suppress(ValueError):
-            self._pending.remove(matched)
-
     async def remote_start(
         self,
         station_id: str,
@@ -394,11 +338,11 @@ class TransactionService:
             # Central, the type of a token the CSMS vouches for (2.0.1 IdTokenEnumType).
             id_token_type = await self._auth.stored_type(id_token) or "Central"
         # Registered before sending: the station may report the start before it answers.
-        pending = _PendingStart(
+        pending = PendingStart(
             station_id, remote_start_id, evse_id, id_token, v16, time.monotonic(), id_token_type
         )
-        self._prune_pending()
-        self._pending.append(pending)
+        await self.pending.add(pending)
+        assert pending.future is not None
         try:
             answer = await self._commands.start_charging(
                 station_id,
@@ -416,27 +360,24 @@ class TransactionService:
             self._forget(pending)
             return RemoteStartResult(outcome, remote_start_id)
         limit = self._settings.remote_start_wait if wait is None else wait
-        stored: StoredEvent | None = None
+        found: int | None = None  # the transaction's id, from whichever node stored it
         if pending.future.done() and not pending.future.cancelled():
-            stored = pending.future.result()
+            found = pending.future.result()
         elif limit > 0:
             # asyncio.wait neither raises on timeout nor cancels the future.
             await asyncio.wait({pending.future}, timeout=limit)
             if pending.future.done() and not pending.future.cancelled():
-                stored = pending.future.result()
+                found = pending.future.result()
         tx: Transaction | None = None
-        if stored is not None:
-            tx = await self._store.get_transaction(stored.id)
+        if found is not None:
+            tx = await self._store.get_transaction(found)
         elif answer.transaction_id is not None:
             # F01: a transaction was already running (cable plugged in first).
             tx = await self._store.find_transaction(station_id, answer.transaction_id)
         return RemoteStartResult(outcome, remote_start_id, tx)
 
-    def _forget(self, pending: _PendingStart) -> None:
-        with contextlib.suppress(ValueError):
-            self._pending.remove(pending)
-        if not pending.future.done():
-            pending.future.cancel()
+    def _forget(self, pending: PendingStart) -> None:
+        self.pending.forget(pending)
 
     async def remote_stop(self, transaction_pk: int) -> tuple[Transaction, CallOutcome]:
         """1.6 RemoteStopTransaction / 2.x RequestStopTransaction (OCPP 2.0.1 F03).
@@ -491,7 +432,8 @@ class TransactionService:
         live = [
             (tx, v)
             for tx in stale
-            if (v := self._commands.connected_version(tx.station_id)) is not None
+            if (self._holds is None or self._holds(tx.station_id))
+            and (v := self._commands.connected_version(tx.station_id)) is not None
         ]
         if not live:
             return 0

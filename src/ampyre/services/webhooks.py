@@ -30,7 +30,7 @@ import heapq
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,6 +116,8 @@ class WebhookService:
         self._events = events
         self._settings = settings
         self._transport = transport
+        # Called after webhooks were created, changed or deleted here (other nodes reload).
+        self.on_change: Callable[[], None] | None = None
         self._hooks: dict[int, Webhook] = {}
         self._client: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
@@ -200,6 +202,15 @@ class WebhookService:
         except Exception:
             log.warning("could not reload webhooks; the periodic reload will", exc_info=True)
 
+    async def reload_quietly(self) -> None:
+        """Another node changed the webhooks: reload them now (not at the next refresh)."""
+        await self._reload_quietly()
+
+    async def _changed(self) -> None:
+        await self._reload_quietly()
+        if self.on_change is not None:
+            self.on_change()
+
     async def create(
         self,
         url: str,
@@ -223,7 +234,7 @@ class WebhookService:
                 updated_at=now,
             )
         )
-        await self._reload_quietly()
+        await self._changed()
         return generated, hook
 
     async def all(self) -> list[Webhook]:
@@ -263,13 +274,13 @@ class WebhookService:
         updated = await self._store.update_webhook(hook)
         if updated is None:
             raise WebhookNotFound(f"no webhook with id {hook_id}")
-        await self._reload_quietly()
+        await self._changed()
         return updated
 
     async def delete(self, hook_id: int) -> bool:
         """Delete a webhook and its deliveries (queued ones are not sent)."""
         deleted = await self._store.delete_webhook(hook_id)
-        await self._reload_quietly()
+        await self._changed()
         return deleted
 
     async def deliveries(

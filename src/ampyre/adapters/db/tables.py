@@ -548,6 +548,22 @@ user_sessions = sa.Table(
     sa.Index("ix_user_sessions_expires_at", "expires_at"),
 )
 
+# The nodes of a cluster and their leases (services/cluster.py): one row per live
+# `ampyre serve` process, renewed every few seconds; a row left to expire is claimed
+# (deleted) by a live node, which then marks the dead node's stations disconnected.
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("node_id", sa.String(255), primary_key=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("renewed_at", UtcDateTime, nullable=False),
+    sa.Column("stations", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("messages_per_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cpu", sa.Float, nullable=False, server_default="0"),
+    sa.Column("address", sa.String(255), nullable=False, server_default=""),
+    sa.Column("pid", sa.Integer, nullable=False, server_default="0"),
+)
+
 # Columns an operator may set through StationUpdate.extra (identity and bookkeeping
 # columns are excluded).
 STATION_EDITABLE: frozenset[str] = frozenset(
