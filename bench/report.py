@@ -361,7 +361,7 @@ def _audit_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-SCENARIOS = ("throughput", "paced", "idle", "transactions")
+SCENARIOS = ("throughput", "paced", "idle", "transactions", "scaleout", "scaleout-idle")
 
 
 def _how(scenario: str, first: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -371,6 +371,11 @@ def _how(scenario: str, first: dict[str, Any], rows: list[dict[str, Any]]) -> st
         return (
             f"paced at twice the ocpp-lib CSMS's closed-loop msgs/s of this run: {each} "
             f"msgs/s total, {first['duration']:g} s measured"
+        )
+    if scenario == "scaleout":
+        return (
+            f"one `ampyre serve` against `--workers 2`, PostgreSQL and NATS, server pinned to "
+            f"CPU 0, closed loop, {first['warmup']:g} s warm-up, {first['duration']:g} s measured"
         )
     if scenario in ("throughput", "paced"):
         if first["mode"] == "closed":
@@ -392,6 +397,7 @@ def _block(scenario: str, rows: list[dict[str, Any]], result: dict[str, Any]) ->
     table = {
         "paced": _paced_table,
         "idle": _idle_table,
+        "scaleout-idle": _idle_table,
         "transactions": _transactions_table,
     }.get(scenario, _throughput_table)
     first = next((r for r in rows if "failed" not in r), rows[0])

@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 SERVER_CPU = 0
 TARGETS = ("echo", "echo-asyncio", "echo-picows", "ocpp-lib", "ampyre")
+# `ampyre serve --workers 2` (PostgreSQL and NATS): the scale-out scenarios only.
+WORKERS_TARGET = "ampyre-workers2"
+NATS_URL = os.environ.get("AMPYRE_BENCH_NATS_URL", "nats://127.0.0.1:4222")
 REFERENCE_TARGETS = ("echo", "echo-asyncio", "echo-picows", "ocpp-lib")
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -98,6 +101,19 @@ def picows_available() -> str | None:
     return None
 
 
+def nats_unavailable() -> str | None:
+    """None when the bench NATS server answers, else why not."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(NATS_URL)
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 4222), 5):
+            return None
+    except OSError as exc:
+        return f"NATS not reachable at {NATS_URL} ({exc})"
+
+
 def psql(sql: str) -> None:
     exe = shutil.which("psql")
     if exe is None:
@@ -170,7 +186,17 @@ def start(
         return server
     if target == "ampyre":
         return _start_ampyre(db, log_path, ready_timeout, extra_env)
+    if target == WORKERS_TARGET:
+        env = {**(extra_env or {}), **cluster_env(), "AMPYRE_WORKERS": "2"}
+        server = _start_ampyre(db, log_path, ready_timeout, env)
+        server.target = target
+        return server
     raise ValueError(f"unknown target {target!r}")
+
+
+def cluster_env() -> dict[str, str]:
+    """A bus of the run's own (NATS subjects under a prefix no other run uses)."""
+    return {"AMPYRE_BUS_URL": NATS_URL, "AMPYRE_BUS_PREFIX": f"bench-{os.getpid()}"}
 
 
 def _start_ampyre(
