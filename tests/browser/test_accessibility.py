@@ -62,6 +62,7 @@ def test_main_pages_name_their_controls(
         f"/#/transactions/{tx['id']}": f"Transaction #{tx['id']}",
         "/#/id-tokens": "Id tokens",
         "/#/webhooks": "Webhooks",
+        "/#/nodes": "Nodes",
     }
     for path, heading in pages.items():
         page.goto(path)

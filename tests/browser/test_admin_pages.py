@@ -1,7 +1,8 @@
 """The admin pages in a browser: id tokens with every field, API tokens (secret shown once,
 revoking works), users (the last admin stays, with the server's reason shown), webhooks
 with their delivery history and retry, the audit trail with secrets masked, a reservation
-whose station's answer is shown, what a viewer is not offered, and a phone's width."""
+whose station's answer is shown, the cluster's nodes, what a viewer is not offered, and a
+phone's width."""
 
 from __future__ import annotations
 
@@ -293,6 +294,17 @@ def test_audit_trail_masks_secrets(server: AmpyreServer, admin_page: Page) -> No
     assert password not in body.inner_text()
 
 
+def test_nodes_page_lists_this_node_as_the_leader(admin_page: Page) -> None:
+    page = admin_page
+    page.goto("/#/nodes")
+    expect(page.get_by_role("heading", name="Nodes", level=1)).to_be_visible()
+    node = page.get_by_role("row").filter(has_text="(this one)")
+    expect(node).to_have_count(1)
+    expect(node).to_contain_text("leader")
+    expect(node).to_contain_text("127.0.0.1:")
+    expect(page.locator("main")).to_contain_text("in-process bus")
+
+
 def test_reservation_shows_the_delivery_outcome(server: AmpyreServer, admin_page: Page) -> None:
     station = HostileStation(server.ws_url, "BRW-RES-1", "ocpp1.6")
     try:
@@ -377,7 +389,16 @@ def test_change_my_password_from_the_top_bar(browser: Browser, server: AmpyreSer
 
 @pytest.mark.parametrize(
     "path",
-    ["/id-tokens", "/local-lists", "/reservations", "/webhooks", "/api-tokens", "/audit", "/users"],
+    [
+        "/id-tokens",
+        "/local-lists",
+        "/reservations",
+        "/webhooks",
+        "/api-tokens",
+        "/audit",
+        "/users",
+        "/nodes",
+    ],
 )
 def test_admin_pages_fit_a_phone(browser: Browser, server: AmpyreServer, path: str) -> None:
     context = new_context(browser, server, viewport=PHONE)

@@ -21,6 +21,7 @@ import audit from "./audit.js";
 import users from "./users.js";
 import transaction from "./transaction.js";
 import transactions from "./transactions.js";
+import nodes from "./nodes.js";
 
 export const pages = [
   overview,
@@ -36,4 +37,5 @@ export const pages = [
   apiTokens,
   audit,
   users,
+  nodes,
 ];
