@@ -247,12 +247,13 @@ async def run(
     await app.store.check_schema()
     await app.store.start()
     try:
+        await _join_cluster(app)  # before anything is written in this node's name
         # Connections this node held when it last stopped without closing them (kill -9,
         # an outage) are over: no station is connected to a node that is starting.
         released = await app.store.release_node(s.node_id, utcnow())
         if released:
             log.info("marked %d stations of node %s disconnected", len(released), s.node_id)
-        await _join_cluster(app)
+        await app.cluster.start()
         if s.bootstrap_token:
             await app.tokens.ensure_bootstrap(s.bootstrap_token)
         if s.bootstrap_admin_password:
@@ -310,8 +311,8 @@ async def run(
 
 
 async def _join_cluster(app: App) -> None:
-    """Connect to the bus and take this node's lease. SQLite is for one process: a
-    second live node on the same database file is refused."""
+    """Connect to the bus; refuse to start as a second process with this node's id, or
+    as a second live node on one SQLite file (SQLite is for one process)."""
     s = app.settings
     try:
         await app.bus.start()
@@ -334,7 +335,6 @@ async def _join_cluster(app: App) -> None:
                 + " is running on this database: stop it, or use PostgreSQL "
                 "(AMPYRE_DATABASE_URL=postgresql+asyncpg://...) and NATS for several nodes"
             )
-    await app.cluster.start()
 
 
 def _shared_socket(host: str, port: int) -> socket.socket:

@@ -14,6 +14,7 @@ import pytest
 from ampyre.adapters.db.nodes import NodesSql
 from ampyre.adapters.db.store import SqlStore
 from ampyre.config import Settings
+from ampyre.domain.models import Station
 from ampyre.domain.nodes import NodeInfo
 from ampyre.services.clock import utcnow
 from ampyre.services.ports import StartupRefused
@@ -29,6 +30,27 @@ async def _lease(url: str, node: NodeInfo) -> None:
         await NodesSql(store.db, store.stations).renew_node(node)
     finally:
         await store.close()
+
+
+async def _connected(url: str, station_id: str, node: str) -> None:
+    store = SqlStore(Settings(database_url=url))
+    await store.start()
+    try:
+        await store.create_station(Station(id=station_id))
+        await store.record_connection(station_id, True, utcnow(), "ocpp1.6", node, "10.0.0.1")
+    finally:
+        await store.close()
+
+
+async def _station_node(url: str, station_id: str) -> str | None:
+    store = SqlStore(Settings(database_url=url))
+    await store.start()
+    try:
+        station = await store.get_station(station_id)
+    finally:
+        await store.close()
+    assert station is not None
+    return station.connected_node
 
 
 async def test_a_single_node_lists_itself_as_the_leader(
@@ -63,8 +85,11 @@ async def test_a_node_id_in_use_by_a_running_process_is_refused(
     try:
         now = utcnow()
         await _lease(sqlite_url, NodeInfo("host-1", now, now, pid=other.pid))
+        await _connected(sqlite_url, "ITS-STATION", "host-1")
         with pytest.raises(StartupRefused, match="in use by a running process"):
             await start_server(sqlite_url, node_id="host-1")
+        # Refused before writing anything in that node's name: its station stays its own.
+        assert await _station_node(sqlite_url, "ITS-STATION") == "host-1"
     finally:
         other.kill()
         await other.wait()
