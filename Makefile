@@ -70,7 +70,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 # Every target of issue 15 in one run: closed loop, paced at twice the ocpp-lib CSMS's
 # closed-loop msgs/s, idle 19,900 stations, transactions at 7,200 values/s (the default
 # --mv-rate), on SQLite and PostgreSQL, with a py-spy profile of the ampyre rows (not the idle ones).
-BENCH_ARGS ?= --scenario throughput,paced,idle,transactions --db sqlite,postgres --profile
+BENCH_ARGS ?= --scenario throughput,paced,idle,transactions,scaleout,scaleout-idle --db sqlite,postgres --profile
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

@@ -110,3 +110,20 @@ def test_picows_echo_is_skipped_with_a_reason_when_picows_is_missing(monkeypatch
     assert reason is not None
     assert "pip install -e '.[bench]'" in reason
     assert "echo-picows" in targets.TARGETS and "echo-picows" in targets.REFERENCE_TARGETS
+
+
+def test_a_scale_out_run_keeps_the_last_issue_15_verdict() -> None:
+    previous = (
+        "## Results\n\n- latest run: 2026-01-01T00:00:00+00:00, `python -m bench.run --x`\n\n"
+        "### targets (issue 15, this run only)\n\n3 of 4 targets met\n\n"
+        "### throughput (closed loop)\n\nold table\n"
+    )
+    row = _row("ampyre-workers2", 5_000.0, 5_000.0, scenario="scaleout", failed="boom")
+    row.update(duration=20.0, warmup=3.0, db="postgres")
+    machine = {"nproc": 2, "cpu_model": "m", "kernel": "k", "python": "3.11", "nofile_limit": 1}
+    result = {"date": "2026-02-02", "command": "c", "machine": machine, "notes": [], "rows": [row]}
+    text = report.results_section(result, previous)
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    assert [h.split()[1] for h in headings] == ["targets", "throughput", "scaleout"]
+    assert "3 of 4 targets met" in text  # not re-judged from scale-out rows
+    assert "_run 2026-01-01T00:00:00+00:00: `python -m bench.run --x`_" in text
