@@ -96,3 +96,21 @@ async def test_a_node_id_in_use_by_a_running_process_is_refused(
     # Its process gone (a kill -9, then a restart within the lease): the node starts.
     server = await start_server(sqlite_url, node_id="host-1")
     assert server.app.cluster.leader
+
+
+async def test_workers_starting_together_share_the_bootstrap_token(store_url: str) -> None:
+    # `serve --workers 2` starts two processes at once, each making sure the token exists.
+    from ampyre.services.tokens import TokenService
+
+    stores = [SqlStore(Settings(database_url=store_url)) for _ in range(2)]
+    for store in stores:
+        await store.start()
+    try:
+        made = await asyncio.gather(
+            *(TokenService(s).ensure_bootstrap("bootstrap-token-0123456789") for s in stores)
+        )
+        assert made[0].id == made[1].id
+        assert len(await stores[0].list_api_tokens()) == 1
+    finally:
+        for store in stores:
+            await store.close()

@@ -107,15 +107,21 @@ class TokenService:
             elif existing.role is not Role.ADMIN:
                 log.warning("the bootstrap API token exists with role %s, not admin", existing.role)
             return existing
-        return await self._store.create_api_token(
-            ApiToken(
-                id=None,
-                name=_validate_name(name),
-                role=Role.ADMIN,
-                token_hash=token_hash,
-                created_at=datetime.now(UTC),
+        try:
+            return await self._store.create_api_token(
+                ApiToken(
+                    id=None,
+                    name=_validate_name(name),
+                    role=Role.ADMIN,
+                    token_hash=token_hash,
+                    created_at=datetime.now(UTC),
+                )
             )
-        )
+        except KeyError:  # another node (a worker started with this one) created it meanwhile
+            created = await self._store.find_api_token(token_hash)
+            if created is None:
+                raise
+            return created
 
     async def list(self) -> list[ApiToken]:
         return await self._store.list_api_tokens()
