@@ -341,7 +341,8 @@ class StationsSql(StorePart):
     # ------------------------------------------------------------------ stations (API)
 
     async def get_station(self, station_id: str) -> Station | None:
-        async with self._tx() as conn:
+        # One statement: no BEGIN/COMMIT round trips (every handshake and boot reads it).
+        async with self._read() as conn:
             row = (
                 await conn.execute(sa.select(t.stations).where(t.stations.c.id == station_id))
             ).first()
