@@ -203,6 +203,8 @@ def _start_ampyre(
     db: str, log_path: Path, ready_timeout: float, extra_env: dict[str, str] | None
 ) -> Server:
     ocpp_port, http_port = proc.free_port(), proc.free_port()
+    while http_port == ocpp_port:  # a port freed by the first call may come back
+        http_port = proc.free_port()
     tmpdir: tempfile.TemporaryDirectory[str] | None = None
     cleanup: list[str] = []
     if db == "sqlite":

@@ -184,6 +184,9 @@ def _validate(s: Settings) -> None:
         port = getattr(s, port_name)
         if not 0 <= port <= 65535:
             raise ConfigError(f"{ENV_PREFIX}{port_name.upper()}: {port} is not a port")
+    if s.ocpp_port and s.ocpp_port == s.http_port:
+        # With SO_REUSEPORT both servers could even bind it, each taking half the clients.
+        raise ConfigError(f"AMPYRE_OCPP_PORT and AMPYRE_HTTP_PORT are both {s.ocpp_port}")
     if s.heartbeat_interval <= 0:
         raise ConfigError("AMPYRE_HEARTBEAT_INTERVAL must be positive")
     if s.max_message_size < 1024:

@@ -109,6 +109,8 @@ def start_node(
 ) -> NodeProcess:
     """`python -m ampyre.cli serve` with `env` plus AMPYRE_<KEY> for each setting."""
     http_port = int(settings.pop("http_port", 0)) or free_port()
+    while str(http_port) == env.get("AMPYRE_OCPP_PORT"):
+        http_port = free_port()
     node_env = dict(env)
     node_env["AMPYRE_HTTP_PORT"] = str(http_port)
     for key, value in settings.items():

@@ -189,6 +189,8 @@ async def test_serve_workers_share_the_ports_as_nodes(
     pg_url: str, nats_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
     ocpp_port, http_port = free_port(), free_port()
+    while http_port == ocpp_port:
+        http_port = free_port()
     env = cluster_env(pg_url, nats_url, bus_prefix, AMPYRE_OCPP_PORT=str(ocpp_port))
     parent = start_node(
         "workers", env, tmp_path, "--workers", "2", "--node-id", "wk", http_port=http_port

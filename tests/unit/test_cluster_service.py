@@ -315,6 +315,8 @@ def test_settings_and_bus_urls_are_checked() -> None:
         load_settings(environ={"AMPYRE_BUS_PREFIX": "a.*"})
     with pytest.raises(ConfigError, match="AMPYRE_BUS_URL"):
         load_settings(environ={"AMPYRE_BUS_URL": "redis://x"})
+    with pytest.raises(ConfigError, match="both 9100"):
+        load_settings(environ={"AMPYRE_OCPP_PORT": "9100", "AMPYRE_HTTP_PORT": "9100"})
     with pytest.raises(ConfigError, match="AMPYRE_WORKERS"):
         load_settings(environ={"AMPYRE_WORKERS": "0"})
     assert load_settings(environ={"AMPYRE_BUS_PREFIX": "site-1.prod"}).bus_prefix == "site-1.prod"

@@ -39,6 +39,13 @@ class LoadConfig:
     id_token: str = BENCH_ID_TOKEN
     max_power_kw: float = 22.0
     client: str = "auto"  # auto | picows | websockets (CLIENTS)
+    # Local address to connect from (e.g. 127.0.0.2): one source address has about 28,000
+    # ephemeral ports towards one server port, so bigger runs spread over several.
+    source_address: str | None = None
+
+    def connect_options(self) -> dict[str, Any]:
+        """Extra keyword arguments for the event loop's create_connection."""
+        return {"local_addr": (self.source_address, 0)} if self.source_address else {}
 
 
 @dataclass(slots=True)

@@ -169,6 +169,7 @@ class LoadGenerator(PicowsClient):
                     ping_interval=None,  # the load is the liveness check
                     close_timeout=2,
                     max_queue=64,
+                    **cfg.connect_options(),
                 )
                 if ws.subprotocol != cfg.protocol:
                     raise InvalidHandshake(f"subprotocol {ws.subprotocol!r} negotiated")
@@ -532,6 +533,7 @@ async def _worker(args: argparse.Namespace) -> LoadResult | None:
         id_token=args.id_token,
         max_power_kw=args.max_power_kw,
         client=args.client,
+        source_address=args.source_address,
     )
     gen = LoadGenerator(config)
     try:
@@ -598,6 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CLIENTS,
         default="auto",
         help="WebSocket client of the request loops (auto: picows when installed)",
+    )
+    p.add_argument(
+        "--source-address",
+        default=None,
+        help="local address to connect from (127.0.0.2, ...): about 28,000 connections fit "
+        "one source address towards one server port",
     )
     return p
 

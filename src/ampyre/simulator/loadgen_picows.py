@@ -68,6 +68,7 @@ class PicowsClient(abc.ABC):
                         extra_headers=headers,
                         websocket_handshake_timeout=cfg.connect_timeout,
                         enable_auto_pong=True,
+                        **cfg.connect_options(),
                     )
                     chosen = st.transport.response.headers.get("Sec-WebSocket-Protocol")
                     if chosen != cfg.protocol:
