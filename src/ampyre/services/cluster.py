@@ -273,9 +273,7 @@ class Cluster:
             self._forget_node(dead)
             with contextlib.suppress(BusError):
                 await self.bus.publish(subject(self._prefix, "node-gone"), {"node": dead})
-        nodes = await self._store.list_nodes()
-        live = [n for n in nodes if n.renewed_at >= now - lease]
-        first = min(live, key=lambda n: (n.started_at, n.node_id), default=None)
+        first = self._first(await self._store.list_nodes(), now)
         leader = first is None or first.node_id == self.node_id
         if leader != self._leader:
             log.info("cluster: this node %s the leader", "is now" if leader else "is no longer")
@@ -285,17 +283,24 @@ class Cluster:
     def leader(self) -> bool:
         return self._leader
 
+    def _alive(self, node: NodeInfo, now: datetime) -> bool:
+        """Renewed within the lease time."""
+        return (now - node.renewed_at).total_seconds() <= self._settings.node_lease
+
+    def _first(self, nodes: list[NodeInfo], now: datetime) -> NodeInfo | None:
+        """The leader: the live node that started first (ties: node id)."""
+        live = [n for n in nodes if self._alive(n, now)]
+        return min(live, key=lambda n: (n.started_at, n.node_id), default=None)
+
     async def nodes(self) -> list[NodeView]:
         now = self._clock()
-        lease = self._settings.node_lease
         found = await self._store.list_nodes()
-        live = [n for n in found if (now - n.renewed_at).total_seconds() <= lease]
-        first = min(live, key=lambda n: (n.started_at, n.node_id), default=None)
+        first = self._first(found, now)
         return [
             NodeView(
                 info=n,
                 lease_age=max((now - n.renewed_at).total_seconds(), 0.0),
-                alive=(now - n.renewed_at).total_seconds() <= lease,
+                alive=self._alive(n, now),
                 leader=first is not None and n.node_id == first.node_id,
                 this_node=n.node_id == self.node_id,
             )
@@ -310,12 +315,7 @@ class Cluster:
         began = time.monotonic()
         rows = await self._store.connected_stations()
         now = self._clock()
-        lease = self._settings.node_lease
-        live = {
-            n.node_id
-            for n in await self._store.list_nodes()
-            if (now - n.renewed_at).total_seconds() <= lease
-        }
+        live = {n.node_id for n in await self._store.list_nodes() if self._alive(n, now)}
         fresh = {
             sid: Located(node, version, began)
             for sid, node, version in rows
