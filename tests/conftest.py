@@ -74,18 +74,23 @@ async def sqlite_url(empty_sqlite_url: str) -> str:
     return empty_sqlite_url
 
 
-@pytest.fixture
-async def empty_pg_url() -> AsyncIterator[str]:
+def _pg_database_url(name: str) -> str:
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+async def _pg_database(template: str | None = None) -> AsyncIterator[str]:
+    """A new database (a copy of `template`, else empty), dropped afterwards."""
     admin = await _pg_admin()
     name = f"ampyre_test_{uuid.uuid4().hex[:16]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     except BaseException:
         await admin.close()
         raise
-    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield _pg_database_url(name)
     finally:
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -93,10 +98,55 @@ async def empty_pg_url() -> AsyncIterator[str]:
             await admin.close()
 
 
+# One migrated database per test process, copied for each test that wants a migrated
+# PostgreSQL database (a copy takes a fraction of running every migration again);
+# dropped when the session ends (pytest_sessionfinish).
+_PG_TEMPLATE: list[str] = []
+
+
+async def _migrated_template() -> str:
+    if not _PG_TEMPLATE:  # tests of one process run one at a time
+        admin = await _pg_admin()
+        name = f"ampyre_template_{uuid.uuid4().hex[:16]}"
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                await migrate(_pg_database_url(name))
+            except BaseException:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                raise
+        finally:
+            await admin.close()
+        _PG_TEMPLATE.append(name)
+    return _PG_TEMPLATE[0]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _PG_TEMPLATE:
+        return
+
+    async def drop() -> None:
+        admin = await _pg_admin()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE[0]}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
 @pytest.fixture
-async def pg_url(empty_pg_url: str) -> str:
-    await migrate(empty_pg_url)
-    return empty_pg_url
+async def empty_pg_url() -> AsyncIterator[str]:
+    async for url in _pg_database():
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database at the schema's head revision."""
+    template = await _migrated_template()
+    async for url in _pg_database(template):
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -133,3 +183,7 @@ async def nats_url() -> str:
 def bus_prefix() -> str:
     """Subjects of this test only (tests share the NATS server)."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+# `pki_dir` / `local_pki`: the built-in PKI, made once per session (tests/pki_fixtures.py).
+pytest_plugins = ["pki_fixtures"]

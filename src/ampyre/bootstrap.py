@@ -22,6 +22,7 @@ from ampyre.adapters.db.token_usage import TokenUsageSql
 from ampyre.api.app import create_api
 from ampyre.api.deps import ApiDeps
 from ampyre.config import Settings
+from ampyre.device_management import DeviceManagement, build_device_management
 from ampyre.domain.models import OcppVersion
 from ampyre.gateway.observer import GatewayObserver
 from ampyre.gateway.registry import ConnectionRegistry
@@ -30,6 +31,7 @@ from ampyre.metrics import Metrics
 from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
+from ampyre.security import Security, build_security
 from ampyre.services.authz import AuthService
 from ampyre.services.bus import Bus, BusError
 from ampyre.services.clock import utcnow
@@ -47,6 +49,7 @@ from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
 from ampyre.services.users import UserService
 from ampyre.services.webhooks import WebhookService
+from ampyre.smart_charging import SmartCharging, build_smart_charging
 from ampyre.web import install_dashboard
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,12 @@ class App:
     live: LiveHub  # the dashboard's event streams (GET /api/v1/stream)
     bus: Bus
     cluster: Cluster  # this node's lease, the other nodes' stations, command routing
+    # Configuration, firmware, logs, alerts, ... (issue 17; device_management.py).
+    devices: DeviceManagement
+    # Charging profiles, composite schedules, sites and balancing (issue 18).
+    smart: SmartCharging
+    # Security profiles, PKI, certificates, Plug & Charge (issue 19; security.py).
+    security: Security
 
     @property
     def http_port(self) -> int:
@@ -132,10 +141,41 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     cluster.when_changed("webhooks", webhooks.reload_quietly)
     cluster.when_changed("events", events.notify)
     data_transfer = DataTransferService()
+    # Device management (issue 17): stations download firmware and upload logs at the
+    # public URL (default: this server's bound port).
+    http_server: list[uvicorn.Server] = []
+    devices = build_device_management(
+        settings,
+        store,
+        cluster,
+        commands,
+        provisioning,
+        events_committed,
+        base_url=lambda: public_base_url(settings, http_server),
+        leads=lambda: cluster.leader,
+    )
+
+    smart = build_smart_charging(
+        settings, store, cluster, events, events_committed, leads=lambda: cluster.leader
+    )
+
+    security = build_security(
+        settings,
+        store,
+        cluster,
+        devices.alerts,
+        auth,
+        data_transfer,
+        base_url=lambda: public_base_url(settings, http_server),
+        leads=lambda: cluster.leader,
+        configuration=devices.configuration,
+        network_profiles=devices.network_profiles,
+    )
 
     announcing: set[asyncio.Task[None]] = set()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
+        devices.alerts.forget(station_id)  # its open alerts are read afresh (it may move)
         if connected:
             metrics.station_connected(version.value)
         else:
@@ -152,12 +192,20 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
     gateway = Gateway(
         settings,
         store,
-        build_tables(provisioning, auth, transactions, data_transfer),
+        build_tables(
+            provisioning,
+            auth,
+            transactions,
+            data_transfer,
+            blocks=[*devices.blocks, *smart.blocks, *security.blocks],
+        ),
         schemas,
         GatewayObserver(metrics, store),
         registry,
         on_change=on_change,
     )
+    # Admitted connections to the station security service, refusals to security events.
+    security.attach_gateway(gateway)
     writer = getattr(store, "writer", None)
     if writer is not None:
         writer.on_batch = metrics.group_commit
@@ -194,11 +242,27 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             webhooks=webhooks,
             operator_audit=operator_audit,
             users=users,
-            station_control=StationControl(commands, settings),
+            station_control=StationControl(commands, settings, devices.availability),
             schemas=schemas,
             dashboard=dashboard,
             live=live,
             cluster=cluster,
+            configuration=devices.configuration,
+            network_profiles=devices.network_profiles,
+            firmware=devices.firmware,
+            rollouts=devices.rollouts,
+            logs=devices.logs,
+            display=devices.display,
+            customer=devices.customer,
+            alerts=devices.alerts,
+            monitoring=devices.monitoring,
+            charging_profiles=smart.profiles,
+            sites=smart.sites,
+            station_security=security.station_security,
+            plug_and_charge=security.plug_and_charge,
+            certificates=security.certificates,
+            security_events=security.security_events,
+            pki=security.pki_service,
         )
     )
     install_dashboard(api)
@@ -212,6 +276,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         log_config=None,  # uvicorn's lines go through our handler (logs.py: text or JSON)
     )
     server = _HttpServer(config)
+    http_server.append(server)
     return App(
         settings,
         store,
@@ -231,6 +296,9 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         live,
         bus,
         cluster,
+        devices,
+        smart,
+        security,
     )
 
 
@@ -263,6 +331,9 @@ async def run(
         await app.auth.start()
         await app.transactions.start()
         await app.live.start()
+        app.devices.start()
+        app.smart.start()
+        app.security.start()
         await app.gateway.start(reuse_port=s.reuse_port)
         sockets = [_shared_socket(s.host, s.http_port)] if s.reuse_port else None
         api_task = asyncio.create_task(app.api.serve(sockets=sockets), name="http")
@@ -271,6 +342,12 @@ async def run(
             RetentionPolicy.from_settings(s),
             prune_operator_audit=app.operator_audit.prune,
             leads=lambda: app.cluster.leader,
+            prune_alerts=app.devices.alerts.prune,
+            prune_security_events=(
+                app.security.security_events.prune
+                if app.security.security_events is not None
+                else None
+            ),
         )
         retention.start()
         # uvicorn exposes start-up only as a flag.
@@ -299,6 +376,9 @@ async def run(
         await api_task
     finally:
         await app.live.close()
+        await app.smart.close()
+        await app.security.close()
+        await app.devices.close()
         await app.cluster.close()
         await app.bus.close()
         await app.transactions.close()
@@ -335,6 +415,24 @@ async def _join_cluster(app: App) -> None:
                 + " is running on this database: stop it, or use PostgreSQL "
                 "(AMPYRE_DATABASE_URL=postgresql+asyncpg://...) and NATS for several nodes"
             )
+
+
+def public_base_url(settings: Settings, servers: list[uvicorn.Server]) -> str:
+    """AMPYRE_PUBLIC_URL, or http://{host}:{bound HTTP port} (a wildcard host as the
+    loopback address, which a station on this machine can reach)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    port = settings.http_port
+    for server in servers:
+        for listener in server.servers:
+            for sock in listener.sockets:
+                port = int(sock.getsockname()[1])
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(
+        settings.host, settings.host
+    )
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _shared_socket(host: str, port: int) -> socket.socket:

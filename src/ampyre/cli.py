@@ -79,6 +79,44 @@ def _parser() -> argparse.ArgumentParser:
 
     from ampyre.simulator.runner import add_cli_arguments
 
+    pki = sub.add_parser("pki", help="the built-in PKI (CA hierarchy, station certificates)")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_init = pki_sub.add_parser(
+        "init", help="create the CSMS, V2G, MO, OEM and CPS CA hierarchy (what is missing)"
+    )
+    _common(pki_init)
+    pki_init.add_argument("--dir", help="directory (default AMPYRE_PKI_DIR, ./var/pki)")
+    pki_init.add_argument("--organisation", help="O of the certificates (AMPYRE_PKI_ORGANISATION)")
+    pki_init.add_argument(
+        "--host", action="append", default=[], help="another name/IP of the server certificate"
+    )
+    pki_init.add_argument("--force", action="store_true", help="replace an existing PKI")
+    pki_show = pki_sub.add_parser("show", help="list the hierarchy's certificates")
+    _common(pki_show)
+    pki_show.add_argument("--dir")
+    pki_issue = pki_sub.add_parser(
+        "issue-station", help="a security profile 3 client certificate and key for a station"
+    )
+    _common(pki_issue)
+    pki_issue.add_argument("station_id")
+    pki_issue.add_argument("--out", required=True, help="directory for <id>.pem, <id>.key, ca.pem")
+    pki_issue.add_argument("--dir")
+    pki_issue.add_argument("--organisation")
+    pki_issue.add_argument("--days", type=int, help="validity in days (default 365)")
+    pki_vehicle = pki_sub.add_parser(
+        "issue-vehicle",
+        help="an OEM provisioning certificate for a simulated ISO 15118 vehicle "
+        "(ampyre simulate --plug-and-charge DIR)",
+    )
+    _common(pki_vehicle)
+    pki_vehicle.add_argument("pcid", help="the vehicle's PCID (17 or 18 letters and digits)")
+    pki_vehicle.add_argument("--out", required=True, help="the vehicle directory")
+    pki_vehicle.add_argument("--dir")
+    pki_revoke = pki_sub.add_parser("revoke", help="revoke an issued certificate (OCSP)")
+    _common(pki_revoke)
+    pki_revoke.add_argument("serial", help="hexadecimal serial")
+    pki_revoke.add_argument("--reason", default="unspecified", help="RFC 5280 CRLReason")
+    pki_revoke.add_argument("--issuer", help="the issuing CA's name, if ambiguous")
     simulate = sub.add_parser("simulate", help="run simulated charging stations")
     add_cli_arguments(simulate)
 
@@ -253,6 +291,33 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_token_create(settings, args.role, args.name))
         if args.command == "user":
             return _run(_user_command(settings, args))
+        if args.command == "pki":
+            from ampyre.adapters.pki import commands as pki_commands
+
+            if args.pki_command == "init":
+                return pki_commands.pki_init(
+                    settings, args.dir, args.organisation, args.host, args.force
+                )
+            if args.pki_command == "show":
+                return pki_commands.pki_show(settings, args.dir)
+            if args.pki_command == "issue-station":
+                return _run(
+                    pki_commands.pki_issue_station(
+                        settings, args.station_id, args.out, args.dir, args.organisation, args.days
+                    )
+                )
+            if args.pki_command == "issue-vehicle":
+                from ampyre.simulator import plug_and_charge as pnc
+
+                return pki_commands.pki_issue_vehicle(
+                    settings,
+                    args.pcid,
+                    args.out,
+                    args.dir,
+                    (pnc.OEM_CERT, pnc.OEM_KEY, pnc.V2G_ROOT),
+                )
+            return _run(pki_commands.pki_revoke(settings, args.serial, args.reason, args.issuer))
+        # --- end pki command ---
     except ConfigError as exc:
         print(f"ampyre: configuration error: {exc}", file=sys.stderr)
         return 2

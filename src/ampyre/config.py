@@ -45,6 +45,117 @@ class Settings:
     ping_timeout: float = 30.0  # no pong within this -> connection is dead
     max_message_size: int = 256 * 1024  # bytes per frame
     call_timeout: float = 30.0  # waiting for a station's answer to our CALL
+    # Seconds a multi-part station report (NotifyReport, ...) may go without its next
+    # part before it is closed as incomplete.
+    report_timeout: float = 120.0
+    # The base URL stations reach Ampyre's HTTP server at (firmware downloads, log
+    # uploads); empty: http://{host}:{http_port}.
+    public_url: str = ""
+    # Uploaded diagnostics/security logs (services/logs.py): stored under log_dir, at
+    # most log_upload_max bytes each (413 beyond).
+    log_dir: str = "./var/logs"
+    log_upload_max: int = 50 * 1024 * 1024
+    # Hosted firmware files (services/firmware.py): stored under firmware_dir, at most
+    # firmware_upload_max bytes each (413 beyond). An update with no final status this
+    # many seconds after it was sent (or after its install time) is failed as timed out.
+    firmware_dir: str = "./var/firmware"
+    firmware_upload_max: int = 256 * 1024 * 1024
+    firmware_update_timeout: float = 3600.0
+    rollout_tick: float = 2.0  # how often the leader advances running rollouts
+    # The balancer (services/balancer.py, on the leader): every balancer_tick seconds
+    # it reloads the sites and recomputes each one (events recompute at once); an EVSE's
+    # limit goes up at most once per balancer_min_interval seconds (down at once); a
+    # car's draw counts balancer_settle seconds after its limit changed; a refused
+    # profile is sent again after balancer_retry seconds; balancer_call_timeout waits
+    # for a station's answer; its TxProfiles have stack level balancer_stack_level.
+    # Load samples for the chart every site_sample_interval seconds, decisions and
+    # samples kept site_history_days days.
+    balancer_tick: float = 5.0
+    balancer_min_interval: float = 10.0
+    balancer_settle: float = 10.0
+    balancer_retry: float = 30.0
+    balancer_call_timeout: float = 15.0
+    balancer_stack_level: int = 5
+    site_sample_interval: float = 10.0
+    site_history_days: int = 7
+    # Security (issue 19): TLS listener and security profiles.
+    # The TLS listener for security profiles 2 and 3 (gateway/tls.py); 0: none.
+    ocpp_tls_port: int = 0
+    # Its server certificate chain and key (PEM files); empty: the built-in PKI's
+    # csms-server certificate (`ampyre pki init`), if one is there.
+    ocpp_tls_cert: str = ""
+    ocpp_tls_key: str = ""
+    # CA bundle (PEM) that profile 3 client certificates must chain to; empty: the
+    # built-in PKI's csms-root.
+    ocpp_tls_ca: str = ""
+    # The O (organizationName) every station client certificate must carry; empty: any.
+    ocpp_tls_organisation: str = ""
+    # Header in which a TLS-terminating proxy passes the client certificate (URL-encoded
+    # PEM, e.g. nginx's $ssl_client_escaped_cert); read only from trusted_proxies.
+    ocpp_tls_client_cert_header: str = ""
+    # Security (issue 19): PKI, signers, OCSP.
+    # The built-in PKI's directory (`ampyre pki init` writes <name>.pem/.key there; the
+    # server loads it at start when initialised). pki_organisation: O of what `pki init`
+    # and the station certificates carry.
+    pki_dir: str = "./var/pki"
+    pki_organisation: str = "Ampyre"
+    # Who signs stations' CSRs (SignCertificate): "local" (the built-in PKI's csms-sub /
+    # cpo-sub2) or "est" (an RFC 7030 EST server at est_url, e.g.
+    # https://ca.example/.well-known/est; HTTP Basic with est_username/est_password;
+    # est_ca: CA bundle to verify its TLS certificate; est_cert/est_key: our TLS client
+    # certificate for it, if it wants one; est_timeout seconds per request).
+    certificate_signer: str = "local"
+    est_url: str = ""
+    est_username: str = ""
+    est_password: str = ""
+    est_ca: str = ""
+    est_cert: str = ""
+    est_key: str = ""
+    est_timeout: float = 30.0
+    # OCSP: our responder's answers are valid ocsp_validity seconds (nextUpdate); the
+    # client waits ocsp_timeout seconds for a responder and caches at most
+    # ocsp_cache_size answers (each until its nextUpdate).
+    ocsp_validity: float = 600.0
+    ocsp_timeout: float = 10.0
+    ocsp_cache_size: int = 10000
+    # Security (issue 19): certificate management, security events.
+    # CSRs (SignCertificate) for a ChargingStationCertificate must carry this subject O
+    # (empty: not checked); a CSR over certificate_csr_max_bytes is rejected.
+    certificate_organisation: str = ""
+    certificate_csr_max_bytes: int = 5500
+    # Seconds the signer (built-in CA or EST) may take before the request fails.
+    certificate_sign_timeout: float = 60.0
+    # Expiry watch (leader only): certificates that expire within certificate_expiry_days
+    # get a renewal trigger and an alert, checked every certificate_expiry_interval s
+    # (0 disables the watch); each one at most once per certificate_expiry_repeat s.
+    certificate_expiry_days: float = 30.0
+    certificate_expiry_interval: float = 3600.0
+    certificate_expiry_repeat: float = 86400.0
+    # Security events (the stations' and the CSMS's own) are kept this many days (0: ever).
+    security_event_retention_days: int = 365
+    # Security (issue 19): Plug & Charge.
+    # who answers Get15118EVCertificate: "builtin" (the built-in PKI's mo-sub2 issues
+    # the contract certificate, the response is signed with its cps-leaf; ISO 15118-2
+    # installation), "http" (POST to contract_provider_url, a commercial Plug & Charge
+    # platform; Bearer contract_provider_token if set; contract_provider_timeout seconds)
+    # or "none" (answered Failed).
+    contract_provider: str = "builtin"
+    contract_provider_url: str = ""
+    contract_provider_token: str = ""
+    contract_provider_timeout: float = 10.0
+    # eMAIDs the built-in provider gives: this country code + provider id (5
+    # characters, e.g. DEABC) and 9 characters derived from the vehicle's PCID.
+    contract_emaid_prefix: str = "ZZAMP"
+    # the EXI codec: EXICodec.jar (default: the one in the installed `iso15118`
+    # package, which `make` installs with --no-deps) run by exi_java (default: java on PATH).
+    exi_jar: str = ""
+    exi_java: str = ""
+    # further roots (a PEM bundle file) that contract certificates presented with
+    # Authorize may chain to, besides the built-in PKI's mo-root and v2g-root.
+    pnc_trusted_roots: str = ""
+    # the only hosts a station may name as OCSP responder (GetCertificateStatus,
+    # Authorize hash data), comma-separated; empty: any http(s) responder.
+    pnc_ocsp_hosts: list[str] = field(default_factory=list)
     trusted_proxies: list[str] = field(default_factory=list)  # CIDRs allowed to set X-Forwarded-For
     # Failed HTTP Basic logins before the handshake answers 429 (delay doubling per further
     # failure, up to auth_fail_max_delay seconds): per station id, per source address.
@@ -62,6 +173,7 @@ class Settings:
     log_format: str = "text"  # "text" or "json" (one JSON object per line)
     max_body_size: int = 1024 * 1024  # bytes per REST request body; larger ones get 413
     operator_audit_retention_days: int = 365  # the REST write trail (GET /api/v1/audit)
+    alert_retention_days: int = 90  # alerts once cleared (0 = keep forever)
     sqlite_synchronous: str = "FULL"  # FULL keeps durable-before-ack across power loss
     db_pool_size: int = 20  # PostgreSQL connections per process
     write_batch_max: int = 500  # ops per group commit
@@ -193,7 +305,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_MAX_MESSAGE_SIZE must be at least 1024 bytes")
     if s.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ConfigError("AMPYRE_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
-    for name in ("transaction_silence_timeout", "transaction_check_interval", "webhook_timeout"):
+    for name in (
+        "transaction_silence_timeout",
+        "transaction_check_interval",
+        "webhook_timeout",
+        "report_timeout",
+    ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
     if min(s.auth_fail_station_limit, s.auth_fail_address_limit) < 1 or (
@@ -204,6 +321,22 @@ def _validate(s: Settings) -> None:
         raise ConfigError("AMPYRE_LOG_FORMAT must be text or json")
     if s.max_body_size < 1024:
         raise ConfigError("AMPYRE_MAX_BODY_SIZE must be at least 1024 bytes")
+    if s.log_upload_max < 1:
+        raise ConfigError("AMPYRE_LOG_UPLOAD_MAX must be positive")
+    if s.firmware_upload_max < 1024:
+        raise ConfigError("AMPYRE_FIRMWARE_UPLOAD_MAX must be at least 1024 bytes")
+    if s.firmware_update_timeout <= 0 or s.rollout_tick <= 0:
+        raise ConfigError("AMPYRE_FIRMWARE_UPDATE_TIMEOUT and AMPYRE_ROLLOUT_TICK must be positive")
+    for name in ("balancer_tick", "balancer_call_timeout", "site_sample_interval"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    for name in ("balancer_min_interval", "balancer_settle", "balancer_retry"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 or positive")
+    if not 0 <= s.balancer_stack_level <= 1000 or s.site_history_days < 1:
+        raise ConfigError(
+            "AMPYRE_BALANCER_STACK_LEVEL must be within 0..1000, AMPYRE_SITE_HISTORY_DAYS >= 1"
+        )
     if s.operator_audit_retention_days < 1:
         raise ConfigError("AMPYRE_OPERATOR_AUDIT_RETENTION_DAYS must be at least 1")
     for name in (
@@ -212,6 +345,8 @@ def _validate(s: Settings) -> None:
         "status_history_retention_days",
         "station_reports_retention_days",
         "transaction_data_retention_days",
+        "alert_retention_days",
+        "security_event_retention_days",
     ):
         if getattr(s, name) < 0:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 0 (keep) or positive")

@@ -8,13 +8,16 @@ import contextlib
 import os
 import secrets
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ampyre import bootstrap, logs
+from ampyre import bootstrap, demo_pnc, logs
 from ampyre.adapters.db.migrate import migrate
 from ampyre.config import load_settings
 from ampyre.domain.authz import IdToken, IdTokenType, TokenStatus
 from ampyre.domain.models import RegistrationStatus
+from ampyre.domain.sites import Circuit, GridLimit, GridUnit, Member, Site
+from ampyre.services.firmware import FileMeta
 from ampyre.services.stations import StationExists
 from ampyre.simulator.runner import run_simulation
 from ampyre.simulator.session import SessionConfig
@@ -26,6 +29,12 @@ DEMO_PASSWORD = "demo-station-password-1"  # security profile 1 for the 2.0.1 st
 
 # RFID cards the demo EVs present, one per connector; seeded as accepted id tokens.
 DEMO_ID_TOKENS = tuple(f"DEMO-RFID-{i:04d}" for i in range(1, 13))
+DEMO_FIRMWARE = "ampyre-sim-2.0"  # a hosted firmware file to roll out (dashboard: Firmware)
+# A load-managed site over the whole demo fleet: 12 EVSEs behind a 63 A connection, the
+# 1.6 stations on a 40 A feeder, so the balancer has to share (dashboard: Sites).
+DEMO_SITE = "Demo depot"
+DEMO_SITE_LIMIT_A = 63.0
+DEMO_FEEDER_LIMIT_A = 40.0
 
 
 def demo_sessions(first_token: int, count: int) -> SessionConfig:
@@ -92,6 +101,9 @@ async def main(token: str, admin_password: str | None = None) -> int:
         overrides["bootstrap_admin_password"] = admin_password
     settings = load_settings(overrides=overrides)
     await migrate(settings.database_url)
+    pnc_vehicle = None
+    if demo_pnc.ensure_pki(settings):
+        pnc_vehicle = demo_pnc.ensure_vehicle(settings, VAR / "pnc-vehicle")
     app = bootstrap.build(settings)
     stop = asyncio.Event()
     ready = asyncio.Event()
@@ -121,6 +133,10 @@ async def main(token: str, admin_password: str | None = None) -> int:
                     description="demo RFID card",
                 )
             )
+    await _seed_firmware(app)
+    await _seed_site(app)
+    if pnc_vehicle is not None:
+        await demo_pnc.seed(app)
     base = f"http://{settings.host}:{app.http_port}"
     ws = f"ws://{settings.host}:{app.gateway.port}/ocpp"
     print(
@@ -138,6 +154,9 @@ async def main(token: str, admin_password: str | None = None) -> int:
                 f'  Try           : curl -H "Authorization: Bearer {token}" {base}/api/v1/stations',
                 f'  Transactions  : curl -H "Authorization: Bearer {token}" '
                 f"{base}/api/v1/transactions",
+                f"  Firmware      : {base}/#/firmware  (roll out {DEMO_FIRMWARE} to the stations)",
+                f"  Load mgmt     : {base}/#/sites  ({DEMO_SITE}: the fleet under "
+                f"{DEMO_SITE_LIMIT_A:.0f} A)",
                 "",
             ]
         ),
@@ -154,6 +173,7 @@ async def main(token: str, admin_password: str | None = None) -> int:
                 heartbeat_interval=30,
                 status_change_interval=20,
                 stop=stop,
+                fault_interval=180,  # an alert now and then, cleared ~20 s later
                 sessions=demo_sessions(first_token, count),
             )
         )
@@ -161,11 +181,57 @@ async def main(token: str, admin_password: str | None = None) -> int:
             FLEET, _token_offsets(), strict=True
         )
     ]
+    if pnc_vehicle is not None:
+        sims.append(demo_pnc.simulation(ws, pnc_vehicle, stop))
+        print(
+            f"  Plug & Charge : {demo_pnc.PNC_STATION} (ISO 15118 contract via the built-in "
+            f"PKI) -> {base}/#/security/contract-certificates\n",
+            flush=True,
+        )
     await server
     for sim in sims:
         sim.cancel()
     await asyncio.gather(*sims, return_exceptions=True)
     return 0
+
+
+async def _seed_firmware(app: bootstrap.App) -> None:
+    """A demo firmware image (the simulator boots with the version on its first line), so
+    that a rollout can be started from the dashboard's Firmware page at once."""
+    firmware = app.devices.firmware
+    if (await firmware.list_files(1, 0)).total:
+        return
+
+    async def image() -> AsyncIterator[bytes]:
+        yield f"ampyre-firmware {DEMO_FIRMWARE}\n".encode() + bytes(range(256)) * 256
+
+    meta = FileMeta(DEMO_FIRMWARE, "ampyre-sim-2.0.bin", vendor="Ampyre", model="SimCharger")
+    await firmware.upload(meta, image())
+
+
+async def _seed_site(app: bootstrap.App) -> None:
+    """The demo fleet as one site (made once; an operator may change or delete it)."""
+    sites = app.smart.sites
+    if sites is None or await sites.list_sites():
+        return
+    members = tuple(
+        Member(
+            f"{prefix}{i:05d}",
+            circuit_id="feeder" if protocol == "ocpp1.6" else None,
+            max_a=32.0,
+        )
+        for prefix, protocol, count, _password in FLEET
+        for i in range(1, count + 1)
+    )
+    await sites.create(
+        Site(
+            id=0,
+            name=DEMO_SITE,
+            grid_limit=GridLimit(GridUnit.AMPS, DEMO_SITE_LIMIT_A),
+            circuits=(Circuit("feeder", "Car park feeder (1.6 stations)", DEMO_FEEDER_LIMIT_A),),
+            members=members,
+        )
+    )
 
 
 def run() -> int:

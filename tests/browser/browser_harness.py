@@ -142,6 +142,9 @@ class AmpyreServer:
             "AMPYRE_SHUTDOWN_GRACE": "2",
             "AMPYRE_CALL_TIMEOUT": "10",
             "AMPYRE_NODE_ID": "browser-tests",
+            "AMPYRE_FIRMWARE_DIR": str(self.workdir / "firmware"),
+            "AMPYRE_PKI_DIR": str(self.workdir / "pki"),  # never the checkout's var/pki
+            "AMPYRE_ROLLOUT_TICK": "0.5",
         }
 
     def migrate(self) -> None:

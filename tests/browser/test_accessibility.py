@@ -63,6 +63,18 @@ def test_main_pages_name_their_controls(
         "/#/id-tokens": "Id tokens",
         "/#/webhooks": "Webhooks",
         "/#/nodes": "Nodes",
+        "/#/configuration": "Configuration",
+        "/#/firmware": "Firmware",
+        "/#/alerts": "Alerts",
+        f"/#/stations/{charger}?tab=alerts": f"Station {charger}",
+        f"/#/stations/{charger}?tab=configuration": f"Station {charger}",
+        "/#/sites": "Sites",  # issue 18 (H4); a site's page: test_smart_charging.py
+        f"/#/stations/{charger}?tab=charging": f"Station {charger}",
+        "/#/security": "Security events",
+        "/#/security/certificates": "Station certificates",
+        "/#/security/pki": "PKI",
+        "/#/security/contract-certificates": "Plug & Charge contract certificates",
+        f"/#/stations/{charger}?tab=security": f"Station {charger}",
     }
     for path, heading in pages.items():
         page.goto(path)

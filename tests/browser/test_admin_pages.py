@@ -398,6 +398,8 @@ def test_change_my_password_from_the_top_bar(browser: Browser, server: AmpyreSer
         "/audit",
         "/users",
         "/nodes",
+        "/alerts",
+        "/alerts?state=",  # every alert, with rows once a browser test raised one
     ],
 )
 def test_admin_pages_fit_a_phone(browser: Browser, server: AmpyreServer, path: str) -> None:

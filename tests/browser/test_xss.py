@@ -135,6 +135,11 @@ def test_station_strings_are_shown_as_text(
     expect(page.locator("main")).to_contain_text(INFO)
     assert_inert(page)
 
+    # Its alert (alerts page): the info as text.
+    page.goto(f"/#/alerts?station_id={s16}")
+    expect(page.locator("main tbody")).to_contain_text(INFO)
+    assert_inert(page)
+
     # An id token's description.
     page.goto("/#/id-tokens?q=BRW-XSS")
     expect(page.get_by_role("row").filter(has_text="BRW-XSS-1")).to_contain_text(TOKEN_NOTE)

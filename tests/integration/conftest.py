@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,7 +70,7 @@ StartServer = Callable[..., Awaitable[Server]]
 
 
 @pytest.fixture
-async def start_server() -> AsyncIterator[StartServer]:
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     started: list[Server] = []
 
     async def start(database_url: str, **overrides: Any) -> Server:
@@ -84,6 +85,9 @@ async def start_server() -> AsyncIterator[StartServer]:
             "shutdown_grace": 3.0,
             "call_timeout": 5.0,
             "sqlite_synchronous": "NORMAL",
+            # Never the checkout's var/pki (made by `make run`): a test has a PKI only
+            # when it asks for one.
+            "pki_dir": str(tmp_path / "pki"),
         }
         values.update(overrides)
         app = bootstrap.build(Settings(**values))

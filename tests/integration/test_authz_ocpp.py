@@ -197,18 +197,19 @@ async def test_authorize_ocpp201(server: Server, protocol: str) -> None:
         assert await authorize("AABBCC", "MacAddress") == {"status": "Accepted"}
         assert await authorize("E-MAID", "eMAID") == {"status": "Invalid"}
         assert await authorize("", "NoAuthorization") == {"status": "Accepted"}
-        # ISO 15118 certificate data is accepted (not evaluated) and answered validly.
+        # ISO 15118 certificate data is evaluated (C07): the contract's revocation status is
+        # asked of its OCSP responder; one that cannot be reached leaves it unknown: refused.
         hashes = [
             {
                 "hash_algorithm": "SHA256",
                 "issuer_name_hash": "a" * 64,
                 "issuer_key_hash": "b" * 64,
                 "serial_number": "01",
-                "responder_url": "http://ocsp.example",
+                "responder_url": "http://127.0.0.1:9/ocsp",  # nothing listens: refused at once
             }
         ]
         info = await authorize("GOOD", iso15118_certificate_hash_data=hashes)
-        assert info["status"] == "Accepted"
+        assert info["status"] == "Invalid"
 
 
 async def _push(api: httpx.AsyncClient, **body: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.typing import Subprotocol
 
-from ampyre.domain.models import OcppVersion, Station, StatusReport
+from ampyre.domain.models import OcppVersion, Station
 from ampyre.services.ports import StoreUnavailable
 
 if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by name
@@ -615,21 +615,24 @@ async def test_database_outage_during_status_notification(
 ) -> None:
     await add_station(server, "CP-DB")
     store = server.app.store
-    real_record_status = store.record_status
+    # Every write on the OCPP path goes through the group commit (status reports through
+    # the alert service first): the outage is there.
+    writer = store.writer
+    real_submit = writer.submit
 
-    async def outage(reports: Sequence[StatusReport]) -> None:
+    async def outage(payload: object) -> None:
         raise StoreUnavailable("database is down")
 
     async with station(server, "CP-DB", [version.value]) as ws:
         await rpc(ws, [2, "b", "BootNotification", boot_payload(version)])
-        monkeypatch.setattr(store, "record_status", outage)
+        monkeypatch.setattr(writer, "submit", outage)
         reply = await rpc(ws, [2, "s1", "StatusNotification", status_payload(version)])
         assert reply[:3] == [4, "s1", "InternalError"]
         assert "database is down" not in reply[3]
         # the connection survives
         assert (await rpc(ws, [2, "h", "Heartbeat", {}]))[:2] == [3, "h"]
         # after recovery the retry succeeds and is stored
-        monkeypatch.setattr(store, "record_status", real_record_status)
+        monkeypatch.setattr(writer, "submit", real_submit)
         assert await rpc(ws, [2, "s2", "StatusNotification", status_payload(version)]) == [
             3,
             "s2",

@@ -7,11 +7,11 @@ trail, and an offline station is 409 (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from polling import until as _until
 
 from ampyre.simulator import run_simulation
 
@@ -22,14 +22,6 @@ if TYPE_CHECKING:  # fixtures' types; conftest modules are not importable by nam
 @pytest.fixture
 async def ampyre(start_server: StartServer, store_url: str) -> Server:
     return await start_server(store_url)
-
-
-async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def _station(api: httpx.AsyncClient, sid: str) -> dict[str, Any]:
@@ -143,12 +135,19 @@ async def test_station_commands_end_to_end(ampyre: Server, protocol: str) -> Non
     r = await api.post(f"/stations/{sid}/reset", json={"kind": "soft"})
     assert r.status_code == 409 and r.json()["type"].endswith("station-not-connected"), r.text
 
-    r = await api.get("/audit", params={"station_id": sid, "limit": 100})
-    trail = [
-        (a["target"].rsplit("/", 1)[-1], a["status_code"], a["outcome"]) for a in r.json()["items"]
-    ]
+    # The trail is written after the answer has gone out: wait for the last entry.
+    trail: list[tuple[str, int, str]] = []
+
+    async def refused_reset_recorded() -> bool:
+        r = await api.get("/audit", params={"station_id": sid, "limit": 100})
+        trail[:] = [
+            (a["target"].rsplit("/", 1)[-1], a["status_code"], a["outcome"])
+            for a in r.json()["items"]
+        ]
+        return any(t[0] == "reset" and t[1] == 409 for t in trail)
+
+    await _until("the refused reset in the audit trail", refused_reset_recorded)
     assert ("trigger", 200, "accepted") in trail
     assert ("availability", 200, "accepted") in trail
     assert ("unlock", 200, "unlocked") in trail
     assert ("reset", 200, "accepted") in trail
-    assert [t for t in trail if t[0] == "reset" and t[1] == 409]

@@ -171,6 +171,9 @@ async def test_malformed_action_name_is_422(client: httpx.AsyncClient, router: F
         ("CancelReservation", "DELETE /api/v1/reservations/{reservation_id}"),
         ("RemoteStartTransaction", "POST /api/v1/stations/CP1/remote-start"),
         ("RequestStartTransaction", "POST /api/v1/stations/CP1/remote-start"),
+        ("SetChargingProfile", "POST /api/v1/stations/CP1/charging-profile"),
+        ("ClearChargingProfile", "POST /api/v1/stations/CP1/charging-profiles/clear"),
+        ("GetChargingProfiles", "POST /api/v1/stations/CP1/charging-profiles/refresh"),
     ],
 )
 async def test_actions_with_state_go_through_their_typed_endpoint(

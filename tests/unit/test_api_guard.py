@@ -358,7 +358,19 @@ VIEWER_WRITES = re.compile(r"^/api/v1/session(/password)?$")
 OPERATOR_WRITES = re.compile(
     r"^/api/v1/(id-tokens|local-lists|reservations|transactions/[^/]+/(stop|close)"
     r"|stations/[^/]+/(ocpp/|clear-cache|remote-start|remote-stop"
-    r"|reset|availability|unlock|trigger))"
+    r"|reset|availability|unlock|trigger|data-transfer|transaction-status|network-profile"
+    r"|configuration))"
+    r"|^/api/v1/configuration/bulk$"  # configuration across stations
+    r"|^/api/v1/(stations/[^/]+/firmware$|rollouts)"  # firmware updates and rollouts
+    r"|^/api/v1/alerts/[^/]+/acknowledge$"  # alerts and variable monitoring
+    r"|^/api/v1/stations/[^/]+/(monitors|monitoring-base|monitoring-level|monitoring-report)"
+    r"|^/api/v1/stations/[^/]+/(logs|display-messages)"  # logs, display messages
+    r"|^/api/v1/customer-information$"  # customer information requests
+    r"|^/api/v1/stations/[^/]+/charging-profile(s/clear|s/refresh)?$"  # charging profiles
+    r"|^/api/v1/sites"  # sites and the balancer
+    r"|^/api/v1/stations/[^/]+/security/(password|profile)$"  # rotation, upgrade
+    r"|^/api/v1/stations/[^/]+/(certificates|extended-trigger)"  # certificates
+    r"|^/api/v1/pki/certificates/[^/]+/revoke$"  # revocation
 )
 ORDER = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 

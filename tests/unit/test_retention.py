@@ -130,3 +130,47 @@ async def test_transaction_data_only_when_configured() -> None:
     assert policy.transaction_data == timedelta(days=400)
     deleted = await RetentionService(store, policy, clock=lambda: NOW).run_once()
     assert deleted["meter values and events of ended transactions"] == 0
+
+
+async def test_cleared_alerts_by_their_own_age() -> None:
+    asked: list[datetime] = []
+
+    async def prune_alerts(older_than: datetime) -> int:
+        asked.append(older_than)
+        return 3
+
+    store = await _filled()
+    deleted = await RetentionService(
+        store, RetentionPolicy(), clock=lambda: NOW, prune_alerts=prune_alerts
+    ).run_once()
+    assert deleted["cleared alerts"] == 3 and asked == [NOW - timedelta(days=90)]
+    s = load_settings(environ={"AMPYRE_ALERT_RETENTION_DAYS": "0"})
+    asked.clear()
+    await RetentionService(
+        store, RetentionPolicy.from_settings(s), clock=lambda: NOW, prune_alerts=prune_alerts
+    ).run_once()
+    assert asked == []  # 0 keeps them
+    with pytest.raises(ConfigError, match="AMPYRE_ALERT_RETENTION_DAYS"):
+        load_settings(environ={"AMPYRE_ALERT_RETENTION_DAYS": "-1"})
+
+
+async def test_security_events_by_their_own_age() -> None:
+    asked: list[datetime] = []
+
+    async def prune(older_than: datetime) -> int:
+        asked.append(older_than)
+        return 2
+
+    store = await _filled()
+    deleted = await RetentionService(
+        store, RetentionPolicy(), clock=lambda: NOW, prune_security_events=prune
+    ).run_once()
+    assert deleted["security events"] == 2 and asked == [NOW - timedelta(days=365)]
+    s = load_settings(environ={"AMPYRE_SECURITY_EVENT_RETENTION_DAYS": "0"})
+    asked.clear()
+    await RetentionService(
+        store, RetentionPolicy.from_settings(s), clock=lambda: NOW, prune_security_events=prune
+    ).run_once()
+    assert asked == []  # 0 keeps them
+    with pytest.raises(ConfigError, match="AMPYRE_SECURITY_EVENT_RETENTION_DAYS"):
+        load_settings(environ={"AMPYRE_SECURITY_EVENT_RETENTION_DAYS": "-1"})

@@ -129,7 +129,7 @@ async def test_station_answers_csms_calls(csms: tuple[FakeCsms, str]) -> None:
             ]
         ).decode()
     )
-    await ws.send(orjson.dumps([2, "c2", "CertificateSigned", {"certificateChain": "x"}]).decode())
+    await ws.send(orjson.dumps([2, "c2", "UnpublishFirmware", {"checksum": "x"}]).decode())
     await ws.send(
         orjson.dumps([2, "c3", "TriggerMessage", {"requestedMessage": "Heartbeat"}]).decode()
     )

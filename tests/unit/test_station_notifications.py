@@ -140,44 +140,17 @@ def test_vendor_registry_refuses_duplicates_and_bad_ids() -> None:
 
 
 # ------------------------------------------------------------------ stored notifications
+# (Firmware status notifications are interpreted by the firmware block and still stored:
+# tests/unit/test_firmware_service.py. Diagnostics/log status, display messages and
+# customer information likewise: tests/unit/test_logs_services.py. Charging limits and
+# profile reports: tests/unit/test_smart_charging_codecs.py.)
 
 NOTIFICATIONS_16 = [
-    ("FirmwareStatusNotification", {"status": "Downloaded"}),
-    ("DiagnosticsStatusNotification", {"status": "Uploaded"}),
     ("SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": TS}),
-    ("LogStatusNotification", {"status": "Uploading", "requestId": 7}),
-    ("SignedFirmwareStatusNotification", {"status": "Downloading", "requestId": 3}),
 ]
 NOTIFICATIONS_2 = [
-    ("FirmwareStatusNotification", {"status": "Installed", "requestId": 4}),
-    ("LogStatusNotification", {"status": "Uploaded", "requestId": 7}),
     ("SecurityEventNotification", {"type": "SettingSystemTime", "timestamp": TS}),
     ("PublishFirmwareStatusNotification", {"status": "Published", "requestId": 2}),
-    ("NotifyCustomerInformation", {"data": "d", "seqNo": 0, "generatedAt": TS, "requestId": 9}),
-    ("NotifyDisplayMessages", {"requestId": 5}),
-    ("NotifyMonitoringReport", {"requestId": 6, "seqNo": 1, "generatedAt": TS}),
-    ("NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS"}}),
-    ("ClearedChargingLimit", {"chargingLimitSource": "EMS"}),
-    ("ReportChargingProfiles", _rcp := {
-        "requestId": 8,
-        "chargingLimitSource": "CSO",
-        "evseId": 1,
-        "chargingProfile": [
-            {
-                "id": 1,
-                "stackLevel": 0,
-                "chargingProfilePurpose": "TxDefaultProfile",
-                "chargingProfileKind": "Absolute",
-                "chargingSchedule": [
-                    {
-                        "id": 1,
-                        "chargingRateUnit": "W",
-                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1000}],
-                    }
-                ],
-            }
-        ],
-    }),
 ]  # fmt: skip
 CASES = [(V16, a, p) for a, p in NOTIFICATIONS_16] + [
     (v, a, p) for v in (V201, V21) for a, p in NOTIFICATIONS_2
@@ -207,8 +180,8 @@ async def test_notification_not_stored_is_not_acknowledged() -> None:
 async def test_request_id_beyond_32_bits_stays_in_the_payload_only() -> None:
     st = Station_(V201)
     await st.start()
-    payload = {"status": "Uploaded", "requestId": 2**40}
-    assert (await st.call("LogStatusNotification", payload))[0] == 3
+    payload = {"status": "Published", "requestId": 2**40}
+    assert (await st.call("PublishFirmwareStatusNotification", payload))[0] == 3
     (report,) = (await st.store.list_reports("CP-1", 10, 0)).items
     assert report.request_id is None and report.payload == payload
 

@@ -14,17 +14,34 @@ from ampyre.api.body_limit import BodyLimitMiddleware
 from ampyre.api.deps import ApiDeps
 from ampyre.api.docs import install_docs
 from ampyre.api.guard import WriteGuard, write_rules
+from ampyre.api.log_uploads import LogUploads
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ampyre.api.routes._common import API_PREFIX
+from ampyre.api.routes.alerts import alerts_router
 from ampyre.api.routes.audit import audit_router
 from ampyre.api.routes.authz import authz_router
+from ampyre.api.routes.certificates import certificates_router
+from ampyre.api.routes.charging_profiles import charging_profiles_router
 from ampyre.api.routes.commands import commands_router
+from ampyre.api.routes.configuration import configuration_router
+from ampyre.api.routes.customer import customer_router
 from ampyre.api.routes.dashboard import dashboard_router
+from ampyre.api.routes.display import display_router
+from ampyre.api.routes.firmware import download_router, firmware_router, upload_limit
+from ampyre.api.routes.firmware_rollouts import rollouts_router
 from ampyre.api.routes.health import health_router
+from ampyre.api.routes.logs import logs_router
 from ampyre.api.routes.messages import messages_router
+from ampyre.api.routes.monitoring import monitoring_router
+from ampyre.api.routes.network_profiles import network_profiles_router
 from ampyre.api.routes.nodes import nodes_router
+from ampyre.api.routes.ocsp import ocsp_router
+from ampyre.api.routes.pki import pki_router
+from ampyre.api.routes.plug_and_charge import plug_and_charge_router
 from ampyre.api.routes.session import session_router
+from ampyre.api.routes.sites import sites_router
 from ampyre.api.routes.station_control import station_control_router
+from ampyre.api.routes.station_security import station_security_router
 from ampyre.api.routes.stations import stations_router
 from ampyre.api.routes.tokens import tokens_router
 from ampyre.api.routes.transactions import transactions_router
@@ -73,8 +90,25 @@ def create_api(deps: ApiDeps) -> FastAPI:
             users_router,
             dashboard_router,
             nodes_router,
+            configuration_router,
+            network_profiles_router,
+            firmware_router,
+            rollouts_router,
+            logs_router,
+            display_router,
+            customer_router,
+            alerts_router,
+            monitoring_router,
+            charging_profiles_router,
+            sites_router,
+            plug_and_charge_router,
+            certificates_router,
+            pki_router,
+            station_security_router,
         )
     ]
+    routers.append((download_router(deps), ""))  # stations fetch firmware without a token
+    routers.append((ocsp_router(deps), ""))
     for router, prefix in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
@@ -87,7 +121,13 @@ def create_api(deps: ApiDeps) -> FastAPI:
     app.add_middleware(
         WriteGuard, auth=auth, rules=write_rules(routers, auth), audit=deps.operator_audit
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=deps.settings.max_body_size)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=deps.settings.max_body_size,
+        larger=upload_limit(deps.settings.firmware_upload_max),
+    )
+    # Outermost: stations' log uploads have a limit of their own (api/log_uploads.py).
+    app.add_middleware(LogUploads, logs=deps.logs)
     return app
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -29,13 +30,30 @@ DRAIN_SECONDS = 5.0
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """`larger(scope)` may give a route its own limit (firmware uploads); its route then
+    enforces it, and this middleware only counts up to it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Callable[[Scope], int | None] | None = None,
+        setting: str = "AMPYRE_MAX_BODY_SIZE",
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self._larger = larger
+        self._setting = setting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        own = self._larger(scope) if self._larger is not None else None
+        if own is not None:
+            await BodyLimitMiddleware(self.app, own, setting="the route's limit")(
+                scope, receive, send
+            )
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
@@ -89,7 +107,7 @@ class BodyLimitMiddleware:
                 return
 
     def _detail(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes (AMPYRE_MAX_BODY_SIZE)"
+        return f"the request body is larger than {self.max_bytes} bytes ({self._setting})"
 
 
 def _content_length(scope: Scope) -> int | None:

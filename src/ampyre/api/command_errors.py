@@ -2,6 +2,7 @@
 409 not connected, 504 no answer in time, 400 unknown action, 422 payload refused by the
 schema (nothing sent), 502 undeliverable or answered with a CALLERROR."""
 
+from collections.abc import Sequence
 from typing import NoReturn
 
 from ampyre.api.problems import ApiProblem
@@ -109,3 +110,29 @@ def check_answer(station_id: str, action: str, answer: Answer, wait: float | Non
                 error_description=outcome.error_description if outcome is not None else None,
             )
         raise ApiProblem(502, answer.detail or f"{action} failed", slug="command-failed")
+
+
+def not_in_version(station_id: str, exc: Exception, version: str | None) -> NoReturn:
+    """422: the station's OCPP version cannot express the command; nothing was sent."""
+    raise ApiProblem(
+        422,
+        f"station {station_id!r} speaks {version or 'another version'}: {exc}",
+        slug="not-in-version",
+        title="Not possible in the station's OCPP version",
+        ocpp_version=version,
+    ) from None
+
+
+def invalid_request(
+    message: str, field: str | None = None, loc: Sequence[str | int] | None = None
+) -> NoReturn:
+    """422 for a body that passed its schema but not the rules: the problem's `errors`
+    point at `loc` (default: ["body", field])."""
+    where = list(loc) if loc is not None else ["body", field] if field else ["body"]
+    raise ApiProblem(
+        422,
+        message,
+        slug="validation-error",
+        title="Invalid request",
+        errors=[{"loc": where, "msg": message, "type": "value_error"}],
+    ) from None

@@ -6,14 +6,30 @@ from dataclasses import dataclass, field
 from ampyre.config import Settings
 from ampyre.metrics import Metrics
 from ampyre.protocol.schemas import Schemas
+from ampyre.services.alerts import AlertService
 from ampyre.services.authz import AuthService
+from ampyre.services.certificates import CertificateService
+from ampyre.services.charging_profiles import ChargingProfileService
 from ampyre.services.cluster import Cluster
 from ampyre.services.commands import CommandRouter
+from ampyre.services.configuration import ConfigurationService
+from ampyre.services.customer import CustomerService
 from ampyre.services.dashboard import DashboardReads
+from ampyre.services.display import DisplayService
+from ampyre.services.firmware import FirmwareService
+from ampyre.services.firmware_rollouts import RolloutService
 from ampyre.services.live import LiveHub
+from ampyre.services.logs import LogService
+from ampyre.services.monitoring import MonitoringService
+from ampyre.services.network_profiles import NetworkProfileService
 from ampyre.services.operator_audit import OperatorAuditLog
+from ampyre.services.pki import PkiService
+from ampyre.services.plug_and_charge import PlugAndChargeService
 from ampyre.services.ports import Store
+from ampyre.services.security_events import SecurityEventService
+from ampyre.services.sites import SiteService
 from ampyre.services.station_control import StationControl
+from ampyre.services.station_security import StationSecurityService
 from ampyre.services.stations import StationService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
@@ -53,3 +69,26 @@ class ApiDeps:
     live: LiveHub | None = None
     # This node in its cluster (GET /nodes; None: 503).
     cluster: Cluster | None = None
+    # Stored station configuration and the 2.x device model (None: 503).
+    configuration: ConfigurationService | None = None
+    # 2.x network connection profiles (None: 503).
+    network_profiles: NetworkProfileService | None = None
+    # Log uploads, display messages, customer information (issue 17 parts 5-7; None: 503).
+    logs: LogService | None = None
+    display: DisplayService | None = None
+    customer: CustomerService | None = None
+    # Hosted firmware, firmware updates and rollouts (None: 503).
+    firmware: FirmwareService | None = None
+    rollouts: RolloutService | None = None
+    # Alerts and 2.x variable monitoring (issue 17 part 2; None: 503).
+    alerts: AlertService | None = None
+    monitoring: MonitoringService | None = None
+    # Charging profiles, composite schedules, EV needs (issue 18; None: 503).
+    charging_profiles: ChargingProfileService | None = None
+    # Sites and the balancer (issue 18 part 4; None: 503).
+    sites: SiteService | None = None
+    plug_and_charge: PlugAndChargeService | None = None  # contract certificates
+    certificates: CertificateService | None = None  # certificate management
+    security_events: SecurityEventService | None = None  # security events
+    pki: PkiService | None = None  # the built-in PKI, issued certificates, OCSP (None: 503)
+    station_security: StationSecurityService | None = None  # rotations, upgrades (None: 503)

@@ -5,9 +5,10 @@ It runs as ASGI middleware in front of the routes. For a write to a known route 
 the bearer token (or the session cookie and its X-CSRF-Token, api/auth.py) and the role
 the route asks for (taken from the route's own `auth.require(...)` dependency, so the two
 cannot disagree) and refuses with 401/403 before a byte of the body is read. The token is
-left in the scope so the route's dependency does not look it up again. After the route
-has answered, one entry goes to the operator audit trail (services/operator_audit.py) and
-one INFO line to the log: token name ("user:NAME" for a signed-in user) and role, method
+left in the scope so the route's dependency does not look it up again. Before the
+answer's last byte goes out (so a client reading the trail after its write finds it), one
+entry goes to the operator audit trail (services/operator_audit.py) and one INFO line to
+the log: token name ("user:NAME" for a signed-in user) and role, method
 and path, station, the request with its secrets masked, status and outcome. Requests
 refused for want of a valid token (or CSRF token) are not recorded (anyone could fill the
 trail with them); refusals for want of a role are.
@@ -134,8 +135,8 @@ class WriteGuard:
         try:
             check_role(token, rule.role)
         except ApiProblem as problem:
-            await _send(send, scope, problem)
             await record.done(problem.status, problem.detail)
+            await _send(send, scope, problem)
             return
         scope[SCOPE_TOKEN] = token
 
@@ -147,6 +148,10 @@ class WriteGuard:
 
         async def watching_send(message: Message) -> None:
             record.watch_response(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                # The entry is stored before the answer's last byte goes out: a client
+                # that reads the trail after its write finds the write there.
+                await record.done(record.status or 500, None)
             await send(message)
 
         try:
@@ -188,6 +193,7 @@ class _Record:
         self.status: int | None = None
         self.response_type = ""
         self.response = bytearray()
+        self.finished = False
 
     def keep_request(self, chunk: bytes) -> None:
         self.request_size += len(chunk)
@@ -207,6 +213,9 @@ class _Record:
                 self.response += message.get("body", b"")[:room]
 
     async def done(self, status: int, outcome: str | None) -> None:
+        if self.finished:  # recorded once, when the answer ended (or the route failed)
+            return
+        self.finished = True
         if self.scope.get(SCOPE_REFUSED):
             status, outcome = 413, "request body too large"
         body = self._request_json()

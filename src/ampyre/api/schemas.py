@@ -79,6 +79,9 @@ class StationOut(BaseModel):
     boot_reason: str | None = None
     description: str | None = None
     has_password: bool
+    security_profile: int | None = Field(
+        None, description="configured security profile 1..3; null: a password asks for 1"
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     evses: list[EvseOut] = Field(default_factory=list)
@@ -123,6 +126,7 @@ class StationOut(BaseModel):
             boot_reason=station.boot_reason,
             description=station.description or None,
             has_password=bool(station.password_hash),
+            security_profile=station.security_profile,
             created_at=station.created_at,
             updated_at=station.updated_at,
             evses=[EvseOut(evse_id=k, connectors=v) for k, v in evses.items()],
@@ -144,6 +148,13 @@ class StationCreate(BaseModel):
     )
     registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
     description: str | None = Field(None, max_length=500)
+    security_profile: int | None = Field(
+        None,
+        ge=1,
+        le=3,
+        description="1 Basic over ws, 2 TLS + Basic, 3 TLS client certificate; the station "
+        "may not connect with a lower one",
+    )
 
 
 class StationPatch(BaseModel):
@@ -153,6 +164,9 @@ class StationPatch(BaseModel):
     description: str | None = Field(None, max_length=500, description="null clears it")
     password: str | None = Field(
         None, description="a string sets the password, null removes it, absent keeps it"
+    )
+    security_profile: int | None = Field(
+        None, ge=1, le=3, description="1..3 sets the configured profile, null clears it"
     )
 
 

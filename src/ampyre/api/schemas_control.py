@@ -1,6 +1,9 @@
 """Request and response bodies of the station control routes (reset, availability,
 unlock, trigger) and of the raw command's helpers (action list, validation)."""
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ampyre.api.routes._common import INT32_MAX
@@ -51,6 +54,54 @@ class TriggerIn(BaseModel):
     )
     evse_id: int | None = Field(None, ge=0, le=INT32_MAX, description=_EVSE)
     connector_id: int | None = Field(None, ge=1, le=INT32_MAX, description=_CONNECTOR)
+
+
+class AvailabilityChangeOut(BaseModel):
+    id: int
+    evse_id: int | None = Field(description="null: the whole station")
+    connector_id: int | None
+    operative: bool
+    state: str = Field(description="scheduled (waiting for a transaction to end) or applied")
+    requested_at: datetime
+    applied_at: datetime | None
+
+
+class AvailabilityChangePage(BaseModel):
+    items: list[AvailabilityChangeOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DataTransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendor_id: str = Field(min_length=1, max_length=255, description="the vendor's id")
+    message_id: str | None = Field(None, min_length=1, max_length=50)
+    data: Any = Field(
+        None, description="any JSON value for 2.x; a string for 1.6 (else 422, nothing sent)"
+    )
+
+
+class TransactionStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transaction_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=36,
+        description="the station's transaction id (2.x transactionId); left out: only "
+        "whether the station has queued transaction messages",
+    )
+
+
+class TransactionStatusOut(BaseModel):
+    status: str = Field(description="'ok' (the answer has no status field)")
+    ongoing: bool | None = Field(description="ongoingIndicator: the transaction still runs")
+    messages_in_queue: bool | None = Field(
+        description="messagesInQueue: the station still has transaction messages to send"
+    )
+    response: dict[str, Any]
 
 
 class OcppActionsOut(BaseModel):

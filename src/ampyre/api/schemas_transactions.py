@@ -214,7 +214,10 @@ class RemoteStartIn(BaseModel):
         "ignored for 1.6",
     )
     charging_profile: dict[str, Any] | None = Field(
-        None, description="an OCPP chargingProfile of the station's version, sent as given"
+        None,
+        description="a TxProfile in Ampyre's profile shape (as POST .../charging-profile "
+        "takes it; checked and sent in the station's version), or an OCPP chargingProfile "
+        "of the station's version, sent as given",
     )
     wait: float | None = Field(
         None,

@@ -29,6 +29,21 @@ class EventType(enum.StrEnum):
     STATION_CONNECTED = "station.connected"
     STATION_DISCONNECTED = "station.disconnected"
     STATION_STATUS_CHANGED = "station.status_changed"
+    # Firmware updates and rollouts (issue 17 part 4, services/firmware*.py).
+    FIRMWARE_STATUS_CHANGED = "firmware.status_changed"
+    ROLLOUT_PROGRESS = "rollout.progress"
+    ROLLOUT_FINISHED = "rollout.finished"
+    # Alerts (issue 17 part 2, domain/alerts.py): written in the commit of the change.
+    ALERT_RAISED = "alert.raised"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_CLEARED = "alert.cleared"
+    # Log uploads (issue 17 part 5, services/logs.py): a request's upload status changed
+    # or its file arrived; written in the commit of the change.
+    LOG_STATUS_CHANGED = "log.status_changed"
+    # Site load management (issue 18 part 4, services/balancer.py): a site's EVSEs are
+    # held back by one of its limits / no longer; written with the allocation decision.
+    SITE_AT_LIMIT = "site.at_limit"
+    SITE_BELOW_LIMIT = "site.below_limit"
 
 
 @dataclass(slots=True, frozen=True)
@@ -173,6 +188,10 @@ def transaction_event(event: TransactionEvent, stored: StoredEvent, at: datetime
             "charging_state": event.charging_state,
             "meter_wh": latest_register_wh(event.meter_values),
         }
+        # What the car draws now, for load management (issue 18): per phase, if sent.
+        drawn = latest_draw(event.meter_values)
+        if drawn:
+            data.update(drawn)
     else:
         data = transaction_data(stored.transaction)
         data["timestamp"] = _iso(event.timestamp)
@@ -203,6 +222,41 @@ def latest_register_wh(readings: Sequence[MeterReading]) -> float | None:
             if wh is not None and (best is None or reading.timestamp >= best[0]):
                 best = (reading.timestamp, wh)
     return None if best is None else best[1]
+
+
+CURRENT_IMPORT = "Current.Import"
+POWER_IMPORT = "Power.Active.Import"
+
+
+def latest_draw(readings: Sequence[MeterReading]) -> dict[str, Any]:
+    """What the latest reading says the EV draws: `current_a` by phase ("L1", "L2",
+    "L3"; a phase-less reading as "N/A" meaning all used phases alike) from
+    Current.Import, and `power_w` from the phase-less Power.Active.Import. Outlet
+    readings only (the spec's default location); empty when neither was sampled."""
+    latest: MeterReading | None = None
+    for reading in readings:
+        newer = latest is None or reading.timestamp >= latest.timestamp
+        if newer and any(s.measurand in (CURRENT_IMPORT, POWER_IMPORT) for s in reading.values):
+            latest = reading
+    if latest is None:
+        return {}
+    currents: dict[str, float] = {}
+    power: float | None = None
+    for s in latest.values:
+        if s.location != "Outlet" or s.si_value is None:
+            continue
+        if s.measurand == CURRENT_IMPORT and s.si_unit == "A":
+            phase = (s.phase or "N/A").split("-", 1)[0]  # 1.6 "L1-N" is L1
+            if phase in ("L1", "L2", "L3", "N/A"):
+                currents[phase] = s.si_value
+        elif s.measurand == POWER_IMPORT and s.phase is None and s.si_unit == "W":
+            power = s.si_value
+    out: dict[str, Any] = {}
+    if currents:
+        out["current_a"] = currents
+    if power is not None:
+        out["power_w"] = power
+    return out
 
 
 def _iso(at: datetime | None) -> str | None:

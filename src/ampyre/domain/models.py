@@ -51,6 +51,12 @@ class Station:
     boot_reason: str | None = None  # 2.0.1/2.1 BootReasonEnumType
     description: str | None = None
     password_hash: str | None = None
+    # The configured security profile (OCPP 2.0.1 Part 2 A00; 1.6 security whitepaper):
+    # None = as before (a password asks for profile 1, else none); 1, 2 or 3: the
+    # station may not connect with a lower one.
+    security_profile: int | None = None
+    pending_password_hash: str | None = None  # a rotated password not used yet
+    connection_profile: int | None = None  # the profile of its last admitted connection
     connected: bool = False
     connected_node: str | None = None
     remote_address: str | None = None

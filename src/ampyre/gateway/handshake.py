@@ -59,16 +59,16 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
     Walks X-Forwarded-For from the right, skipping trusted proxies, so a client cannot
     forge its address by sending the header itself."""
     address = peer or "unknown"
-    if not forwarded_for or not trusted or not _is_trusted(address, trusted):
+    if not forwarded_for or not trusted or not is_trusted(address, trusted):
         return address
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop
         address = hop
     return address
 
 
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -22,7 +22,9 @@ class GatewayObserver:
         self._security = Counter(
             "ampyre_security_events",
             "Gateway security events: auth_failed (wrong or unknown credentials on the "
-            "handshake), auth_throttled (a handshake refused with 429).",
+            "handshake), auth_throttled (a handshake refused with 429), cert_refused (a "
+            "client certificate not the station's, expired or untrusted), downgrade (a "
+            "lower security profile than configured), tls_failed (a TLS handshake failed).",
             ["event"],
             registry=metrics.registry,
         )

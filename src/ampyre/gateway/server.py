@@ -1,12 +1,12 @@
-"""The OCPP WebSocket gateway (picows framing): handshake checks, one OcppSession per
-connection fed its messages in order, replacement of a station's older connection,
-keepalive pings, shutdown."""
+"""The OCPP WebSocket gateway (picows framing): handshake checks (security profiles 1-3,
+gateway/admission.py), one OcppSession per connection fed its messages in order,
+replacement of a station's older connection, keepalive pings, shutdown; the plain
+listener and, with AMPYRE_OCPP_TLS_PORT, the TLS one (gateway/tls.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,16 +19,31 @@ from picows.picows import WSAutoPingStrategy
 
 from ampyre.config import Settings
 from ampyre.domain.models import OcppVersion, RegistrationStatus
-from ampyre.gateway import handshake
+from ampyre.gateway import handshake, tls
+from ampyre.gateway.admission import (
+    Admitted,
+    ProfileCheck,
+    SecurityHooks,
+    check_profile,
+    transport_security,
+)
 from ampyre.gateway.registry import ConnectionRegistry, Link
+from ampyre.gateway.responses import (
+    dummy_hash,
+    offered_subprotocols,
+    password_ok,
+    refuse,
+    too_many,
+    unauthorized,
+    url_host,
+)
 from ampyre.gateway.station_socket import StationSocket
 from ampyre.gateway.throttle import AuthThrottle
 from ampyre.gateway.upgrade import SERVER, Decision, Refusal, UpgradeProtocol, UpgradeRequest
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.session import HandlerTable, OcppSession, SessionObserver, Transport
-from ampyre.services import secrets
 from ampyre.services.clock import utcnow
-from ampyre.services.ports import Store, StoreUnavailable
+from ampyre.services.ports import StartupRefused, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 # picows logs every connection at INFO (and at DEBUG every frame); the gateway logs its own.
@@ -60,6 +75,8 @@ class Admission:
     remote_address: str
     known: bool  # False: unknown station admitted by AMPYRE_AUTO_REGISTER
     registration: RegistrationStatus | None = None
+    # The security profile of this connection and what it changes (gateway/admission.py).
+    admitted: Admitted | None = None
 
 
 class Gateway:
@@ -96,6 +113,14 @@ class Gateway:
             address_limit=settings.auth_fail_address_limit,
             max_delay=settings.auth_fail_max_delay,
         )
+        # Security profiles 2 and 3 (issue 19): the TLS listener, the CAs that proxied
+        # client certificates must chain to, and the hooks the security composition sets:
+        # each refusal as a security event (station id or None, event type, details),
+        # each admitted connection whose profile or credentials changed something.
+        self._tls_server: asyncio.Server | None = None
+        self._handshakes: set[tls.TlsAccept] = set()
+        self._client_cas = tls.client_cas(settings)
+        self.hooks = SecurityHooks()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -111,21 +136,73 @@ class Gateway:
         `reuse_port` other processes may listen on the same port (`serve --workers`)."""
         s = self._settings
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: UpgradeProtocol(self._admit, self._upgrading),
-            host or s.host,
-            s.ocpp_port if port is None else port,
-            backlog=BACKLOG,
-            ssl=tls,
-            reuse_port=reuse_port or None,
-        )
+        if s.ocpp_tls_port and tls is None:
+            # First: a TLS set-up that cannot start stops everything before anything runs.
+            await self.start_tls(host, reuse_port=reuse_port)
+        try:
+            self._server = await loop.create_server(
+                lambda: UpgradeProtocol(self._admit, self._upgrading),
+                host or s.host,
+                s.ocpp_port if port is None else port,
+                backlog=BACKLOG,
+                ssl=tls,
+                reuse_port=reuse_port or None,
+            )
+        except BaseException:
+            if self._tls_server is not None:
+                self._tls_server.close()
+            raise
         if s.ping_interval:
             self._keepalive = loop.create_task(self._keep_alive(s.ping_interval, s.ping_timeout))
+
+    async def start_tls(
+        self, host: str | None = None, port: int | None = None, reuse_port: bool = False
+    ) -> None:
+        """The TLS listener (security profiles 2 and 3) on AMPYRE_OCPP_TLS_PORT: each
+        handshake runs in tls.TlsAccept, so a refused one is logged with its reason."""
+        s = self._settings
+        if not 0 <= s.ocpp_tls_port <= 65535:
+            raise StartupRefused(f"AMPYRE_OCPP_TLS_PORT: {s.ocpp_tls_port} is not a port")
+        files = tls.tls_files(s, s.pki_dir)
+        if files is None:
+            raise StartupRefused(
+                "AMPYRE_OCPP_TLS_PORT is set but there is no server certificate: set "
+                "AMPYRE_OCPP_TLS_CERT and AMPYRE_OCPP_TLS_KEY, or run `ampyre pki init`"
+            )
+        ctx = tls.server_context(files)
+        loop = asyncio.get_running_loop()
+        self._tls_server = await loop.create_server(
+            lambda: tls.TlsAccept(
+                ctx,
+                lambda: UpgradeProtocol(self._admit, self._upgrading),
+                self._tls_failed,
+                self._handshakes,
+            ),
+            host or s.host,
+            s.ocpp_tls_port if port is None else port,
+            backlog=BACKLOG,
+            reuse_port=reuse_port or None,
+        )
+        log.info(
+            "OCPP over TLS (security profiles 2 and 3): wss://%s:%d/ocpp/{station_id} "
+            "(certificate from %s%s)",
+            url_host(host or s.host),
+            self.tls_port,
+            files.source,
+            ", client certificates checked against " + files.ca if files.ca else "",
+        )
 
     @property
     def port(self) -> int:
         assert self._server is not None and self._server.sockets
         return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def tls_port(self) -> int | None:
+        """The bound TLS port; None without a TLS listener."""
+        if self._tls_server is None or not self._tls_server.sockets:
+            return None
+        return int(self._tls_server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         """Stop accepting, close every station with 1001 (going away), wait for clean-up."""
@@ -133,6 +210,10 @@ class Gateway:
             return
         self._stopping = True
         self._server.close()
+        if self._tls_server is not None:
+            self._tls_server.close()
+        for handshake_ in list(self._handshakes):
+            handshake_.abort()
         for pending in list(self._upgrading):
             pending.abort()
         for sock in list(self._sockets):
@@ -167,7 +248,7 @@ class Gateway:
         """The upgrade request's checks: a refusal, or the WebSocket protocol to switch to."""
         if self._stopping:
             return Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
-        offered = _offered_subprotocols(request)
+        offered = offered_subprotocols(request)
         version = handshake.choose_subprotocol(offered)
         admitted = await self._check(request, version)
         if isinstance(admitted, Refusal):
@@ -180,9 +261,9 @@ class Gateway:
     ) -> Admission | Refusal:
         station_id = handshake.station_id_from_path(request.path)
         if station_id is None:
-            return _refuse(HTTPStatus.NOT_FOUND, "No valid station id in the URL path")
+            return refuse(HTTPStatus.NOT_FOUND, "No valid station id in the URL path")
         if version is None:
-            return _refuse(
+            return refuse(
                 HTTPStatus.BAD_REQUEST,
                 "No common OCPP subprotocol; this server speaks "
                 + ", ".join(v.value for v in handshake.PREFERENCE),
@@ -202,33 +283,73 @@ class Gateway:
                     remote,
                     wait,
                 )
-                return _too_many(wait)
+                return too_many(wait)
         try:
             station = await self._store.get_station(station_id)
         except StoreUnavailable:
-            return _refuse(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later")
+            return refuse(HTTPStatus.SERVICE_UNAVAILABLE, "Try again later")
         if station is None:
             if credentials is not None:
                 # The same answer (and about the same time) as a wrong password: which
                 # station ids exist is not told to whoever guesses credentials.
-                await _password_ok(credentials[1], await _dummy_hash())
+                await password_ok(credentials[1], await dummy_hash())
                 return self._auth_failed(station_id, remote, "unknown station")
             if self._settings.auto_register:
                 return Admission(station_id, remote, known=False)
             log.info("refused unknown station %s from %s", station_id, remote)
-            return _refuse(HTTPStatus.NOT_FOUND, "Unknown station")
-        if station.password_hash:
-            # Security profile 1 (OCPP 1.6 security whitepaper / 2.0.1 A00.FR.202-205):
-            # HTTP Basic, user name = station identity.
+            return refuse(HTTPStatus.NOT_FOUND, "Unknown station")
+        s = self._settings
+        now = utcnow()
+        transport = transport_security(
+            request, self._trusted, s.ocpp_tls_client_cert_header, self._client_cas, now
+        )
+        verdict: ProfileCheck = check_profile(
+            station.security_profile,
+            bool(station.password_hash or station.pending_password_hash),
+            transport,
+            station_id,
+            s.ocpp_tls_organisation,
+            now,
+        )
+        if verdict.refusal is not None:
+            event, reason = verdict.refusal
+            if event == "auth_failed":
+                return self._auth_failed(station_id, remote, reason)
+            return self._refused(station_id, remote, event, reason)
+        pending = False
+        if verdict.needs_password:
+            # Security profiles 1 and 2 (OCPP 1.6 security whitepaper / 2.0.1
+            # A00.FR.202-205): HTTP Basic, user name = station identity.
             if credentials is None:
-                return _unauthorized("Credentials required")
+                return unauthorized("Credentials required")
             user, password = credentials
             if user != station_id:
                 return self._auth_failed(station_id, remote, "wrong user name")
-            if not await _password_ok(password, station.password_hash):
+            if station.password_hash and await password_ok(password, station.password_hash):
+                pass
+            elif station.pending_password_hash and await password_ok(
+                password, station.pending_password_hash
+            ):
+                pending = True  # the rotated password (2.0.1 A01, 1.6 whitepaper A01)
+            else:
                 return self._auth_failed(station_id, remote, "wrong password")
             self._throttle.succeeded(station_id, remote)
-        return Admission(station_id, remote, known=True, registration=station.registration_status)
+        admitted = Admitted(
+            station_id,
+            verdict.profile,
+            station.security_profile,
+            station.connection_profile,
+            pending,
+            verdict.certificate,
+            transport.via_proxy,
+        )
+        return Admission(
+            station_id,
+            remote,
+            known=True,
+            registration=station.registration_status,
+            admitted=admitted,
+        )
 
     def _auth_failed(self, station_id: str, remote: str, why: str) -> Refusal:
         """A security event: counted, logged, throttled; answered 401 whatever the cause."""
@@ -244,7 +365,21 @@ class Gateway:
             failure.address_failures,
             f"; refused for {failure.delay:.0f} s" if failure.delay else "",
         )
-        return _unauthorized("Invalid credentials")
+        self.hooks.refused(station_id, "auth_failed", f"{why} (from {remote})")
+        return unauthorized("Invalid credentials")
+
+    def _refused(self, station_id: str, remote: str, event: str, why: str) -> Refusal:
+        """A certificate or security profile refusal: counted, logged, reported; 403."""
+        self._security_event(event)
+        log.warning("security: refused station %s from %s: %s", station_id, remote, why)
+        self.hooks.refused(station_id, event, f"{why} (from {remote})")
+        return refuse(HTTPStatus.FORBIDDEN, "Security profile or certificate not accepted")
+
+    def _tls_failed(self, peer: str, why: str) -> None:
+        """A TLS handshake that failed (before any station id is known)."""
+        self._security_event("tls_failed")
+        log.warning("security: TLS handshake from %s refused: %s", peer, why)
+        self.hooks.refused(None, "tls_failed", f"{why} (from {peer})")
 
     def _security_event(self, event: str) -> None:
         if isinstance(self._observer, SecurityEvents):
@@ -346,6 +481,9 @@ class Gateway:
             self._closing.add(task)  # keep a reference until it is done
             task.add_done_callback(self._closing.discard)
         log.info("%s connected (%s) from %s", station_id, version.value, admission.remote_address)
+        admitted = admission.admitted
+        if admitted is not None and admitted.changes:
+            self.hooks.admitted(admitted)
         if self._on_change is not None:
             self._on_change(station_id, version, True)
         sock.on_message = session.on_frame
@@ -373,50 +511,3 @@ class Gateway:
             self._sockets.pop(sock, None)
             if self._all_closed is not None and not self._sockets:
                 self._all_closed.set()
-
-
-async def _password_ok(password: str, stored: str) -> bool:
-    if secrets.known_password(password, stored):
-        return True
-    # scrypt takes tens of milliseconds: keep it off the event loop.
-    if await asyncio.to_thread(secrets.password_matches, password, stored):
-        secrets.remember_password(password, stored)
-        return True
-    return False
-
-
-_DUMMY_HASH: list[str] = []
-
-
-async def _dummy_hash() -> str:
-    """A password hash no password matches, for unknown stations (made once, off the loop)."""
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(await asyncio.to_thread(secrets.hash_password, "-unknown-station-"))
-    return _DUMMY_HASH[0]
-
-
-def _offered_subprotocols(request: UpgradeRequest) -> list[str]:
-    offered: list[str] = []
-    for value in request.get_all("Sec-WebSocket-Protocol"):
-        offered.extend(p.strip() for p in value.split(",") if p.strip())
-    return offered
-
-
-def _refuse(status: HTTPStatus, text: str) -> Refusal:
-    return Refusal(status, text + "\n")
-
-
-def _too_many(wait: float) -> Refusal:
-    return Refusal(
-        HTTPStatus.TOO_MANY_REQUESTS,
-        "Too many failed logins; try again later\n",
-        (("Retry-After", str(max(1, math.ceil(wait)))),),
-    )
-
-
-def _unauthorized(text: str) -> Refusal:
-    return Refusal(
-        HTTPStatus.UNAUTHORIZED,
-        text + "\n",
-        (("WWW-Authenticate", 'Basic realm="OCPP", charset="UTF-8"'),),
-    )

@@ -107,12 +107,17 @@ class UpgradeProtocol(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._pending.add(self)
         self._timer = asyncio.get_running_loop().call_later(OPEN_TIMEOUT, self.abort)
+        if self._buffer:  # bytes that came with the end of a TLS handshake (tls.TlsAccept)
+            self._process()
 
     def data_received(self, data: bytes) -> None:
-        if self._task is not None:  # already deciding (reading is paused; a late chunk)
-            self._buffer += data
-            return
         self._buffer += data
+        # Not yet: already deciding (reading is paused; a late chunk), or (TLS) the
+        # transport is still to be handed over.
+        if self._task is None and self._transport is not None:
+            self._process()
+
+    def _process(self) -> None:
         end = self._buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self._buffer) > MAX_HEAD:

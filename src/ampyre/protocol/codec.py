@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from ampyre.domain.authz import AuthDecision, Reservation
 from ampyre.domain.models import OcppVersion
-from ampyre.services.station_port import ListEntry, ResetKind, ResetWhen, Trigger
+from ampyre.services.commands import CallFailure, CommandRouter, call_or_failure
+from ampyre.services.station_port import Answer, ListEntry, ResetKind, ResetWhen, Trigger
 
 # (action, payload) of one CALL.
 Request = tuple[str, dict[str, Any]]
@@ -51,8 +52,9 @@ class CommandCodec(Protocol):
 
     def cancel_reservation(self, reservation_id: int) -> Request: ...
 
-    def transaction_status(self, transaction_id: str) -> Request | None:
-        """None if the version cannot ask about one transaction."""
+    def transaction_status(self, transaction_id: str | None) -> Request | None:
+        """None if the version cannot ask about transactions (no id: about the station's
+        queued transaction messages only)."""
         ...
 
     def transaction_status_answer(self, answer: dict[str, Any]) -> tuple[bool | None, bool | None]:
@@ -84,8 +86,29 @@ class CommandCodec(Protocol):
         """Raises NotAddressable if the version cannot address the connector."""
         ...
 
+    def set_network_profile(self, slot: int, connection: dict[str, Any]) -> Request:
+        """Raises NotAddressable if the version has no network profiles."""
+        ...
+
+    def data_transfer(self, vendor_id: str, message_id: str | None, data: Any) -> Request:
+        """Raises NotAddressable if the version cannot carry `data`."""
+        ...
+
 
 def answer_status(answer: dict[str, Any]) -> str | None:
     """The status field every version's command answers carry, as sent."""
     value = answer.get("status")
     return value if isinstance(value, str) else None
+
+
+async def ask(
+    router: CommandRouter, station_id: str, request: Request, timeout: float | None
+) -> tuple[Answer, dict[str, Any] | None]:
+    """Send one CALL and take whatever comes back as an Answer (no CALLRESULT: status
+    not_connected / timeout / error, a CALLERROR's code as `station_answer`), with the
+    CALLRESULT's payload (None without one) for the codec to decode."""
+    action, payload = request
+    outcome = await call_or_failure(router, station_id, action, payload, timeout)
+    if isinstance(outcome, CallFailure):
+        return Answer(outcome.status, outcome.error_code, outcome.detail), None
+    return Answer(outcome.status, answer_status(outcome.payload), outcome=outcome), outcome.payload

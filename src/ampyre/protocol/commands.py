@@ -7,17 +7,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ampyre.domain.authz import AuthDecision, Reservation
-from ampyre.protocol.codec import CommandCodec, Request, answer_status
+from ampyre.protocol.codec import CommandCodec, Request, ask
 from ampyre.protocol.ocpp16.commands import Codec16
 from ampyre.protocol.ocpp21.commands import Codec21
 from ampyre.protocol.ocpp201.commands import Codec201
 from ampyre.services.commands import (
-    CallFailure,
     CallOutcome,
     CommandRouter,
     StationNotConnected,
     UnknownAction,
-    call_or_failure,
 )
 from ampyre.services.station_port import (
     NOT_CONNECTED,
@@ -94,22 +92,13 @@ class OcppStationCommands:
 
     # ---------------------------------------------------------------- answering commands
 
-    async def _ask(
-        self, station_id: str, request: Request, timeout: float | None
-    ) -> tuple[Answer, CallOutcome | None]:
-        action, payload = request
-        outcome = await call_or_failure(self._router, station_id, action, payload, timeout)
-        if isinstance(outcome, CallFailure):
-            return Answer(outcome.status, outcome.error_code, outcome.detail), None
-        return Answer(outcome.status, answer_status(outcome.payload), outcome=outcome), outcome
-
     async def _simple(
         self, station_id: str, encode: Callable[[CommandCodec], Request], timeout: float | None
     ) -> Answer:
         codec = self._live_codec(station_id)
         if codec is None:
             return _not_connected()
-        answer, _ = await self._ask(station_id, encode(codec), timeout)
+        answer, _ = await ask(self._router, station_id, encode(codec), timeout)
         return answer
 
     async def send_local_list(
@@ -133,8 +122,10 @@ class OcppStationCommands:
         codec = self._live_codec(station_id)
         if codec is None:
             return ListVersionAnswer(NOT_CONNECTED, detail="the station is not connected")
-        answer, outcome = await self._ask(station_id, codec.get_local_list_version(), timeout)
-        version = codec.list_version(outcome.payload) if outcome is not None else None
+        answer, payload = await ask(
+            self._router, station_id, codec.get_local_list_version(), timeout
+        )
+        version = codec.list_version(payload) if payload is not None else None
         return ListVersionAnswer(
             answer.status, answer.station_answer, answer.detail, answer.outcome, version
         )
@@ -152,7 +143,7 @@ class OcppStationCommands:
         )
 
     async def transaction_status(
-        self, station_id: str, transaction_id: str, timeout: float | None = None
+        self, station_id: str, transaction_id: str | None, timeout: float | None = None
     ) -> TransactionStatusAnswer:
         codec = self._live_codec(station_id)
         if codec is None:
@@ -162,11 +153,9 @@ class OcppStationCommands:
             return TransactionStatusAnswer(
                 NOT_SUPPORTED, detail=f"{codec.version.value} cannot be asked about a transaction"
             )
-        answer, outcome = await self._ask(station_id, request, timeout)
+        answer, payload = await ask(self._router, station_id, request, timeout)
         ongoing, queued = (
-            codec.transaction_status_answer(outcome.payload)
-            if outcome is not None
-            else (None, None)
+            codec.transaction_status_answer(payload) if payload is not None else (None, None)
         )
         return TransactionStatusAnswer(
             answer.status, answer.station_answer, answer.detail, answer.outcome, ongoing, queued
@@ -188,7 +177,7 @@ class OcppStationCommands:
             return Answer(
                 NOT_SUPPORTED, detail=f"{codec.version.value} has no {message.value} trigger"
             )
-        answer, _ = await self._ask(station_id, request, timeout)
+        answer, _ = await ask(self._router, station_id, request, timeout)
         return answer
 
     def trigger_messages(self, version: str) -> tuple[Trigger, ...]:
@@ -220,6 +209,25 @@ class OcppStationCommands:
         self, station_id: str, evse_id: int, connector_id: int, timeout: float | None = None
     ) -> Answer:
         return await self._simple(station_id, lambda c: c.unlock(evse_id, connector_id), timeout)
+
+    async def set_network_profile(
+        self, station_id: str, slot: int, connection: dict[str, Any], timeout: float | None = None
+    ) -> Answer:
+        return await self._simple(
+            station_id, lambda c: c.set_network_profile(slot, connection), timeout
+        )
+
+    async def data_transfer(
+        self,
+        station_id: str,
+        vendor_id: str,
+        message_id: str | None,
+        data: Any,
+        timeout: float | None = None,
+    ) -> Answer:
+        return await self._simple(
+            station_id, lambda c: c.data_transfer(vendor_id, message_id, data), timeout
+        )
 
 
 def _not_connected() -> Answer:

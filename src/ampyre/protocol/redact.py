@@ -1,37 +1,19 @@
 """Secrets out of what is stored for people to read: the OCPP message log and the operator
-audit trail show "***" where a frame or a request body carries a password or a key.
-
-What counts as a secret, by shape (the same rules for every version and direction):
-
-* a field whose name says so: password, passphrase, secret, simPin, a private/API/
-  authorization key, an access/auth/bearer token (`idToken` is an identifier: kept);
-* a name/value pair that configures one (1.6 ChangeConfiguration and GetConfiguration's
-  configurationKey: `{"key": "AuthorizationKey", "value": ...}`, OCPP-J 1.6 security
-  whitepaper, `AuthorizationKey` is write-only);
-* a 2.x variable that holds one (SetVariables' `SecurityCtrlr.BasicAuthPassword`,
-  OCPP 2.0.1 Part 2 A00.FR.205: the password is write-only; the 2.1 NetworkConfiguration
-  variables `ApnPassword`, `VpnPassword`, `VpnKey`): its attributeValue / value;
-* the `key` of a VPN in SetNetworkProfile's connectionData (its shared secret; B09).
+audit trail show "***" where a frame or a request body carries a password or a key. What
+counts as a secret is domain/secrets.py's; this module applies it to frames.
 
 Certificates (CertificateSigned, InstallCertificate, SignCertificate's CSR) are public and
-no OCPP message carries a private key in clear.
-"""
+no OCPP message carries a private key in clear."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-MASK = "***"
+from ampyre.domain.secrets import MASK, redact, secret_setting
 
-# Field names (lower case, without "_" and "-") that hold a secret.
-_SECRET_NAME = re.compile(
-    r"password|passwd|passphrase|secret|simpin|privatekey|authorizationkey|apikey|vpnkey"
-    r"|sharedkey|^key$|(?<!id)token$"
-)
-# Variable / configuration key names that hold a secret (value of "name" / "key").
-_SECRET_SETTING = re.compile(r"password|passphrase|secret|pin$|key$", re.IGNORECASE)
+__all__ = ["HOT_ACTIONS", "MASK", "redact", "redact_frame", "secret_setting"]
+
 # The message log sees thousands of frames a second, nearly all of them these station
 # messages, which carry no secret: they are stored without a second look. Every other frame
 # (commands of any action, later ones included, and their answers) is parsed if its text
@@ -50,50 +32,6 @@ HOT_ACTIONS = frozenset(
     }
 )
 _HINT = re.compile(r'passw|secret|passphrase|key"|pin"', re.IGNORECASE)
-
-
-def _secret_name(name: str) -> bool:
-    return _SECRET_NAME.search(name.lower().replace("_", "").replace("-", "")) is not None
-
-
-def _secret_setting(name: Any) -> bool:
-    return isinstance(name, str) and _SECRET_SETTING.search(name) is not None
-
-
-def redact(value: Any) -> Any:
-    """A copy of a JSON value with every secret replaced by MASK (input left as it is)."""
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[Any, Any] = {}
-    pair = "key" in value and "value" in value and isinstance(value["key"], str)
-    for name, item in value.items():
-        if pair:
-            # A configuration key: the name is not the secret, the value may be.
-            if name == "key":
-                out[name] = item
-                continue
-            if name == "value":
-                out[name] = MASK if _secret_setting(value["key"]) else redact(item)
-                continue
-        if name == "key" and not isinstance(item, str):
-            out[name] = redact(item)  # 1.6 GetConfiguration: a list of names
-        elif isinstance(name, str) and _secret_name(name) and item is not None:
-            out[name] = MASK
-        else:
-            out[name] = redact(item)
-    variable = value.get("variable")
-    if isinstance(variable, dict) and _secret_setting(variable.get("name")):
-        if "attributeValue" in out:
-            out["attributeValue"] = MASK
-        attributes = out.get("variableAttribute")
-        if isinstance(attributes, list):
-            out["variableAttribute"] = [
-                {**a, "value": MASK} if isinstance(a, dict) and "value" in a else a
-                for a in attributes
-            ]
-    return out
 
 
 def redact_frame(text: str, action: str | None) -> str:

@@ -60,6 +60,12 @@ class SchemaViolation:
     rule: str
 
 
+# Compiled validators by schema file, shared by every registry of the process: a file's
+# validator never changes, and compiling one takes milliseconds (a process that builds
+# several servers, as the tests do, compiles each file once).
+_COMPILED: dict[Path, Validator] = {}
+
+
 class SchemaRegistry:
     """Request and response validators for one OCPP version."""
 
@@ -106,10 +112,15 @@ class SchemaRegistry:
         name = self._file(action, response)
         if name not in self._files:
             return None
-        schema = json.loads((self._dir / name).read_text(encoding="utf-8"))
-        # The official files carry "$id" URNs fastjsonschema would try to resolve remotely.
-        schema.pop("$id", None)
-        compiled: Validator = fastjsonschema.compile(schema, use_default=False)
+        path = self._dir / name
+        compiled = _COMPILED.get(path)
+        if compiled is None:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            # The official files carry "$id" URNs fastjsonschema would try to resolve
+            # remotely.
+            schema.pop("$id", None)
+            compiled = fastjsonschema.compile(schema, use_default=False)
+            _COMPILED[path] = compiled
         self._cache[key] = compiled
         return compiled
 

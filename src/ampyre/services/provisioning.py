@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +34,11 @@ class ProvisioningService:
         self._store = store
         self._settings = settings
         self._clock = clock
+        # Where status reports are written: the store, or the alert service in front of
+        # it (bootstrap; services/alerts.py), which raises and clears alerts with them.
+        self.status_writer: Callable[[Sequence[StatusReport]], Awaitable[None]] = (
+            store.record_status
+        )
 
     async def boot(self, station_id: str, ocpp_version: str, info: BootInfo) -> BootDecision:
         now = self._clock()
@@ -66,7 +71,7 @@ class ProvisioningService:
 
     async def status(self, reports: Sequence[StatusReport]) -> None:
         # The store writes a station.status_changed event per report in the same commit.
-        await self._store.record_status(reports)
+        await self.status_writer(reports)
 
     async def device_report(self, report: StationReport) -> None:
         await self._store.record_reports([report])

@@ -9,7 +9,11 @@ Pruned (each `*_RETENTION_*` setting; 0 keeps everything):
   `station_reports_retention_days`, default 90);
 * the operator audit trail of REST writes (`operator_audit_retention_days`, default 365);
 * the outbox of domain events (`outbox_retention_days`, default 1): its consumers (the
-  webhook deliveries) read it within seconds; the deliveries keep their own copy.
+  webhook deliveries) read it within seconds; the deliveries keep their own copy;
+* alerts once cleared (`alert_retention_days`, default 90; open and acknowledged alerts
+  stay);
+* security events, the stations' and the CSMS's own (`security_event_retention_days`,
+  default 365: an incident may be looked into long after).
 
 Not pruned by default: transactions, their events and meter values. Billing and disputes
 need them (a charging session may be contested months later, and the law may require
@@ -64,6 +68,8 @@ class RetentionPolicy:
     transaction_data: timedelta | None = None
     operator_audit: timedelta | None = timedelta(days=365)
     outbox: timedelta | None = timedelta(days=1)
+    cleared_alerts: timedelta | None = timedelta(days=90)
+    security_events: timedelta | None = timedelta(days=365)
 
     @classmethod
     def from_settings(cls, s: Settings) -> RetentionPolicy:
@@ -75,6 +81,8 @@ class RetentionPolicy:
             transaction_data=_age(s.transaction_data_retention_days, timedelta(days=1)),
             operator_audit=_age(s.operator_audit_retention_days, timedelta(days=1)),
             outbox=_age(s.outbox_retention_days, timedelta(days=1)),
+            cleared_alerts=_age(s.alert_retention_days, timedelta(days=1)),
+            security_events=_age(s.security_event_retention_days, timedelta(days=1)),
         )
 
 
@@ -89,12 +97,16 @@ class RetentionService:
         interval: float = RUN_EVERY,
         prune_operator_audit: Callable[[datetime], Awaitable[int]] | None = None,
         leads: Callable[[], bool] = lambda: True,
+        prune_alerts: Callable[[datetime], Awaitable[int]] | None = None,
+        prune_security_events: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
         # In a cluster only the leading node prunes (services/cluster.py); the others
         # look again each interval and take over when the leader is gone.
         self._leads = leads
         self._prune_operator_audit = prune_operator_audit
+        self._prune_alerts = prune_alerts
+        self._prune_security_events = prune_security_events
         self._policy = policy
         self._clock = clock
         self._interval = interval
@@ -124,6 +136,10 @@ class RetentionService:
         ]
         if self._prune_operator_audit is not None:
             jobs.append(("operator-audit entries", p.operator_audit, self._prune_operator_audit))
+        if self._prune_alerts is not None:
+            jobs.append(("cleared alerts", p.cleared_alerts, self._prune_alerts))
+        if self._prune_security_events is not None:
+            jobs.append(("security events", p.security_events, self._prune_security_events))
         return [(name, age, prune) for name, age, prune in jobs if age is not None]
 
     async def run_once(self) -> dict[str, int]:

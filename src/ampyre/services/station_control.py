@@ -12,7 +12,10 @@ why (not_connected, timeout, error).
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from ampyre.config import Settings
+from ampyre.services.availability import AvailabilityTracker
 from ampyre.services.station_port import (
     NOT_SUPPORTED,
     Answer,
@@ -20,8 +23,12 @@ from ampyre.services.station_port import (
     ResetKind,
     ResetWhen,
     StationCommands,
+    TransactionStatusAnswer,
     Trigger,
 )
+
+VENDOR_ID_MAX: Final = 255  # DataTransfer vendorId (1.6 CiString255, 2.x string(255))
+MESSAGE_ID_MAX: Final = 50  # DataTransfer messageId
 
 
 class InvalidCommand(ValueError):
@@ -41,9 +48,15 @@ class TriggerNotSupported(NotAddressable):
 
 
 class StationControl:
-    def __init__(self, commands: StationCommands, settings: Settings) -> None:
+    def __init__(
+        self,
+        commands: StationCommands,
+        settings: Settings,
+        availability: AvailabilityTracker | None = None,
+    ) -> None:
         self._commands = commands
         self._settings = settings
+        self.availability = availability
 
     def _wait(self, timeout: float | None) -> float:
         return timeout if timeout is not None else self._settings.call_timeout
@@ -77,9 +90,14 @@ class StationControl:
         timeout: float | None = None,
     ) -> Answer:
         _check_address(evse_id, connector_id)
-        return await self._commands.change_availability(
+        answer = await self._commands.change_availability(
             station_id, operative, evse_id or None, connector_id, self._wait(timeout)
         )
+        if answer.status == "scheduled" and self.availability is not None:
+            # A transaction runs there: the change follows when it ends (1.6 section 5.2,
+            # 2.x G03.FR.xx / G04); followed until the station reports it.
+            await self.availability.scheduled(station_id, evse_id, connector_id, operative)
+        return answer
 
     async def unlock(
         self, station_id: str, evse_id: int, connector_id: int, timeout: float | None = None
@@ -87,6 +105,41 @@ class StationControl:
         if evse_id < 1 or connector_id < 1:
             raise InvalidCommand("unlock names one connector: evse_id and connector_id >= 1")
         return await self._commands.unlock(station_id, evse_id, connector_id, self._wait(timeout))
+
+    async def data_transfer(
+        self,
+        station_id: str,
+        vendor_id: str,
+        message_id: str | None = None,
+        data: Any = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """DataTransfer to the station (1.6 section 5.5, 2.x P01); the station answers
+        Accepted, Rejected, UnknownMessageId or UnknownVendorId, maybe with data."""
+        if not 1 <= len(vendor_id) <= VENDOR_ID_MAX:
+            raise InvalidCommand(f"vendor_id has 1..{VENDOR_ID_MAX} characters", "vendor_id")
+        if message_id is not None and not 1 <= len(message_id) <= MESSAGE_ID_MAX:
+            raise InvalidCommand(f"message_id has 1..{MESSAGE_ID_MAX} characters", "message_id")
+        return await self._commands.data_transfer(
+            station_id, vendor_id, message_id, data, self._wait(timeout)
+        )
+
+    async def transaction_status(
+        self, station_id: str, transaction_id: str | None = None, timeout: float | None = None
+    ) -> TransactionStatusAnswer:
+        """2.x GetTransactionStatus (D14 / E14): whether the transaction is ongoing and
+        whether the station still has transaction messages queued. NotAddressable for
+        1.6, which has no such message."""
+        if transaction_id is not None and not 1 <= len(transaction_id) <= 36:
+            raise InvalidCommand("transaction_id has 1..36 characters", "transaction_id")
+        answer = await self._commands.transaction_status(
+            station_id, transaction_id, self._wait(timeout)
+        )
+        if answer.status == NOT_SUPPORTED:
+            raise NotAddressable(
+                answer.detail or "the station's version has no GetTransactionStatus"
+            )
+        return answer
 
     async def trigger(
         self,

@@ -190,9 +190,10 @@ class StationCommands(Protocol):
     ) -> Answer: ...
 
     async def transaction_status(
-        self, station_id: str, transaction_id: str, timeout: float | None = None
+        self, station_id: str, transaction_id: str | None, timeout: float | None = None
     ) -> TransactionStatusAnswer:
-        """status "not_supported" if the station's version cannot be asked."""
+        """status "not_supported" if the station's version cannot be asked; without a
+        transaction id only about the station's queued transaction messages."""
         ...
 
     async def trigger_message(
@@ -239,4 +240,22 @@ class StationCommands(Protocol):
         self, station_id: str, evse_id: int, connector_id: int, timeout: float | None = None
     ) -> Answer:
         """Raises NotAddressable if the version cannot address the connector."""
+        ...
+
+    async def set_network_profile(
+        self, station_id: str, slot: int, connection: dict[str, Any], timeout: float | None = None
+    ) -> Answer:
+        """2.x SetNetworkProfile; NotAddressable for 1.6."""
+        ...
+
+    async def data_transfer(
+        self,
+        station_id: str,
+        vendor_id: str,
+        message_id: str | None,
+        data: Any,
+        timeout: float | None = None,
+    ) -> Answer:
+        """A vendor-specific message (DataTransfer); the answer's status and data are in
+        Answer.response. Raises NotAddressable if the version cannot carry `data`."""
         ...

@@ -105,6 +105,17 @@ def _validate_description(description: str | None) -> str | None:
     return description
 
 
+def _validate_profile(profile: int | None) -> int | None:
+    """A configured security profile: 1, 2 or 3 (OCPP 2.0.1 Part 2 A00), or None."""
+    if profile is not None and (isinstance(profile, bool) or profile not in (1, 2, 3)):
+        raise InvalidSecurityProfile("security_profile must be 1, 2 or 3")
+    return profile
+
+
+class InvalidSecurityProfile(InvalidStationInput):
+    field = "security_profile"
+
+
 async def _hash(password: str) -> str:
     # scrypt takes tens of milliseconds and 16 MiB: keep it off the event loop.
     return await asyncio.to_thread(secrets.hash_password, password)
@@ -121,8 +132,10 @@ class StationService:
         password: str | None = None,
         registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED,
         description: str | None = None,
+        security_profile: int | None = None,
     ) -> Station:
         validate_station_id(station_id)
+        _validate_profile(security_profile)
         password_hash = None
         if password is not None:
             password_hash = await _hash(validate_password(password))
@@ -132,6 +145,7 @@ class StationService:
             registration_status=RegistrationStatus(registration_status),
             description=_validate_description(description),
             password_hash=password_hash,
+            security_profile=security_profile,
             created_at=now,
             updated_at=now,
         )
@@ -164,6 +178,7 @@ class StationService:
         registration_status: RegistrationStatus | None = None,
         description: str | _Unset | None = UNSET,
         password: str | _Unset | None = UNSET,
+        security_profile: int | _Unset | None = UNSET,
     ) -> Station:
         """Change what is given. `password=None` removes the password, `description=None`
         clears the description (stored as an empty string: the store reads None as 'keep')."""
@@ -178,6 +193,8 @@ class StationService:
             update.password_hash = await _hash(validate_password(password))
         elif password is None:
             update.clear_password = True
+        if not isinstance(security_profile, _Unset):
+            update.extra["security_profile"] = _validate_profile(security_profile)
         station = await self._store.update_station(station_id, update)
         if station is None:
             raise StationNotFound(f"station {station_id!r} not found")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ampyre.simulator import device_report
+
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 
 # OCPP-J message type ids.
@@ -47,21 +49,23 @@ def now_iso() -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def boot_notification(protocol: str, station_id: str) -> Payload:
+def boot_notification(
+    protocol: str, station_id: str, firmware_version: str = FIRMWARE_VERSION
+) -> Payload:
     if is_v16(protocol):
         return {
             "chargePointVendor": VENDOR,
             "chargePointModel": MODEL,
             "chargePointSerialNumber": station_id,
             "chargeBoxSerialNumber": station_id,
-            "firmwareVersion": FIRMWARE_VERSION,
+            "firmwareVersion": firmware_version,
         }
     return {
         "chargingStation": {
             "model": MODEL,
             "vendorName": VENDOR,
             "serialNumber": station_id,
-            "firmwareVersion": FIRMWARE_VERSION,
+            "firmwareVersion": firmware_version,
         },
         "reason": "PowerUp",
     }
@@ -110,6 +114,11 @@ class StationState:
     variables: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
     reset_requested: bool = False
     triggered: list[str] = field(default_factory=list)
+    firmware_version: str = FIRMWARE_VERSION  # what it boots with (a firmware update changes it)
+    # CALLs to send, in order, once the current answer has left (e.g. NotifyReport parts).
+    follow_ups: list[tuple[str, Payload]] = field(default_factory=list)
+    # 2.x SetNetworkProfile: slot -> connectionData.
+    network_profiles: dict[int, Payload] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         hb = str(int(self.heartbeat_interval))
@@ -131,6 +140,7 @@ class StationState:
             ("ChargingStation", "VendorName"): (VENDOR, True),
             ("ChargingStation", "AvailabilityState"): ("Available", True),
             ("AuthCtrlr", "AuthorizeRemoteStart"): ("false", False),
+            ("OCPPCommCtrlr", "NetworkConfigurationPriority"): ("0", False),
         }
 
     def set_heartbeat(self, seconds: float) -> None:
@@ -176,8 +186,21 @@ def _unlocked(state: StationState, payload: Payload) -> Payload:
     return {"status": "Unlocked"}
 
 
+SIM_VENDOR = "org.ampyre.simulator"  # the simulator's own DataTransfer vendorId
+
+
 def _data_transfer(state: StationState, payload: Payload) -> Payload:
-    return {"status": "UnknownVendorId"}
+    """The simulator speaks one vendor extension: messageId "echo" answers with the data
+    it got. Other message ids of that vendor are UnknownMessageId, other vendors
+    UnknownVendorId (1.6 section 5.5, 2.x P01.FR.xx)."""
+    if payload.get("vendorId") != SIM_VENDOR:
+        return {"status": "UnknownVendorId"}
+    if payload.get("messageId") != "echo":
+        return {"status": "UnknownMessageId"}
+    answer: Payload = {"status": "Accepted"}
+    if "data" in payload:
+        answer["data"] = payload["data"]
+    return answer
 
 
 def _trigger_16(state: StationState, payload: Payload) -> Payload:
@@ -311,6 +334,40 @@ def _set_variables(state: StationState, payload: Payload) -> Payload:
     return {"setVariableResult": results}
 
 
+NETWORK_SLOTS = 3  # the simulated station's NetworkConfigurationPriority slots: 0..2
+
+
+def _set_network_profile(state: StationState, payload: Payload) -> Payload:
+    """B09: a profile for a slot the station has, with a URL of the right scheme for
+    its security profile, is stored (the station keeps using its current one until
+    NetworkConfigurationPriority says otherwise); anything else is Rejected."""
+    slot = payload.get("configurationSlot")
+    data = payload.get("connectionData") or {}
+    url = str(data.get("ocppCsmsUrl", ""))
+    scheme = "ws://" if data.get("securityProfile") == 1 else "wss://"
+    if not isinstance(slot, int) or not 0 <= slot < NETWORK_SLOTS or not url.startswith(scheme):
+        return {"status": "Rejected"}
+    state.network_profiles[slot] = dict(data)
+    return {"status": "Accepted"}
+
+
+def _report(state: StationState, request_id: int, data: list[Payload]) -> Payload:
+    if not data:
+        return {"status": "EmptyResultSet"}
+    state.follow_ups.extend(("NotifyReport", p) for p in device_report.parts(request_id, data))
+    return {"status": "Accepted"}
+
+
+def _get_base_report(state: StationState, payload: Payload) -> Payload:
+    data = device_report.base_report(state.variables, str(payload.get("reportBase", "")))
+    return _report(state, int(payload.get("requestId", 0)), data)
+
+
+def _get_report(state: StationState, payload: Payload) -> Payload:
+    data = device_report.custom_report(state.variables, payload)
+    return _report(state, int(payload.get("requestId", 0)), data)
+
+
 _HANDLERS_2X: dict[str, _Handler] = {
     "Reset": _reset,
     "ChangeAvailability": _accepted,
@@ -320,4 +377,7 @@ _HANDLERS_2X: dict[str, _Handler] = {
     "TriggerMessage": _trigger_2x,
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
+    "GetBaseReport": _get_base_report,
+    "SetNetworkProfile": _set_network_profile,
+    "GetReport": _get_report,
 }

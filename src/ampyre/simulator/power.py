@@ -38,6 +38,9 @@ class EvModel:
     taper_soc: float = 80.0
     floor_fraction: float = 0.1
     phases: int = 3  # 1 or 3 for AC; 0 = DC
+    # The station's current limit for this EV from its charging profiles (W for all the
+    # EV's phases; None: no profile limits it). Set by simulator/smart_charging.py.
+    cap_w: float | None = None
 
     def __post_init__(self) -> None:
         if self.station_max_w <= 0 or self.ev_max_w <= 0:
@@ -71,6 +74,8 @@ def power_at(model: EvModel, soc: float, elapsed: float) -> float:
         span = 100.0 - model.taper_soc
         fraction = model.floor_fraction + (1.0 - model.floor_fraction) * (100.0 - soc) / span
         power = min(power, model.plateau_w * fraction)
+    if model.cap_w is not None:
+        power = min(power, model.cap_w)  # the installed composite schedule's limit
     return max(power, 0.0)
 
 
@@ -83,6 +88,7 @@ class Sample:
     soc: float
     currents_a: tuple[float, ...]  # per phase (AC) or one value (DC)
     voltages_v: tuple[float, ...]  # per phase (AC, phase-to-neutral) or one value (DC)
+    dc: bool = False  # one DC value rather than one AC phase (a single-phase car: L1)
 
 
 @dataclass(slots=True)
@@ -141,6 +147,7 @@ class Charge:
             soc=round(self.soc, 1),
             currents_a=currents,
             voltages_v=voltages,
+            dc=model.dc,
         )
 
 

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 
 from ampyre.simulator import messages as m
+from ampyre.simulator import plug_and_charge as pnc
+from ampyre.simulator.connection_security import ConnectionSecurity
 from ampyre.simulator.session import DEFAULT_ID_TOKENS, SessionConfig
 from ampyre.simulator.station import Counters, SimulatedStation
 
@@ -111,6 +113,11 @@ async def run_simulation(
     sessions: SessionConfig | None = None,
     offline_windows: tuple[tuple[float, float], ...] = (),
     stations_out: list[SimulatedStation] | None = None,
+    fault_interval: float = 0.0,
+    plug_and_charge: str | None = None,  # a vehicle directory (--plug-and-charge)
+    security: ConnectionSecurity | None = None,  # security profile 1-3 and credentials
+    sign_at_boot: bool = False,  # a new station certificate (SignCertificate) at boot
+    certificate_organisation: str | None = None,  # the O of the stations' CSRs
 ) -> SimulationReport:
     """Simulate ``stations`` charging stations until ``duration`` passes or ``stop`` is set.
 
@@ -119,6 +126,8 @@ async def run_simulation(
     EVs (RFID sessions); remote starts are answered either way. ``offline_windows``
     ((after, duration) seconds) take every station offline for a while. The station
     objects are appended to ``stations_out`` when given (tests inspect them).
+    ``fault_interval`` > 0: each station reports a fault about that often (seconds), over
+    a little later (alerts; simulator/monitoring.py).
     """
     m.check_protocol(protocol)
     if stations < 0:
@@ -142,6 +151,17 @@ async def run_simulation(
         )
         for i in range(stations)
     ]
+    for sim in sims:
+        sim.monitoring.fault_every = fault_interval
+    if security is not None:
+        security.check()
+        for sim in sims:
+            sim.conn.configure(security)
+    if plug_and_charge is not None:
+        pnc.attach(sims, plug_and_charge)
+    for sim in sims:
+        sim.certificates.sign_at_boot = sign_at_boot
+        sim.certificates.organisation = certificate_organisation
     if stations_out is not None:
         stations_out.extend(sims)
     tasks: list[asyncio.Task[None]] = []
@@ -211,6 +231,17 @@ def parse_id_tokens(text: str) -> tuple[str, ...]:
     return tokens
 
 
+def parse_currents(text: str) -> tuple[float, ...]:
+    """``16,32`` -> (16.0, 32.0): station k gets the k-th value, cycling."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be amps, e.g. 16,32") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or more currents > 0")
+    return values
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -244,6 +275,24 @@ def session_config_from_args(args: argparse.Namespace) -> SessionConfig:
         target_soc=args.target_soc,
         max_power_kw=args.max_power_kw,
         duplicate_rate=args.duplicate_rate,
+        max_currents_a=args.max_current,
+        single_phase_share=args.single_phase_share,
+        ev_charging_needs=args.ev_charging_needs,
+    )
+
+
+def connection_security(args: argparse.Namespace) -> ConnectionSecurity | None:
+    """The security profile options, or None when none is given."""
+    profile = args.security_profile
+    if profile is None and not (args.cert or args.tls_url or args.ca):
+        return None
+    return ConnectionSecurity(
+        profile=profile if profile is not None else (1 if args.password else 0),
+        password=args.password,
+        cert=args.cert,
+        key=args.key,
+        ca=args.ca,
+        tls_url=args.tls_url,
     )
 
 
@@ -260,6 +309,24 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="SIM", help="station id prefix (id = PREFIX00001)")
     parser.add_argument("--first-index", type=int, default=1, help="index of the first station")
     parser.add_argument("--password", default=None, help="HTTP Basic password (profile 1)")
+    parser.add_argument(
+        "--security-profile",
+        type=int,
+        choices=(0, 1, 2, 3),
+        default=None,
+        help="1 Basic over ws, 2 TLS + Basic, 3 TLS client certificate (default: 1 with "
+        "--password, else none); 2 and 3 connect to --tls-url, or to a wss:// --url",
+    )
+    parser.add_argument(
+        "--cert", default=None, help="client certificate chain (PEM) for profile 3; {id} = id"
+    )
+    parser.add_argument("--key", default=None, help="its private key (PEM); {id} = station id")
+    parser.add_argument("--ca", default=None, help="CA bundle to verify the CSMS's certificate")
+    parser.add_argument(
+        "--tls-url",
+        default=None,
+        help="wss:// base URL for profiles 2 and 3 (e.g. wss://127.0.0.1:9443/ocpp)",
+    )
     parser.add_argument(
         "--heartbeat-interval",
         type=float,
@@ -279,6 +346,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--connect-rate", type=float, default=200.0, help="new stations started per second"
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (reproducible runs)")
+    parser.add_argument(
+        "--fault-interval",
+        type=float,
+        default=0.0,
+        help="seconds: each station reports a fault about this often, cleared a little "
+        "later (alerts); 0 = never",
+    )
     group = parser.add_argument_group("charging sessions")
     group.add_argument(
         "--sessions",
@@ -346,6 +420,50 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         help="share (0..1) of acknowledged transaction messages sent a second time with "
         "the same unique id and payload (idempotency check); default 0",
     )
+    smart = parser.add_argument_group("smart charging")
+    smart.add_argument(
+        "--max-current",
+        type=parse_currents,
+        default=(),
+        metavar="A[,B...]",
+        help="per-phase maximum current of the stations (A); with several values station k "
+        "gets value k mod count (e.g. 16,32); default: from --max-power-kw only",
+    )
+    smart.add_argument(
+        "--single-phase-share",
+        type=_rate,
+        default=0.0,
+        help="share (0..1) of AC cars that charge on one phase and report only L1; default 0",
+    )
+    smart.add_argument(
+        "--ev-charging-needs",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="2.x: cars are ISO 15118 cars that send NotifyEVChargingNeeds (departure time, "
+        "energy, min/max current) once the transaction starts; default off",
+    )
+    group.add_argument(
+        "--plug-and-charge",
+        metavar="DIR",
+        default=None,
+        help="ISO 15118 Plug & Charge on each station's first connector: the vehicle "
+        f"(DIR/{pnc.OEM_CERT}, {pnc.OEM_KEY}, {pnc.V2G_ROOT}) gets a contract certificate "
+        "through the CSMS (Get15118EVCertificate; 1.6: DataTransfer "
+        f"{pnc.VENDOR_ID}) and authorizes with it; needs java for the EXI codec",
+    )
+    certs = parser.add_argument_group("certificates (security extension / OCPP 2.x block A)")
+    certs.add_argument(
+        "--sign-certificate-at-boot",
+        action="store_true",
+        help="each station sends a CSR (SignCertificate, EC P-256, CN = station id) after "
+        "every accepted boot and keeps the certificate the CSMS signs",
+    )
+    certs.add_argument(
+        "--certificate-organisation",
+        metavar="O",
+        default=None,
+        help="the organisation (O) in the stations' CSRs (the CSMS may require one)",
+    )
     parser.add_argument("--json", action="store_true", help="print the final report as JSON")
 
 
@@ -356,6 +474,19 @@ async def main_from_args(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ampyre simulate: {exc}", file=sys.stderr)
         return 2
+    if args.plug_and_charge is not None:
+        try:
+            pnc.vehicle_from_dir(args.plug_and_charge)
+        except ValueError as exc:
+            print(f"ampyre simulate: --plug-and-charge: {exc}", file=sys.stderr)
+            return 2
+    security = connection_security(args)
+    if security is not None:
+        try:
+            security.check()
+        except ValueError as exc:
+            print(f"ampyre simulate: {exc}", file=sys.stderr)
+            return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -384,6 +515,11 @@ async def main_from_args(args: argparse.Namespace) -> int:
             seed=args.seed,
             sessions=sessions,
             offline_windows=tuple(args.offline_window),
+            fault_interval=args.fault_interval,
+            plug_and_charge=args.plug_and_charge,
+            security=security,
+            sign_at_boot=args.sign_certificate_at_boot,
+            certificate_organisation=args.certificate_organisation,
         )
     finally:
         for sig in installed:

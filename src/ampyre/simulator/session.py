@@ -25,7 +25,7 @@ from random import Random
 
 from ampyre.simulator import txmessages as tx
 from ampyre.simulator.messages import Payload, is_v16
-from ampyre.simulator.power import Charge, EvModel, default_phases
+from ampyre.simulator.power import NOMINAL_VOLTAGE_AC, Charge, EvModel, default_phases
 
 DEFAULT_ID_TOKENS = ("SIMTAG0001", "SIMTAG0002", "SIMTAG0003")
 
@@ -49,6 +49,10 @@ class SessionConfig:
     queue_limit: int = 5_000  # queued messages per station before meter values are dropped
     message_attempts: int = 5  # tries of a transaction message answered with CALLERROR
     retry_interval: float = 2.0  # seconds, times the attempt number
+    # Smart charging (issue 18; simulator/smart_charging.py).
+    max_currents_a: tuple[float, ...] = ()  # per-phase max of station k: [k % len]; () = none
+    single_phase_share: float = 0.0  # share of AC cars that charge on one phase (L1)
+    ev_charging_needs: bool = False  # 2.x ISO 15118 cars: NotifyEVChargingNeeds at start
 
     def __post_init__(self) -> None:
         if not self.id_tokens:
@@ -70,14 +74,25 @@ class SessionConfig:
             raise ValueError("duplicate rate must be within 0..1")
         if self.queue_limit < 10:
             raise ValueError("queue limit must be >= 10")
+        if any(a <= 0 for a in self.max_currents_a):
+            raise ValueError("maximum currents must be > 0")
+        if not 0.0 <= self.single_phase_share <= 1.0:
+            raise ValueError("single-phase share must be within 0..1")
 
 
-def new_ev(config: SessionConfig, rng: Random) -> EvModel:
-    """A plausible EV: 40-100 kWh battery, 7.4-150 kW on-board limit, 10-60 % SoC."""
+def new_ev(config: SessionConfig, rng: Random, max_current_a: float | None = None) -> EvModel:
+    """A plausible EV: 40-100 kWh battery, 7.4-150 kW on-board limit, 10-60 % SoC; a
+    `single_phase_share` of AC cars charge on one phase (3.7 or 7.4 kW). With
+    `max_current_a` the station gives at most that many A per phase (AC)."""
     station_w = config.max_power_kw * 1000.0
     phases = default_phases(station_w)
     if phases:
         ev_w = rng.choice((7_400.0, 11_000.0, 11_000.0, 22_000.0))
+        if config.single_phase_share and rng.random() < config.single_phase_share:
+            phases = 1
+            ev_w = rng.choice((3_700.0, 7_400.0))
+        if max_current_a is not None:
+            station_w = min(station_w, max_current_a * NOMINAL_VOLTAGE_AC * phases)
     else:
         ev_w = rng.choice((50_000.0, 100_000.0, 150_000.0))
     return EvModel(

@@ -10,12 +10,12 @@ all the time, so thousands of stations fit in one process.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,8 +24,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ampyre.simulator import control
+from ampyre.simulator import firmware as fw
 from ampyre.simulator import messages as m
 from ampyre.simulator import txmessages as tx
+from ampyre.simulator.certificates import StationCertificates
+from ampyre.simulator.connection_security import ConnectionSecurity, SecurityOps
+from ampyre.simulator.device_ops import DeviceOps
+from ampyre.simulator.monitoring import MonitoringOps
+from ampyre.simulator.plug_and_charge import PNC_TOKEN_TYPE, PlugAndChargeEv
 from ampyre.simulator.power import Charge
 from ampyre.simulator.session import (
     Outbox,
@@ -35,6 +41,7 @@ from ampyre.simulator.session import (
     new_ev,
     new_transaction_id,
 )
+from ampyre.simulator.smart_charging import SmartCharging, departure_at, ev_charging_needs
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +161,61 @@ class SimulatedStation:
         self._tx_handlers["Reset"] = self._reset
         self._tx_handlers["UnlockConnector"] = self._unlock
         self._tx_handlers["TriggerMessage"] = self._trigger
+        # Firmware updates: download from the CSMS's URL, progress, reboot (firmware.py).
+        self.firmware = fw.FirmwareUpdater(protocol, self.state, self._call, self._firmware_reboot)
+        updates = ("UpdateFirmware", "SignedUpdateFirmware") if self.v16 else ("UpdateFirmware",)
+        for action in updates:
+            self._tx_handlers[action] = self._firmware_answer(action)
         self._after_answer: list[Callable[[], None]] = []
+        # Log uploads, display messages, customer information (simulator/device_ops.py).
+        self.device = DeviceOps(station_id, protocol, self._call, self._later)
+        self._tx_handlers.update(self.device.handlers())
+        # Faults (alerts) and 2.x variable monitoring (simulator/monitoring.py).
+        self.monitoring = MonitoringOps(
+            station_id, protocol, self._call, self._later, self.statuses, self.rng
+        )
+        self._tx_handlers.update(self.monitoring.handlers())
+        # Charging profiles and composite schedules; EVs follow them (smart_charging.py).
+        currents = self.cfg.max_currents_a
+        self.max_current_a = currents[token_index % len(currents)] if currents else None
+        self.smart = SmartCharging(
+            station_id,
+            protocol,
+            evse_ids=self.session_connectors,
+            sessions=self.active,
+            started_at=self._tx_started_at,
+            on_change=self._limits_changed,
+            report=lambda calls: self._later(lambda: self._send_in_order(calls)),
+            max_current_a=self.max_current_a,
+            max_power_w=self.cfg.max_power_kw * 1000.0,
+        )
+        self._tx_handlers.update(self.smart.handlers())
+
+        # Profiles 1-3, and obeying password / profile changes (connection_security.py).
+        async def reconnect() -> None:
+            ws = self._ws
+            if ws is not None:
+                await ws.close()
+
+        self.conn = SecurityOps(
+            station_id,
+            protocol,
+            self.state,
+            url,
+            ConnectionSecurity(password=password),
+            reconnect=lambda: self._later(reconnect),
+        )
+        self._tx_handlers.update(self.conn.handlers())
+        # Keys, CSRs, signed chains and installed roots (simulator/certificates.py).
+        self.certificates = StationCertificates(station_id, protocol, self._call, self._later)
+        self._tx_handlers.update(
+            self.certificates.handlers(
+                self._trigger, lambda p: m.answer_call(self.state, "DataTransfer", p)
+            )
+        )
+        # Set by simulator/plug_and_charge.attach: the first connector's EVs then
+        # authorize with a contract certificate installed through the CSMS.
+        self.pnc: PlugAndChargeEv | None = None
         # ChangeAvailability Inoperative: Unavailable once idle (kept across reboots).
         self.inoperative: set[int] = set()
         # A reset is on its way (2.x OnIdle waiting, or rebooting): no new sessions.
@@ -164,10 +225,7 @@ class SimulatedStation:
     # ---- connection lifecycle -----------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        if self.password is None:
-            return {}
-        token = base64.b64encode(f"{self.station_id}:{self.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        return self.conn.headers()  # the profile decides
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with exponential backoff; charge
@@ -177,9 +235,12 @@ class SimulatedStation:
             helpers.append(asyncio.create_task(self._offline_schedule()))
         if self.local_sessions:
             helpers += [asyncio.create_task(self._plug_in_loop(c)) for c in self.session_connectors]
+        if self.monitoring.fault_every > 0:
+            helpers.append(asyncio.create_task(self.monitoring.fault_loop()))
         try:
             await self._connection_loop()
         finally:
+            await self.firmware.close()
             tasks = [*helpers, *self._session_tasks.values()]
             for task in tasks:
                 task.cancel()
@@ -192,7 +253,8 @@ class SimulatedStation:
                 await self._online.wait()
             try:
                 ws = await connect(
-                    f"{self.url.rstrip('/')}/{self.station_id}",
+                    self.conn.url(),  # ws:// or wss:// by security profile
+                    ssl=self.conn.ssl_context(),
                     subprotocols=[Subprotocol(self.protocol)],
                     additional_headers=self._headers(),
                     compression=None,
@@ -335,10 +397,21 @@ class SimulatedStation:
             task = asyncio.create_task(self._send_triggered(requested))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        if self.state.follow_ups:
+            calls, self.state.follow_ups = self.state.follow_ups, []
+            task = asyncio.create_task(self._send_in_order(calls))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _send_in_order(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        for action, payload in calls:
+            await self._call(action, payload)
 
     async def _send_triggered(self, requested: str, target: int | None = None) -> None:
         if requested == "BootNotification":
-            payload = m.boot_notification(self.protocol, self.station_id)
+            payload = m.boot_notification(
+                self.protocol, self.station_id, self.state.firmware_version
+            )
             if not self.v16:
                 payload["reason"] = "Triggered"
             await self._call("BootNotification", payload)
@@ -356,6 +429,23 @@ class SimulatedStation:
         elif requested == "LogStatusNotification":
             await self._call(requested, {"status": "Idle"})
 
+    def _firmware_reboot(self) -> None:
+        """Reboot into new firmware: running transactions end first (reason Reboot, in
+        1.6 Reason and 2.x ReasonEnumType), then the station goes down gracefully."""
+        self.reset_pending = True
+        for session in [s for s in self.active.values() if not s.ended]:
+            self._stop_session(session, "Reboot")
+        self._start_reboot(graceful=True)
+
+    def _firmware_answer(self, action: str) -> Callable[[dict[str, Any]], m.Payload]:
+        def answer(payload: dict[str, Any]) -> m.Payload:
+            result, start = self.firmware.answer(action, payload)
+            if start:
+                self._after_answer.append(self.firmware.start)
+            return result
+
+        return answer
+
     def _trigger(self, payload: dict[str, Any]) -> m.Payload:
         plan = control.trigger(self.protocol, payload, list(self.statuses), self.booted)
         if plan.status != "Accepted":
@@ -371,6 +461,16 @@ class SimulatedStation:
 
         self._after_answer.append(send)
         return {"status": "Accepted"}
+
+    def _later(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `job` once the answer being built has been sent."""
+
+        def start() -> None:
+            task = asyncio.create_task(job())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        self._after_answer.append(start)
 
     def _unlock(self, payload: dict[str, Any]) -> m.Payload:
         charging = {c for c, s in self.active.items() if not s.ended}
@@ -454,6 +554,29 @@ class SimulatedStation:
         self._after_answer.append(lambda: self._start_reboot(order.graceful))
         return {"status": "Accepted"}
 
+    # ---- smart charging (simulator/smart_charging.py) ------------------------------------
+
+    def _tx_started_at(self, connector: int) -> datetime | None:
+        session = self.active.get(connector)
+        if session is None or not session.started_at:
+            return None
+        ago = asyncio.get_running_loop().time() - session.started_at
+        return datetime.now(UTC) - timedelta(seconds=ago)
+
+    def _limits_changed(self, evse_id: int) -> None:
+        # A new limit applies at once: the charging loops re-read their cap.
+        for connector, wake in self._wake.items():
+            if evse_id in (0, connector):
+                wake.set()
+
+    def _apply_cap(self, s: Session) -> float:
+        """Put the composite limit on the EV; the loop time it may change next."""
+        cap = self.smart.cap(s.connector_id, s.charge)
+        s.charge.model.cap_w = cap.watts
+        if cap.seconds is None:
+            return float("inf")
+        return asyncio.get_running_loop().time() + max(cap.seconds, 0.5)
+
     def _stop_session(self, session: Session, reason: str) -> None:
         session.stop_reason = reason
         wake = self._wake.get(session.connector_id)
@@ -535,6 +658,9 @@ class SimulatedStation:
             id_tag = str(payload.get("idTag", ""))
             if connector is None or not id_tag:
                 return {"status": "Rejected"}
+            profile = payload.get("chargingProfile")
+            if profile is not None and not self.smart.remote_start_profile(connector, profile):
+                return {"status": "Rejected"}  # 1.6 5.11: only a TxProfile, no transactionId
             self.counters.remote_starts += 1
             # AuthorizeRemoteTxRequests is false: start without an Authorize first.
             self._after_answer.append(
@@ -559,6 +685,9 @@ class SimulatedStation:
             remote_start_id = payload.get("remoteStartId")
             if connector is None or not isinstance(remote_start_id, int):
                 return {"status": "Rejected"}
+            profile = payload.get("chargingProfile")
+            if profile is not None and not self.smart.remote_start_profile(connector, profile):
+                return {"status": "Rejected"}  # 2.0.1 F01: a TxProfile without transactionId
             self.counters.remote_starts += 1
             # OCPP 2.0.1 F02 (remote start first): answer Accepted, then start the
             # transaction with triggerReason RemoteStart and the remoteStartId.
@@ -635,9 +764,10 @@ class SimulatedStation:
 
     async def _boot(self) -> None:
         while True:
-            reply = await self._call(
-                "BootNotification", m.boot_notification(self.protocol, self.station_id)
-            )
+            boot = m.boot_notification(self.protocol, self.station_id, self.state.firmware_version)
+            if not self.v16 and self.firmware.installed_pending:
+                boot["reason"] = "FirmwareUpdate"  # 2.x BootReasonEnumType
+            reply = await self._call("BootNotification", boot)
             if reply is None:
                 await asyncio.sleep(self.rng.uniform(5.0, 15.0))
                 continue
@@ -648,6 +778,13 @@ class SimulatedStation:
                 self.counters.boots_accepted += 1
                 self.booted = True
                 self.state.set_heartbeat(self.heartbeat_override or seconds or 60.0)
+                task = asyncio.create_task(self.firmware.booted())  # Installed, if rebooted so
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+                if self.certificates.sign_at_boot:
+                    sign = asyncio.create_task(self._sign_at_boot())
+                    self._background.add(sign)
+                    sign.add_done_callback(self._background.discard)
                 return
             if status == "Pending":
                 self.counters.boots_pending += 1
@@ -655,6 +792,9 @@ class SimulatedStation:
                 self.counters.boots_rejected += 1
             # OCPP 1.6 4.2 / 2.0.1 B02.FR.02: retry after the interval the CSMS gave.
             await asyncio.sleep(seconds or 30.0)
+
+    async def _sign_at_boot(self) -> None:
+        await self.certificates.request_certificate()
 
     async def _heartbeat(self) -> None:
         if await self._call("Heartbeat", {}) is not None:
@@ -835,7 +975,11 @@ class SimulatedStation:
                 slot = self.token_index * len(self.session_connectors)
                 slot += self.session_connectors.index(connector)
                 token = cfg.id_tokens[slot % len(cfg.id_tokens)]
-                self._spawn_session(connector, token, tx.ID_TOKEN_TYPE, remote=False)
+                token_type = tx.ID_TOKEN_TYPE
+                if self.pnc is not None and connector == self.session_connectors[0]:
+                    contract = await self.pnc.contract_token() if self.online else None
+                    token, token_type = contract or (token, token_type)
+                self._spawn_session(connector, token, token_type, remote=False)
                 task = self._session_tasks.get(connector)
             if task is not None:
                 await asyncio.wait({task})
@@ -867,6 +1011,9 @@ class SimulatedStation:
             # C12/OfflineTxForUnknownIdEnabled off): only the tokens the station knows.
             return known
         self.counters.authorizations += 1
+        if self.pnc is not None and token_type == PNC_TOKEN_TYPE:
+            accepted = await self.pnc.authorize(id_token)
+            return known if accepted is None else accepted
         kind, reply = await self._exchange(
             "Authorize", tx.authorize(self.protocol, id_token, token_type)
         )
@@ -885,7 +1032,7 @@ class SimulatedStation:
     ) -> None:
         loop = asyncio.get_running_loop()
         cfg, rng = self.cfg, self.rng
-        charge = Charge(new_ev(cfg, rng), register_wh=self.registers[connector])
+        charge = Charge(new_ev(cfg, rng, self.max_current_a), register_wh=self.registers[connector])
         s = Session(
             self.protocol,
             connector,
@@ -916,6 +1063,7 @@ class SimulatedStation:
         finally:
             self.registers[connector] = charge.register_wh
             self.active.pop(connector, None)
+            self.smart.transaction_ended(connector)
             self._wake.pop(connector, None)
             if self._reset_on_idle and not self.active:
                 # 2.0.1 B12.FR.01: the last transaction has ended: reset now.
@@ -961,11 +1109,18 @@ class SimulatedStation:
         cfg = self.cfg
         charge = s.charge
         end_at = s.started_at + self.rng.uniform(0.5, 1.5) * cfg.session_duration
+        if cfg.ev_charging_needs and not self.v16 and self.online:
+            # 2.0.1 K15: an ISO 15118 car tells its needs once the transaction runs.
+            needs = ev_charging_needs(
+                s.connector_id, charge, departure_at(end_at - loop.time()), self.max_current_a
+            )
+            self._put(Queued("NotifyEVChargingNeeds", needs, transactional=False))
         last = loop.time()
         next_sample = last + self._meter_interval()
+        cap_change = self._apply_cap(s)
         suspended = False
         while True:
-            timeout = max(0.0, min(next_sample, end_at) - loop.time())
+            timeout = max(0.0, min(next_sample, end_at, cap_change) - loop.time())
             if not wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
@@ -974,6 +1129,7 @@ class SimulatedStation:
             now = loop.time()
             charge.advance(now - last)
             last = now
+            cap_change = self._apply_cap(s)
             if s.stop_reason is not None:
                 return s.stop_reason
             if now >= end_at:

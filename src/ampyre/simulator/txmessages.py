@@ -57,7 +57,7 @@ def sampled_values(
     if not full:
         return out
     out.append(sv(sample.power_w, "Power.Active.Import", "W", context))
-    if len(sample.currents_a) == 1:  # DC: one current, one voltage
+    if sample.dc:  # DC: one current, one voltage (a single-phase AC car reports L1)
         out.append(sv(sample.currents_a[0], "Current.Import", "A", context))
         out.append(sv(sample.voltages_v[0], "Voltage", "V", context))
     else:

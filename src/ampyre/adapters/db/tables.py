@@ -114,6 +114,9 @@ stations = sa.Table(
     sa.Column("boot_reason", sa.String(64)),
     sa.Column("description", sa.Text),
     sa.Column("password_hash", sa.String(255)),
+    sa.Column("security_profile", sa.SmallInteger),
+    sa.Column("pending_password_hash", sa.String(255)),
+    sa.Column("connection_profile", sa.SmallInteger),
     sa.Column("connected", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("connected_node", sa.String(255)),
     sa.Column("remote_address", sa.String(255)),
@@ -564,6 +567,337 @@ nodes = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False, server_default="0"),
 )
 
+# A station's configuration (issue 17 part 1, adapters/db/configuration.py): one row per
+# attribute of a 2.x device-model variable, or per 1.6 configuration key (component "").
+# evse_id / connector_id 0 = none (a unique index treats NULLs as distinct).
+station_variables = sa.Table(
+    "station_variables",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("component", sa.String(50), nullable=False),
+    sa.Column("component_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("evse_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("connector_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("variable", sa.String(50), nullable=False),
+    sa.Column("variable_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("attribute_type", sa.String(16), nullable=False, server_default="Actual"),
+    sa.Column("value", sa.String(2500)),
+    sa.Column("mutability", sa.String(16)),
+    sa.Column("persistent", sa.Boolean),
+    sa.Column("constant", sa.Boolean),
+    sa.Column("characteristics", Json),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("reboot_required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("report_id", sa.Integer),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(
+        "ux_station_variables_address",
+        "station_id",
+        "component",
+        "component_instance",
+        "evse_id",
+        "connector_id",
+        "variable",
+        "variable_instance",
+        "attribute_type",
+        unique=True,
+    ),
+    sa.Index("ix_station_variables_variable", "variable"),
+)
+
+# Requests for a station's configuration (2.x GetBaseReport / GetReport, whose id is the
+# requestId its NotifyReport parts carry; 1.6 GetConfiguration) and how far they got.
+config_reports = sa.Table(
+    "config_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("criteria", Json),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("seq_nos", Json),  # the seqNo of each part received
+    sa.Column("last_seq_no", sa.Integer),
+    sa.Column("variables", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_part_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.String(512)),
+    sa.Index("ux_config_reports_station_id_request_id", "station_id", "request_id", unique=True),
+    sa.Index("ix_config_reports_state", "state"),
+)
+
+# ChangeAvailability answered Scheduled, followed until applied (services/availability.py).
+availability_changes = sa.Table(
+    "availability_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("evse_id", sa.Integer, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("operative", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("applied_at", UtcDateTime),
+    sa.Index("ix_availability_changes_station_id", "station_id"),
+)
+
+# SetNetworkProfile attempts (services/network_profiles.py), secrets masked.
+network_profiles = sa.Table(
+    "network_profiles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("slot", sa.Integer, nullable=False),
+    sa.Column("profile", Json, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("station_status", sa.String(64)),
+    sa.Column("detail", sa.String(512)),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Index("ix_network_profiles_station_id", "station_id"),
+)
+
+# Issue 17 parts 5-7 (migration 0014_logs): log uploads a station was asked for
+# (services/logs.py), display messages (services/display.py), and the requests whose
+# answers come in parts: GetDisplayMessages and CustomerInformation (the id of a row is
+# the OCPP requestId).
+log_requests = sa.Table(
+    "log_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("ocpp_version", sa.String(16), nullable=False),
+    sa.Column("log_type", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),  # sha256 of the upload token
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("station_status", sa.String(32)),  # the last upload status notified
+    sa.Column("station_answer", sa.String(64)),
+    sa.Column("filename", sa.String(255)),  # as the station named it (shown only)
+    sa.Column("detail", sa.String(512)),
+    sa.Column("params", Json),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("stored_as", sa.String(64)),  # file name under AMPYRE_LOG_DIR (Ampyre's own)
+    sa.Column("size", sa.BigInteger),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("content_type", sa.String(127)),
+    sa.Column("received_at", UtcDateTime),
+    sa.Index("ux_log_requests_token_hash", "token_hash", unique=True),
+    sa.Index("ix_log_requests_station_id_requested_at", "station_id", "requested_at"),
+)
+
+display_messages = sa.Table(
+    "display_messages",
+    metadata,
+    sa.Column("station_id", sa.String(255), _station_fk(), primary_key=True),
+    sa.Column("message_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16)),
+    sa.Column("start_at", UtcDateTime),
+    sa.Column("end_at", UtcDateTime),
+    sa.Column("transaction_id", sa.String(36)),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("language", sa.String(8)),
+    sa.Column("content", sa.String(1024), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # "csms" (set) or "station" (reported)
+    sa.Column("request_id", sa.Integer),  # the GetDisplayMessages that reported it last
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+part_requests = sa.Table(
+    "part_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # display_messages | customer_information
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("station_answer", sa.String(64)),
+    sa.Column("params", Json),
+    sa.Column("parts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("last_part_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.String(512)),
+    sa.Index("ix_part_requests_station_id_kind", "station_id", "kind"),
+    sa.Index("ix_part_requests_status", "status"),
+)
+
+customer_info_parts = sa.Table(
+    "customer_info_parts",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.Integer,
+        sa.ForeignKey("part_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("seq_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("tbc", sa.Boolean, nullable=False),
+    sa.Column("generated_at", UtcDateTime),
+)
+
+# Hosted firmware files (issue 17 part 4, adapters/db/firmware.py): the bytes live under
+# AMPYRE_FIRMWARE_DIR as `stored_name`; stations fetch them at /firmware/{token}.
+firmware_files = sa.Table(
+    "firmware_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(50), nullable=False),
+    sa.Column("vendor", sa.String(50)),
+    sa.Column("model", sa.String(50)),
+    sa.Column("description", sa.String(255)),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("stored_name", sa.String(64), nullable=False),
+    sa.Column("signing_certificate", sa.Text),
+    sa.Column("signature", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ux_firmware_files_token", "token", unique=True),
+)
+
+# Fleet rollouts of a firmware file; their stations are firmware_updates rows.
+firmware_rollouts = sa.Table(
+    "firmware_rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "file_id",
+        sa.Integer,
+        sa.ForeignKey("firmware_files.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("batch_size", sa.Integer, nullable=False),
+    sa.Column("pause_seconds", sa.Float, nullable=False),
+    sa.Column("abort_threshold", sa.Integer, nullable=False),
+    sa.Column("targets", Json, nullable=False),
+    sa.Column("retries", sa.Integer),
+    sa.Column("retry_interval", sa.Integer),
+    sa.Column("next_batch_at", UtcDateTime),
+    sa.Column("batches_sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("detail", sa.String(512)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Index("ix_firmware_rollouts_state", "state"),
+)
+
+# One firmware update of one station (alone or in a rollout); its id is the 2.x requestId.
+firmware_updates = sa.Table(
+    "firmware_updates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("firmware_files.id", ondelete="SET NULL")),
+    sa.Column("rollout_id", sa.Integer, sa.ForeignKey("firmware_rollouts.id", ondelete="CASCADE")),
+    sa.Column("target_version", sa.String(50), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32)),
+    sa.Column("detail", sa.String(512)),
+    sa.Column("ocpp_version", sa.String(16)),
+    sa.Column("retrieve_at", UtcDateTime),
+    sa.Column("install_at", UtcDateTime),
+    sa.Column("retries", sa.Integer),
+    sa.Column("retry_interval", sa.Integer),
+    sa.Column("history", Json),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_firmware_updates_station_id_state", "station_id", "state"),
+    sa.Index("ix_firmware_updates_rollout_id_state", "rollout_id", "state"),
+)
+
+# Alerts (issue 17 part 2, adapters/db/alerts.py): a station's faults from 1.6 status
+# errorCodes and 2.x NotifyEvent, open -> acknowledged -> cleared. Address columns: "" /
+# 0 = none. A repeat of a fault that is not cleared counts on its row.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("evse_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("connector_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("component", sa.String(50), nullable=False, server_default=""),
+    sa.Column("component_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("variable", sa.String(50), nullable=False, server_default=""),
+    sa.Column("variable_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("code", sa.String(128), nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("info", sa.String(500)),
+    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("trigger", sa.String(32)),
+    sa.Column("event_type", sa.String(32)),
+    sa.Column("event_id", sa.Integer),
+    sa.Column("monitor_id", sa.Integer),
+    sa.Column("tech_code", sa.String(50)),
+    sa.Column("tech_info", sa.String(500)),
+    sa.Column("actual_value", sa.String(2500)),
+    sa.Column("status", sa.String(32)),
+    sa.Column("acknowledged_by", sa.String(255)),
+    sa.Column("acknowledged_at", UtcDateTime),
+    sa.Column("cleared_at", UtcDateTime),
+    sa.Index("ix_alerts_station_id_state", "station_id", "state"),
+    sa.Index("ix_alerts_state_last_seen", "state", "last_seen"),
+)
+
+# A 2.x station's variable monitors as Ampyre last knew them (set through the API or
+# reported by NotifyMonitoringReport; adapters/db/monitoring.py).
+station_monitors = sa.Table(
+    "station_monitors",
+    metadata,
+    sa.Column("station_id", sa.String(255), _station_fk(), primary_key=True),
+    sa.Column("monitor_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("component", sa.String(50), nullable=False),
+    sa.Column("component_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("evse_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("connector_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("variable", sa.String(50), nullable=False),
+    sa.Column("variable_instance", sa.String(50), nullable=False, server_default=""),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("transaction", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# GetMonitoringReport requests (their requestId is what the NotifyMonitoringReport parts
+# carry) and how far their multi-part answer got: pending -> complete | incomplete.
+monitoring_reports = sa.Table(
+    "monitoring_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("station_id", sa.String(255), _station_fk(), nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("monitors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("seq_nos", Json),  # the seqNo of each part received
+    # Asked for every monitor: once complete, stored monitors it did not list are gone.
+    sa.Column("full", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_part_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.String(512)),
+    sa.Index(
+        "ux_monitoring_reports_station_id_request_id", "station_id", "request_id", unique=True
+    ),
+)
+
 # Columns an operator may set through StationUpdate.extra (identity and bookkeeping
 # columns are excluded).
 STATION_EDITABLE: frozenset[str] = frozenset(
@@ -574,3 +908,12 @@ STATION_EDITABLE: frozenset[str] = frozenset(
 def row_dict(row: Any) -> dict[str, Any]:
     """A result row as a plain dict keyed by column name."""
     return dict(row._mapping)
+
+
+# Tables kept in modules of their own, registered on `metadata` when they are imported.
+from ampyre.adapters.db import tables_certificates as tables_certificates  # noqa: E402
+from ampyre.adapters.db import tables_charging as tables_charging  # noqa: E402
+from ampyre.adapters.db import tables_pki as tables_pki  # noqa: E402
+from ampyre.adapters.db import tables_pnc as tables_pnc  # noqa: E402
+from ampyre.adapters.db import tables_security as tables_security  # noqa: E402
+from ampyre.adapters.db import tables_sites as tables_sites  # noqa: E402

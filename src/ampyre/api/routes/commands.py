@@ -33,6 +33,9 @@ TYPED_ENDPOINTS: Final = {
     "CancelReservation": "DELETE /api/v1/reservations/{reservation_id}",
     "RemoteStartTransaction": "POST /api/v1/stations/{station_id}/remote-start",
     "RequestStartTransaction": "POST /api/v1/stations/{station_id}/remote-start",
+    "SetChargingProfile": "POST /api/v1/stations/{station_id}/charging-profile",
+    "ClearChargingProfile": "POST /api/v1/stations/{station_id}/charging-profiles/clear",
+    "GetChargingProfiles": "POST /api/v1/stations/{station_id}/charging-profiles/refresh",
 }
 
 

@@ -12,17 +12,27 @@ from typing import Annotated, NoReturn
 from fastapi import APIRouter, Depends, Query
 
 from ampyre.api.auth import Auth
-from ampyre.api.command_errors import check_answer, command_failed
+from ampyre.api.command_errors import (
+    check_answer,
+    command_failed,
+    invalid_request,
+    not_in_version,
+)
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
-from ampyre.api.routes._common import problems
+from ampyre.api.routes._common import Limit, Offset, problems
 from ampyre.api.routes.commands import TYPED_ENDPOINTS, Action, Payload, Timeout, refuse_raw
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas import CommandResult
 from ampyre.api.schemas_control import (
+    AvailabilityChangeOut,
+    AvailabilityChangePage,
     AvailabilityIn,
+    DataTransferIn,
     OcppActionsOut,
     ResetIn,
+    TransactionStatusIn,
+    TransactionStatusOut,
     TriggerIn,
     UnlockIn,
     ValidOut,
@@ -60,24 +70,7 @@ def _not_addressable(station_id: str, exc: NotAddressable, version: str | None) 
             supported=[t.value for t in exc.supported],
             errors=[{"loc": ["body", "message"], "msg": str(exc), "type": "value_error"}],
         ) from None
-    raise ApiProblem(
-        422,
-        f"station {station_id!r} speaks {version or 'another version'}: {exc}",
-        slug="not-in-version",
-        title="Not possible in the station's OCPP version",
-        ocpp_version=version,
-    ) from None
-
-
-def _invalid(exc: InvalidCommand) -> NoReturn:
-    loc = ["body", exc.field] if exc.field else ["body"]
-    raise ApiProblem(
-        422,
-        str(exc),
-        slug="validation-error",
-        title="Invalid request",
-        errors=[{"loc": loc, "msg": str(exc), "type": "value_error"}],
-    ) from None
+    not_in_version(station_id, exc, version)
 
 
 def _actions(schemas: Schemas, version: OcppVersion) -> list[str]:
@@ -119,7 +112,7 @@ def station_control_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         try:
             answer = await send(svc, wait)
         except InvalidCommand as exc:
-            _invalid(exc)
+            invalid_request(str(exc), exc.field)
         except NotAddressable as exc:
             _not_addressable(station_id, exc, svc.connected_version(station_id))
         check_answer(station_id, action, answer, wait)
@@ -188,6 +181,79 @@ def station_control_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             lambda svc, wait: svc.trigger(
                 station_id, body.message, body.evse_id, body.connector_id, wait
             ),
+        )
+
+    @router.get(
+        "/{station_id}/availability-changes",
+        dependencies=viewer,
+        responses=problems(404, 422, 503),
+    )
+    async def availability_changes(
+        station_id: StationId, limit: Limit = 50, offset: Offset = 0
+    ) -> AvailabilityChangePage:
+        """ChangeAvailability commands the station answered `Scheduled` (a transaction
+        ran there), newest first: `scheduled` until the station's status notifications
+        show the new availability on every connector it covers, then `applied`."""
+        tracker = service().availability
+        if tracker is None:
+            raise ApiProblem(503, "availability tracking is not available in this process")
+        await deps.stations.require(station_id)
+        page = await tracker.changes(station_id, limit, offset)
+        return AvailabilityChangePage(
+            items=[
+                AvailabilityChangeOut(
+                    id=c.id,
+                    evse_id=c.evse_id or None,
+                    connector_id=c.connector_id or None,
+                    operative=c.operative,
+                    state=c.state,
+                    requested_at=c.requested_at,
+                    applied_at=c.applied_at,
+                )
+                for c in page.items
+            ],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post("/{station_id}/data-transfer", dependencies=operator, responses=commands)
+    async def data_transfer(
+        station_id: StationId, body: DataTransferIn, timeout_s: Timeout = None
+    ) -> CommandResult:
+        """DataTransfer to the station: a vendor-specific message. The station answers
+        accepted, rejected, unknownmessageid or unknownvendorid; its `data` is in
+        `response`. 1.6 carries only string data (422 otherwise)."""
+        return await run(
+            station_id,
+            "DataTransfer",
+            timeout_s,
+            lambda svc, wait: svc.data_transfer(
+                station_id, body.vendor_id, body.message_id, body.data, wait
+            ),
+        )
+
+    @router.post("/{station_id}/transaction-status", dependencies=operator, responses=commands)
+    async def transaction_status(
+        station_id: StationId, body: TransactionStatusIn, timeout_s: Timeout = None
+    ) -> TransactionStatusOut:
+        """2.x GetTransactionStatus: whether a transaction is still ongoing at the station
+        and whether it has transaction messages queued (422 for 1.6)."""
+        svc = service()
+        await deps.stations.require(station_id)
+        wait = timeout_s if timeout_s is not None else deps.settings.call_timeout
+        try:
+            answer = await svc.transaction_status(station_id, body.transaction_id, wait)
+        except InvalidCommand as exc:
+            invalid_request(str(exc), exc.field)
+        except NotAddressable as exc:
+            _not_addressable(station_id, exc, svc.connected_version(station_id))
+        check_answer(station_id, "GetTransactionStatus", answer, wait)
+        return TransactionStatusOut(
+            status=answer.status,
+            ongoing=answer.ongoing,
+            messages_in_queue=answer.messages_in_queue,
+            response=answer.response,
         )
 
     async def version_of(station_id: str, wanted: OcppVersion | None) -> OcppVersion:

@@ -88,12 +88,13 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
     async def create_station(body: StationCreate, response: Response) -> StationOut:
         """Register a station. With a password it must present it with HTTP Basic
         (security profile 1); without one it connects without credentials (profile 0).
-        Ampyre terminates no TLS itself (profiles 2/3 need a TLS proxy in front)."""
+        `security_profile` 2 or 3 needs TLS (AMPYRE_OCPP_TLS_PORT, or a TLS proxy)."""
         station = await service.create(
             body.id,
             password=body.password,
             registration_status=body.registration_status,
             description=body.description,
+            security_profile=body.security_profile,
         )
         location = quote(station.id, safe="*=:+@")
         response.headers["Location"] = f"{API_PREFIX}/stations/{location}"
@@ -113,6 +114,8 @@ def stations_router(deps: ApiDeps, auth: Auth) -> APIRouter:
             registration_status=body.registration_status,
             description=body.description if "description" in given else UNSET,
             password=body.password if "password" in given else UNSET,
+            # the configured security profile
+            security_profile=body.security_profile if "security_profile" in given else UNSET,
         )
         return await render(station)
 

@@ -13,6 +13,7 @@ from ampyre.api.command_errors import check_outcome, command_failed
 from ampyre.api.deps import ApiDeps
 from ampyre.api.problems import ApiProblem
 from ampyre.api.routes._common import INT32_MAX, INT64_MAX, Limit, Offset, problems
+from ampyre.api.routes.charging_profiles import remote_start_profile
 from ampyre.api.routes.stations import StationId
 from ampyre.api.schemas_dashboard import ChartPointOut, MeterSeriesOut
 from ampyre.api.schemas_transactions import (
@@ -211,18 +212,35 @@ def transactions_router(deps: ApiDeps, auth: Auth) -> APIRouter:
         svc = service()
         await deps.stations.require(station_id)
         action = "RemoteStartTransaction/RequestStartTransaction"
+        profile, charging_profile = None, body.charging_profile
+        if charging_profile is not None:  # Ampyre's profile shape: checked and encoded
+            profile, charging_profile = await remote_start_profile(
+                deps, station_id, body.evse_id, charging_profile
+            )
         try:
             result = await svc.remote_start(
                 station_id,
                 body.id_token,
                 evse_id=body.evse_id,
                 id_token_type=body.id_token_type.value if body.id_token_type else None,
-                charging_profile=body.charging_profile,
+                charging_profile=charging_profile,
                 wait=body.wait,
             )
         except CommandError as exc:
             command_failed(station_id, action, exc)
         check_outcome(station_id, action, result.outcome)
+        if (
+            profile is not None
+            and deps.charging_profiles is not None
+            and result.outcome.status == "accepted"
+        ):
+            tx = result.transaction
+            await deps.charging_profiles.remote_started(
+                station_id,
+                tx.evse_id if tx is not None and tx.evse_id else body.evse_id,
+                profile,
+                tx.transaction_id if tx is not None else None,
+            )
         return RemoteStartOut(
             status=result.outcome.status,
             remote_start_id=result.remote_start_id,

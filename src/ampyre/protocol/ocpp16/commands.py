@@ -126,7 +126,7 @@ class Codec16:
     def cancel_reservation(self, reservation_id: int) -> Request:
         return "CancelReservation", {"reservationId": reservation_id}
 
-    def transaction_status(self, transaction_id: str) -> Request | None:
+    def transaction_status(self, transaction_id: str | None) -> Request | None:
         return None  # 1.6 has no GetTransactionStatus
 
     def transaction_status_answer(self, answer: dict[str, Any]) -> tuple[bool | None, bool | None]:
@@ -173,3 +173,21 @@ class Codec16:
         the station first (section 5.18), not refused."""
         connector_of(evse_id, connector_id)  # both must agree
         return "UnlockConnector", {"connectorId": evse_id}
+
+    def set_network_profile(self, slot: int, connection: dict[str, Any]) -> Request:
+        raise NotAddressable(
+            "OCPP 1.6 has no network profiles (the security extension's SecurityProfile "
+            "and AuthorizationKey keys are set as configuration)"
+        )
+
+    def data_transfer(self, vendor_id: str, message_id: str | None, data: Any) -> Request:
+        """DataTransfer.req (section 5.5): 1.6 data is text; anything else is refused
+        rather than silently encoded (the vendor decides the text's format)."""
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            if not isinstance(data, str):
+                raise NotAddressable("OCPP 1.6 DataTransfer data is a string")
+            payload["data"] = data
+        return "DataTransfer", payload

@@ -13,15 +13,12 @@ from ampyre.services.data_transfer import DataTransferService
 from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
 
-# Notifications with an empty answer, stored in the station's history: the core
-# profile's firmware/diagnostics status and the 1.6 security extension's ones.
-STORED: Final = (
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignedFirmwareStatusNotification",
-)
+# Notifications with an empty answer, stored in the station's history (diagnostics and
+# log upload status: protocol/device_handlers.py; firmware status: protocol/firmware.py).
+# The 1.6 security extension's SecurityEventNotification is taken over by the
+# certificate block (protocol/certificates.py: a security event, alerts for critical
+# types, still kept in the history); stored here only where that block is not built.
+STORED: Final = ("SecurityEventNotification",)
 
 
 def table(

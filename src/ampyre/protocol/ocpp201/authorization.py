@@ -44,7 +44,8 @@ def handlers(svc: AuthService) -> dict[str, Handler]:
         token = p["idToken"]
         decision = await svc.authorize(ctx.station_id, token["idToken"], token["type"])
         # certificate / iso15118CertificateHashData (ISO 15118 contract validation, C07)
-        # are not evaluated yet: no certificateStatus is claimed (it is optional).
+        # are evaluated by the Plug & Charge block, which takes over Authorize where it is
+        # composed (protocol/ocpp201/plug_and_charge.py); this base handler claims none.
         return {"idTokenInfo": id_token_info(decision)}
 
     async def reservation_status_update(ctx: CallContext, p: dict[str, Any]) -> dict[str, Any]:

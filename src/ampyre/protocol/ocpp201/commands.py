@@ -125,7 +125,11 @@ class Codec201:
     def cancel_reservation(self, reservation_id: int) -> Request:
         return "CancelReservation", {"reservationId": reservation_id}
 
-    def transaction_status(self, transaction_id: str) -> Request | None:
+    def transaction_status(self, transaction_id: str | None) -> Request | None:
+        # D14 / E14: without transactionId the station only says whether it has queued
+        # transaction messages.
+        if transaction_id is None:
+            return "GetTransactionStatus", {}
         return "GetTransactionStatus", {"transactionId": transaction_id}
 
     def transaction_status_answer(self, answer: dict[str, Any]) -> tuple[bool | None, bool | None]:
@@ -181,6 +185,19 @@ class Codec201:
         """UnlockConnectorRequest (F05). The station refuses while an authorized
         transaction runs there (OngoingAuthorizedTransaction)."""
         return "UnlockConnector", {"evseId": evse_id, "connectorId": connector_id}
+
+    def set_network_profile(self, slot: int, connection: dict[str, Any]) -> Request:
+        """SetNetworkProfileRequest (B09)."""
+        return "SetNetworkProfile", {"configurationSlot": slot, "connectionData": connection}
+
+    def data_transfer(self, vendor_id: str, message_id: str | None, data: Any) -> Request:
+        """DataTransferRequest (P01): data is any JSON value."""
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        return "DataTransfer", payload
 
 
 def _evse(evse_id: int | None, connector_id: int | None) -> dict[str, Any] | None:

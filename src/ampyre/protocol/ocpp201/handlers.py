@@ -14,19 +14,15 @@ from ampyre.services.provisioning import ProvisioningService
 from ampyre.services.transactions import TransactionService
 
 # Notifications with an empty answer (checked against the 2.0.1 response schemas),
-# stored in the station's history until the block that interprets them exists.
+# stored in the station's history until the block that interprets them exists (blocks
+# that do, e.g. NotifyReport in ocpp201/configuration.py, NotifyEvent and
+# NotifyMonitoringReport in ocpp201/monitoring.py, the charging limit and profile
+# reports in ocpp201/smart_charging.py, come in through
+# protocol/tables.py build_tables(blocks=...)).
 STORED: Final = (
-    "ClearedChargingLimit",
-    "FirmwareStatusNotification",
-    "LogStatusNotification",
-    "NotifyChargingLimit",
-    "NotifyCustomerInformation",
-    "NotifyDisplayMessages",
-    "NotifyEvent",
-    "NotifyMonitoringReport",
-    "NotifyReport",
     "PublishFirmwareStatusNotification",
-    "ReportChargingProfiles",
+    # Taken over by the certificate block (protocol/certificates.py: a security
+    # event, alerts for critical types, still kept in the history).
     "SecurityEventNotification",
 )
 

@@ -22,6 +22,19 @@ import users from "./users.js";
 import transaction from "./transaction.js";
 import transactions from "./transactions.js";
 import nodes from "./nodes.js";
+import configuration from "./configuration.js";
+import firmware from "./firmware.js";
+import firmwareRollout from "./firmware-rollout.js";
+import alerts from "./alerts.js";
+import logs from "./logs.js";
+import customerData from "./customer-data.js";
+import sites, { newSite } from "./sites.js";
+import site, { siteEdit } from "./site.js";
+// --- end issue 18 ---
+import securityEvents from "./security.js";
+import securityCertificates from "./security-certificates.js";
+import pki from "./pki.js";
+import contractCertificates from "./contract-certificates.js";
 
 export const pages = [
   overview,
@@ -38,4 +51,19 @@ export const pages = [
   audit,
   users,
   nodes,
+  configuration,
+  firmware,
+  firmwareRollout,
+  alerts,
+  logs,
+  customerData,
+  sites,
+  newSite,
+  site,
+  siteEdit,
+  // --- end issue 18 ---
+  securityEvents,
+  securityCertificates,
+  pki,
+  contractCertificates,
 ];

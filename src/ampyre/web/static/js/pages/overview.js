@@ -22,27 +22,49 @@ export default {
   async render(root, ctx) {
     const tiles = h("div", { class: "tiles", "aria-live": "polite" });
     const alerts = h("div");
-    root.append(pageHeader("Overview"), tiles, card("Recent alerts", alerts));
+    root.append(pageHeader("Overview"), tiles, card("Recent alerts", alerts,
+      h("p", {}, h("a", { href: href("/alerts") }, "All alerts not cleared"))));
     let data = null;
     let rate = null;
+    // The tiles are made once and then updated in place: a redraw every stats tick must
+    // not take the keyboard focus off the tile a user is on.
+    const made = new Map();
+    let shownAlerts;
+    function setTile(label, value, link, kind = "") {
+      const old = made.get(label);
+      if (!old) {
+        const el = tile(label, value, link, kind);
+        made.set(label, el);
+        return el;
+      }
+      old.className = `tile ${kind}`;
+      if (link) old.setAttribute("href", link);
+      old.querySelector(".tile-value").textContent = value;
+      return old;
+    }
 
     function draw() {
       if (!data) return;
       const s = data.stations || {};
       const mps = rate ?? data.messages_per_second;
-      replace(tiles,
-        tile("Stations", fmt.number(s.total), href("/stations")),
-        tile("Online", fmt.number(s.online), href("/stations", { state: "online" }), "ok"),
-        tile("Offline", fmt.number(s.offline), href("/stations", { state: "offline" }), "muted"),
-        tile("Faulted", fmt.number(s.faulted), href("/stations", { state: "faulted" }), s.faulted ? "bad" : ""),
-        tile("Charging", fmt.number(s.charging), href("/stations", { state: "charging" }), "charging"),
-        tile("Active transactions", fmt.number(data.active_transactions), href("/transactions", { status: "active" })),
-        tile("Energy today", fmt.kwh(data.energy_today_wh, 1)),
-        tile("Messages / s", fmt.number(mps, 1)));
-      const list = data.alerts || [];
-      replace(alerts, list.length === 0
+      const list = [
+        setTile("Stations", fmt.number(s.total), href("/stations")),
+        setTile("Online", fmt.number(s.online), href("/stations", { state: "online" }), "ok"),
+        setTile("Offline", fmt.number(s.offline), href("/stations", { state: "offline" }), "muted"),
+        setTile("Faulted", fmt.number(s.faulted), href("/stations", { state: "faulted" }), s.faulted ? "bad" : ""),
+        setTile("Charging", fmt.number(s.charging), href("/stations", { state: "charging" }), "charging"),
+        setTile("Active transactions", fmt.number(data.active_transactions), href("/transactions", { status: "active" })),
+        setTile("Energy today", fmt.kwh(data.energy_today_wh, 1)),
+        setTile("Messages / s", fmt.number(mps, 1))];
+      if (tiles.children.length !== list.length || list.some((el, i) => tiles.children[i] !== el)) {
+        replace(tiles, ...list);
+      }
+      if (data.alerts === shownAlerts) return; // a stats tick: the list is as it was
+      shownAlerts = data.alerts;
+      const recent = data.alerts || [];
+      replace(alerts, recent.length === 0
         ? h("p", { class: "muted" }, "No alerts.")
-        : h("ul", { class: "alerts" }, list.map((a) => h("li", {},
+        : h("ul", { class: "alerts" }, recent.map((a) => h("li", {},
           badge(a.status || a.error_code || "alert"), " ",
           h("a", { href: href(`/stations/${seg(a.station_id)}`) }, a.station_id),
           a.evse_id ? ` EVSE ${a.evse_id}` : "", a.connector_id ? ` connector ${a.connector_id}` : "",

@@ -10,7 +10,12 @@ import * as fmt from "../format.js";
 import { card, tabs } from "../layout.js";
 import { Context, href, setQuery } from "../router.js";
 import { can } from "../session.js";
+import { alertsTab } from "./alerts.js";
 import { commandsTab } from "./station/commands.js";
+import { configTab } from "./station/config.js";
+import { chargingTab } from "./station/charging.js"; // issue 18 (H4)
+import { securityTab } from "./station/security.js";
+import { displayTab, logsTab } from "./station/logs.js";
 import { connectionBadge, connectorBadge, place, tickAgo } from "./station/parts.js";
 import { settingsTab } from "./station/settings.js";
 import { historyTab, messagesTab, reportsTab, transactionsTab } from "./station/tabs.js";
@@ -180,6 +185,12 @@ export default {
       { key: "transactions", label: "Transactions", render: transactionsTab },
       { key: "messages", label: "Message log", render: messagesTab },
       { key: "reports", label: "Reports", render: reportsTab },
+      { key: "alerts", label: "Alerts", render: alertsTab },
+      { key: "configuration", label: "Configuration", render: configTab },
+      { key: "charging", label: "Charging", render: chargingTab }, // issue 18 (H4)
+      { key: "security", label: "Security", render: securityTab },
+      { key: "logs", label: "Logs", render: logsTab },
+      { key: "display", label: "Display", render: displayTab },
     ];
     if (can("operator")) items.push({ key: "commands", label: "Commands", render: commandsTab });
     if (can("admin")) items.push({ key: "settings", label: "Settings", render: settingsTab });

@@ -11,6 +11,7 @@ import * as fmt from "../../format.js";
 import { href } from "../../router.js";
 import { connectorsOf, evsesOf, place } from "./parts.js";
 import { rawCommand } from "./raw.js";
+import { remoteCommands } from "./remote.js";
 
 // What TriggerMessage can ask for when the action list is not available.
 const TRIGGERS = ["BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "FirmwareStatusNotification"];
@@ -219,6 +220,7 @@ export function commandsTab(panel, env) {
     ["Clear cache", "Empty the station's authorization cache.", clearCache],
     ["Push local list", "Send the id tokens usable here.", pushList],
     ["Reserve", "Reserve an EVSE for an id token.", reserve],
+    ...remoteCommands(env),
   ];
   const list = h("ul", { class: "command-list" }, commands.map(([label, text, fn]) => h("li", {},
     h("button", { type: "button", onclick: fn }, label),
