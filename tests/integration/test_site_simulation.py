@@ -227,7 +227,7 @@ async def test_site_of_20_simulated_stations(
 
     config = SessionConfig(
         id_tokens=TOKENS,
-        meter_interval=0.25,
+        meter_interval=0.5,
         session_duration=30.0,
         idle_time=5.0,
         max_currents_a=CURRENTS,

@@ -130,6 +130,13 @@ class Charge:
             self.elapsed += dt
             self.power_w = power_at(model, self.soc, self.elapsed)
 
+    def cap(self, watts: float | None) -> None:
+        """A new limit (the installed composite schedule's) applies from now on: the
+        power drawn follows at once, not at the next advance."""
+        self.model.cap_w = watts
+        if self.charging:
+            self.power_w = power_at(self.model, self.soc, self.elapsed)
+
     def sample(self) -> Sample:
         model = self.model
         power = self.power_w if self.charging else 0.0

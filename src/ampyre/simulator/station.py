@@ -572,7 +572,7 @@ class SimulatedStation:
     def _apply_cap(self, s: Session) -> float:
         """Put the composite limit on the EV; the loop time it may change next."""
         cap = self.smart.cap(s.connector_id, s.charge)
-        s.charge.model.cap_w = cap.watts
+        s.charge.cap(cap.watts)
         if cap.seconds is None:
             return float("inf")
         return asyncio.get_running_loop().time() + max(cap.seconds, 0.5)
