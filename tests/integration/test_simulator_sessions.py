@@ -5,6 +5,7 @@ window in the middle, and remote start/stop through the REST API, checked throug
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -113,11 +114,17 @@ async def test_sessions_recorded_with_correct_energy(ampyre: Server, protocol: s
             assert tx["energy_wh"] == session.meter_stop - session.meter_start
             assert tx["stop_reason"] == "Local"
             values = await _meter_values(api, tx["id"])
-            # Two samples can share a timestamp (ms): among them no order is defined.
+            # Two samples can share a timestamp (ms): among them no order is defined. The
+            # timestamps are compared as times: RFC 3339 text leaves out a zero fraction
+            # ("...:31Z" sorts after "...:31.100Z" as a string).
             registers = [
-                v["si_value"] for v in sorted(values, key=lambda v: (v["timestamp"], v["si_value"]))
+                v["si_value"]
+                for v in sorted(
+                    values,
+                    key=lambda v: (datetime.fromisoformat(v["timestamp"]), v["si_value"]),
+                )
                 if v["measurand"] == REGISTER
-            ]  # fmt: skip
+            ]
             assert registers == sorted(registers)
             assert registers[0] >= session.meter_start and registers[-1] <= session.meter_stop
             # A session of 1.5 s on a loaded machine may end before its first periodic
