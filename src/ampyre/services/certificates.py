@@ -219,8 +219,10 @@ class CertificateService:
         now = self._clock()
         use_name = (req.use or SigningUse.CHARGING_STATION).value
         if answer.status == "accepted":
-            await self._store.update_request(req.id, RequestUpdate(RequestStatus.INSTALLED), now)
+            # The certificate rows first: a request reads "installed" only once its
+            # certificate is listed among the station's.
             await self._store.save_certificates(self._signed_rows(req, certs, now))
+            await self._store.update_request(req.id, RequestUpdate(RequestStatus.INSTALLED), now)
             await self._raise(
                 [Sighting(certificate_alert_key(req.station_id, use_name), now, clear=True)]
             )
