@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # pytest processes (pytest-xdist); every test has its own databases, ports and subjects.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-browser screenshots chromium exi lint fmt typecheck bench clean
+.PHONY: run test test-browser screenshots chromium exi ocpi-venv lint fmt typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ exi:
 	  fi; \
 	fi
 
+# The OCPI interop test's independent implementation (tests/interop/extrawest_emsp.py): the
+# extrawest-ocpi package pins fastapi 0.101 / pydantic 1 / httpx 0.24, so it gets a
+# virtualenv of its own, from the package index with pip (uvicorn serves it).
+OCPI_VENV := .venv-ocpi
+OCPI_STAMP := $(OCPI_VENV)/.installed
+$(OCPI_STAMP):
+	@test -x $(OCPI_VENV)/bin/python || $(PYTHON) -m venv $(OCPI_VENV)
+	$(OCPI_VENV)/bin/python -m pip install --quiet 'extrawest-ocpi==2025.7.16' 'uvicorn>=0.29,<1'
+	@touch $(OCPI_STAMP)
+
+ocpi-venv: $(OCPI_STAMP)
+
 run: $(STAMP)
 	$(BIN)/python -m ampyre.demo
 
@@ -59,7 +71,7 @@ chromium:
 	  test -x $(CHROMIUM) || { echo "chromium installed but $(CHROMIUM) is not there" >&2; exit 1; }; \
 	fi
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium ocpi-venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -101,4 +113,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.balancing
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf $(VENV) $(OCPI_VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -31,6 +31,7 @@ from ampyre.metrics import Metrics
 from ampyre.protocol.commands import OcppStationCommands
 from ampyre.protocol.schemas import Schemas
 from ampyre.protocol.tables import build_tables
+from ampyre.roaming import Roaming, RoamingInputs, build_roaming
 from ampyre.security import Security, build_security
 from ampyre.services.authz import AuthService
 from ampyre.services.bus import Bus, BusError
@@ -91,6 +92,8 @@ class App:
     smart: SmartCharging
     # Security profiles, PKI, certificates, Plug & Charge (issue 19; security.py).
     security: Security
+    # OCPI roaming, tariffs and pricing (issue 20; roaming.py).
+    roaming: Roaming
 
     @property
     def http_port(self) -> int:
@@ -172,6 +175,26 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         network_profiles=devices.network_profiles,
     )
 
+    stations = StationService(store)
+    tokens = TokenService(store, TokenUsageSql(store.engine))
+    station_control = StationControl(commands, settings, devices.availability)
+    roaming = build_roaming(
+        RoamingInputs(
+            settings=settings,
+            store=store,
+            router=cluster,
+            auth=auth,
+            transactions=transactions,
+            stations=stations,
+            tokens=tokens,
+            station_control=station_control,
+            data_transfer=data_transfer,
+            events=events,
+            base_url=lambda: public_base_url(settings, http_server),
+            leads=lambda: cluster.leader,
+        )
+    )
+
     announcing: set[asyncio.Task[None]] = set()
 
     def on_change(station_id: str, version: OcppVersion, connected: bool) -> None:
@@ -197,7 +220,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             auth,
             transactions,
             data_transfer,
-            blocks=[*devices.blocks, *smart.blocks, *security.blocks],
+            blocks=[*devices.blocks, *smart.blocks, *security.blocks, *roaming.blocks],
         ),
         schemas,
         GatewayObserver(metrics, store),
@@ -214,8 +237,6 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         metrics.add_collect_hook(
             lambda: metrics.set_audit_dropped_total(int(getattr(store, "dropped_messages", 0)))
         )
-    stations = StationService(store)
-    tokens = TokenService(store, TokenUsageSql(store.engine))
     operator_audit = OperatorAuditSql(store.engine)
     users = UserService(store, settings)
     # Dashboard: aggregate reads, and one outbox reader per process for all event streams.
@@ -242,7 +263,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             webhooks=webhooks,
             operator_audit=operator_audit,
             users=users,
-            station_control=StationControl(commands, settings, devices.availability),
+            station_control=station_control,
             schemas=schemas,
             dashboard=dashboard,
             live=live,
@@ -263,6 +284,23 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
             certificates=security.certificates,
             security_events=security.security_events,
             pki=security.pki_service,
+            ocpi_partners=roaming.partners,
+            ocpi_credentials=roaming.credentials,
+            ocpi_client=roaming.ocpi_client,
+            ocpi_push=roaming.push,
+            ocpi_exchanges=roaming.exchanges,
+            tariffs=roaming.tariffs,
+            locations=roaming.locations,
+            received_locations=roaming.received_locations,
+            location_puller=roaming.location_puller,
+            ocpi_sessions=roaming.ocpi_sessions,
+            cdrs=roaming.cdrs,
+            roaming_tokens=roaming.tokens_roaming,
+            token_puller=roaming.token_pull,
+            token_publisher=roaming.token_publisher,
+            roaming_commands=roaming.commands,
+            sent_commands=roaming.sent_commands,
+            ocpp_costs=roaming.ocpp_costs,
         )
     )
     install_dashboard(api)
@@ -299,6 +337,7 @@ def build(settings: Settings, store: SqlStore | None = None) -> App:
         devices,
         smart,
         security,
+        roaming,
     )
 
 
@@ -334,6 +373,7 @@ async def run(
         app.devices.start()
         app.smart.start()
         app.security.start()
+        await app.roaming.start()
         await app.gateway.start(reuse_port=s.reuse_port)
         sockets = [_shared_socket(s.host, s.http_port)] if s.reuse_port else None
         api_task = asyncio.create_task(app.api.serve(sockets=sockets), name="http")
@@ -376,6 +416,7 @@ async def run(
         await api_task
     finally:
         await app.live.close()
+        await app.roaming.close()
         await app.smart.close()
         await app.security.close()
         await app.devices.close()

@@ -201,6 +201,94 @@ class Settings:
     # and events queued per stream (a browser further behind is dropped and reconnects).
     stream_max_clients: int = 100
     stream_queue_size: int = 1000
+    # Issue 20: OCPI roaming and pricing (each helper its own block).
+    # Our OCPI party (credentials roles, routing headers, the objects we own): country
+    # code (ISO 3166-1 alpha-2), party id (3 characters), business name and website, and
+    # the roles we take (CPO, EMSP): modules of a role left out are not served.
+    ocpi_country_code: str = "NL"
+    ocpi_party_id: str = "AMP"
+    ocpi_business_name: str = "Ampyre"
+    ocpi_business_website: str = ""
+    ocpi_roles: list[str] = field(default_factory=lambda: ["CPO", "EMSP"])
+    # The public base URL of our OCPI server; empty: public_url (or http://host:port) + /ocpi.
+    ocpi_base_url: str = ""
+    # The most objects one paginated OCPI GET answers (X-Limit; a larger limit is lowered).
+    ocpi_page_limit: int = 100
+    # Outgoing OCPI calls: seconds per try, tries for network errors / HTTP 5xx, 408, 429,
+    # and the first pause between tries (doubling).
+    ocpi_client_timeout: float = 10.0
+    ocpi_client_attempts: int = 3
+    ocpi_client_backoff: float = 0.5
+    # The push queue: attempts per request before it is kept as failed, the first pause
+    # between attempts (doubling up to ocpi_push_backoff_max), how often each process
+    # looks for due requests (a push on this process wakes it at once), and how many
+    # requests it sends at a time.
+    ocpi_push_max_attempts: int = 10
+    ocpi_push_backoff: float = 5.0
+    ocpi_push_backoff_max: float = 600.0
+    ocpi_push_poll_interval: float = 2.0
+    ocpi_push_concurrency: int = 8
+    # The OCPI exchange log: days kept, and the bytes of each body kept.
+    ocpi_exchange_retention_days: int = 30
+    ocpi_exchange_body_max: int = 4096
+    # The local time zone (IANA name) tariff restrictions are read in (start/end time,
+    # dates, day of week) where no location gives one.
+    tariff_time_zone: str = "UTC"
+    # How long (s) which tariff applies is answered from memory; this node's own changes
+    # are seen at once, other nodes' after at most this long.
+    tariff_cache_seconds: float = 10.0
+    # OCPI Locations: what a connector is when the operator did not describe it
+    # (mod_locations Connector): its standard (ConnectorType), format (SOCKET or CABLE),
+    # power type (AC_1_PHASE, AC_2_PHASE, AC_2_PHASE_SPLIT, AC_3_PHASE, DC), maximum
+    # voltage in V (line to neutral for AC_3_PHASE) and maximum amperage in A.
+    ocpi_connector_standard: str = "IEC_62196_T2"
+    ocpi_connector_format: str = "SOCKET"
+    ocpi_connector_power_type: str = "AC_3_PHASE"
+    ocpi_connector_max_voltage: int = 230
+    ocpi_connector_max_amperage: int = 32
+    # eMSP role: seconds between fetches of our CPO partners' Locations (GET, only what
+    # changed since the last one; a newly registered partner is fetched whole within a few
+    # seconds). 0: never (then only their pushes are stored).
+    ocpi_locations_pull_interval: float = 3600.0
+    # OCPI Sessions we push (as CPO) to the eMSP of a roaming token: at most one update
+    # (PATCH of kwh/cost/status, or PUT when charging periods were added) per this many
+    # seconds per session; the start and the end are pushed at once.
+    ocpi_session_update_interval: float = 60.0
+    # CDRs also for ended transactions of local (non-roaming) tokens that a tariff priced,
+    # for the operator's own billing; never pushed. False: CDRs only for roaming tokens.
+    ocpi_cdr_local_transactions: bool = True
+    # ISO 4217 currency of Sessions and CDRs that no tariff priced.
+    ocpi_default_currency: str = "EUR"
+    # Roaming authorization of a token Ampyre does not know (OCPI 2.2.1 mod_tokens): a
+    # real-time authorization at the token's eMSP waits at most ocpi_realtime_auth_timeout
+    # seconds; without an answer a NEVER-whitelisted token is accepted or rejected as
+    # ocpi_realtime_auth_fallback says ("accept" | "reject"); an accepted answer is reused
+    # at that station for ocpi_realtime_auth_cache seconds (Authorize, then the start).
+    # ocpi_realtime_auth_unknown: also ask the eMSP partners about tokens none of them
+    # pushed (sends the card's uid to every eMSP partner; off by default).
+    ocpi_realtime_auth_timeout: float = 2.0
+    ocpi_realtime_auth_fallback: str = "reject"
+    ocpi_realtime_auth_cache: float = 60.0
+    ocpi_realtime_auth_unknown: bool = False
+    # As an eMSP: publish Ampyre's id tokens as OCPI tokens (GET, pushed to CPOs) with
+    # this whitelist type for RFID tokens (ALWAYS | ALLOWED | ALLOWED_OFFLINE | NEVER;
+    # app tokens and station-restricted tokens are always NEVER); changes are looked for
+    # every ocpi_token_sync_interval seconds (on the leading node).
+    ocpi_publish_tokens: bool = True
+    ocpi_token_whitelist: str = "ALLOWED"
+    ocpi_token_sync_interval: float = 10.0
+    # OCPI commands received as a CPO: the timeout (seconds) told in the CommandResponse;
+    # the station's answer is awaited at most this long (and at most call_timeout).
+    ocpi_command_timeout: int = 60
+    # OCPP cost messages from the tariff engine (services/ocpp_costs.py): 2.x totalCost
+    # and CostUpdated, 1.6 California Pricing DataTransfer. False: none are sent.
+    tariff_cost_messages: bool = True
+    # A running priced transaction without a cost update for this many seconds gets one
+    # (only if its cost changed); updates also follow every meter value. 0: only those.
+    tariff_cost_update_interval: float = 60.0
+    # Optional receipt URL for the driver, "{transaction_id}" replaced by Ampyre's
+    # transaction id: the 1.6 FinalCost qrCodeText. Empty: none.
+    tariff_cost_receipt_url: str = ""
 
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -381,6 +469,99 @@ def _validate(s: Settings) -> None:
     if scheme not in {"memory", "nats", "tls"}:
         raise ConfigError(f"AMPYRE_BUS_URL: {s.bus_url!r} is neither memory:// nor nats://")
     s.trusted_networks()
+    # OCPI 2.2.1 credentials 7.4.1: country_code CiString(2), party_id CiString(3).
+    if not (
+        len(s.ocpi_country_code) == 2
+        and s.ocpi_country_code.isascii()
+        and s.ocpi_country_code.isalpha()
+    ):
+        raise ConfigError("AMPYRE_OCPI_COUNTRY_CODE must be two letters (ISO 3166-1 alpha-2)")
+    if not (len(s.ocpi_party_id) == 3 and s.ocpi_party_id.isascii() and s.ocpi_party_id.isalnum()):
+        raise ConfigError("AMPYRE_OCPI_PARTY_ID must be three letters or digits")
+    if not 0 < len(s.ocpi_business_name) <= 100:
+        raise ConfigError("AMPYRE_OCPI_BUSINESS_NAME must have 1 to 100 characters")
+    if not s.ocpi_roles or any(r.upper() not in {"CPO", "EMSP"} for r in s.ocpi_roles):
+        raise ConfigError("AMPYRE_OCPI_ROLES: one or both of CPO, EMSP")
+    for name in ("ocpi_base_url", "ocpi_business_website"):
+        url = getattr(s, name)
+        if url and (not url.startswith(("http://", "https://")) or len(url) > 200):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be an http(s) URL")
+    if not 1 <= s.ocpi_page_limit <= 1000:
+        raise ConfigError("AMPYRE_OCPI_PAGE_LIMIT must be within 1..1000")
+    if min(s.ocpi_client_attempts, s.ocpi_push_max_attempts, s.ocpi_push_concurrency) < 1:
+        raise ConfigError(
+            "AMPYRE_OCPI_CLIENT_ATTEMPTS, AMPYRE_OCPI_PUSH_MAX_ATTEMPTS and "
+            "AMPYRE_OCPI_PUSH_CONCURRENCY must be at least 1"
+        )
+    for name in (
+        "ocpi_client_timeout",
+        "ocpi_push_backoff",
+        "ocpi_push_backoff_max",
+        "ocpi_push_poll_interval",
+    ):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
+    if s.ocpi_client_backoff < 0:
+        raise ConfigError("AMPYRE_OCPI_CLIENT_BACKOFF must be 0 or positive")
+    if s.ocpi_exchange_retention_days < 1 or s.ocpi_exchange_body_max < 0:
+        raise ConfigError(
+            "AMPYRE_OCPI_EXCHANGE_RETENTION_DAYS must be at least 1, "
+            "AMPYRE_OCPI_EXCHANGE_BODY_MAX 0 or more"
+        )
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(s.tariff_time_zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"AMPYRE_TARIFF_TIME_ZONE: {s.tariff_time_zone!r} is not a known time zone"
+        ) from None
+    if not 0 <= s.tariff_cache_seconds <= 3600:
+        raise ConfigError("AMPYRE_TARIFF_CACHE_SECONDS must be within 0..3600")
+    from ampyre.domain.locations_enums import CONNECTOR_FORMATS, CONNECTOR_TYPES, POWER_TYPES
+
+    for name, allowed in (
+        ("ocpi_connector_standard", CONNECTOR_TYPES),
+        ("ocpi_connector_format", CONNECTOR_FORMATS),
+        ("ocpi_connector_power_type", POWER_TYPES),
+    ):
+        if getattr(s, name) not in allowed:
+            raise ConfigError(
+                f"AMPYRE_{name.upper()}: {getattr(s, name)!r} is not one of "
+                + ", ".join(sorted(allowed))
+            )
+    for name in ("ocpi_connector_max_voltage", "ocpi_connector_max_amperage"):
+        if not 1 <= getattr(s, name) <= 1_000_000:
+            raise ConfigError(f"AMPYRE_{name.upper()}: must be 1..1000000")
+    if not 0 <= s.ocpi_locations_pull_interval <= 30 * 86400:
+        raise ConfigError("AMPYRE_OCPI_LOCATIONS_PULL_INTERVAL: must be 0..2592000 seconds")
+    if s.ocpi_session_update_interval < 0:
+        raise ConfigError("AMPYRE_OCPI_SESSION_UPDATE_INTERVAL must not be negative")
+    currency = s.ocpi_default_currency
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise ConfigError("AMPYRE_OCPI_DEFAULT_CURRENCY must be an ISO 4217 code (EUR)")
+    s.ocpi_default_currency = currency.upper()
+    if not 0.1 <= s.ocpi_realtime_auth_timeout <= 30:
+        raise ConfigError("AMPYRE_OCPI_REALTIME_AUTH_TIMEOUT must be 0.1..30 seconds")
+    if s.ocpi_realtime_auth_fallback not in {"accept", "reject"}:
+        raise ConfigError("AMPYRE_OCPI_REALTIME_AUTH_FALLBACK must be accept or reject")
+    if not 0 <= s.ocpi_realtime_auth_cache <= 3600:
+        raise ConfigError("AMPYRE_OCPI_REALTIME_AUTH_CACHE must be 0..3600 seconds")
+    if s.ocpi_token_whitelist not in {"ALWAYS", "ALLOWED", "ALLOWED_OFFLINE", "NEVER"}:
+        raise ConfigError(
+            "AMPYRE_OCPI_TOKEN_WHITELIST must be ALWAYS, ALLOWED, ALLOWED_OFFLINE or NEVER"
+        )
+    if s.ocpi_token_sync_interval <= 0:
+        raise ConfigError("AMPYRE_OCPI_TOKEN_SYNC_INTERVAL must be positive")
+    if not 1 <= s.ocpi_command_timeout <= 3600:
+        raise ConfigError("AMPYRE_OCPI_COMMAND_TIMEOUT must be 1..3600 seconds")
+    if not 0 <= s.tariff_cost_update_interval <= 86400:
+        raise ConfigError(
+            "AMPYRE_TARIFF_COST_UPDATE_INTERVAL: seconds between 0 (off) and 86400, "
+            f"not {s.tariff_cost_update_interval}"
+        )
+    if len(s.tariff_cost_receipt_url) > 512:
+        raise ConfigError("AMPYRE_TARIFF_COST_RECEIPT_URL: at most 512 characters")
 
 
 def replace(settings: Settings, **changes: Any) -> Settings:

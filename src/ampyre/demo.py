@@ -11,13 +11,14 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ampyre import bootstrap, demo_pnc, logs
+from ampyre import bootstrap, demo_pnc, demo_roaming, demo_tariffs, logs
 from ampyre.adapters.db.migrate import migrate
 from ampyre.config import load_settings
 from ampyre.domain.authz import IdToken, IdTokenType, TokenStatus
 from ampyre.domain.models import RegistrationStatus
 from ampyre.domain.sites import Circuit, GridLimit, GridUnit, Member, Site
 from ampyre.services.firmware import FileMeta
+from ampyre.services.locations_port import LocationExists
 from ampyre.services.stations import StationExists
 from ampyre.simulator.runner import run_simulation
 from ampyre.simulator.session import SessionConfig
@@ -35,6 +36,7 @@ DEMO_FIRMWARE = "ampyre-sim-2.0"  # a hosted firmware file to roll out (dashboar
 DEMO_SITE = "Demo depot"
 DEMO_SITE_LIMIT_A = 63.0
 DEMO_FEEDER_LIMIT_A = 40.0
+DEMO_LOCATION = "DEMO-DEPOT"  # the fleet as one OCPI location (dashboard: Roaming)
 
 
 def demo_sessions(first_token: int, count: int) -> SessionConfig:
@@ -137,6 +139,9 @@ async def main(token: str, admin_password: str | None = None) -> int:
     await _seed_site(app)
     if pnc_vehicle is not None:
         await demo_pnc.seed(app)
+    await demo_tariffs.seed(app)
+    await _seed_location(app)
+    roaming_partner = await demo_roaming.prepare(app)
     base = f"http://{settings.host}:{app.http_port}"
     ws = f"ws://{settings.host}:{app.gateway.port}/ocpp"
     print(
@@ -188,6 +193,9 @@ async def main(token: str, admin_password: str | None = None) -> int:
             f"PKI) -> {base}/#/security/contract-certificates\n",
             flush=True,
         )
+    # A second Ampyre as a roaming eMSP, registered with this one (demo_roaming.py).
+    print(await demo_roaming.start(app, roaming_partner, token), flush=True)
+    server.add_done_callback(lambda _: demo_roaming.stop(roaming_partner))
     await server
     for sim in sims:
         sim.cancel()
@@ -232,6 +240,30 @@ async def _seed_site(app: bootstrap.App) -> None:
             members=members,
         )
     )
+
+
+async def _seed_location(app: bootstrap.App) -> None:
+    """The demo fleet as one OCPI location (made once), so the roaming partner receives
+    it with live EVSE statuses (dashboard: Roaming -> Locations)."""
+    locations = app.roaming.locations
+    place = {
+        "name": "Ampyre demo depot",
+        "address": "Demo Street 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NLD",
+        "coordinates": {"latitude": "52.090730", "longitude": "5.121420"},
+        "time_zone": "Europe/Amsterdam",
+        "publish": True,
+        "opening_times": {"twentyfourseven": True},
+    }
+    try:
+        await locations.create(place, location_id=DEMO_LOCATION)
+    except LocationExists:
+        return  # seeded by an earlier run; an operator may have changed it
+    for prefix, _protocol, count, _password in FLEET:
+        for i in range(1, count + 1):
+            await locations.assign(DEMO_LOCATION, f"{prefix}{i:05d}")
 
 
 def run() -> int:

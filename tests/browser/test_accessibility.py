@@ -75,6 +75,17 @@ def test_main_pages_name_their_controls(
         "/#/security/pki": "PKI",
         "/#/security/contract-certificates": "Plug & Charge contract certificates",
         f"/#/stations/{charger}?tab=security": f"Station {charger}",
+        # Roaming (issue 20); pages with data: test_roaming_pages.py
+        "/#/roaming": "Roaming partners",
+        "/#/roaming/partners/new": "New roaming partner",
+        "/#/roaming/push-queue": "OCPI push queue",
+        "/#/roaming/locations": "Locations",
+        "/#/roaming/locations/new": "New location",
+        "/#/roaming/tariffs": "Tariffs",
+        "/#/roaming/tariffs/new": "New tariff",
+        "/#/roaming/sessions": "Roaming sessions",
+        "/#/roaming/cdrs": "CDRs",
+        "/#/roaming/cdrs?view=received": "CDRs",
     }
     for path, heading in pages.items():
         page.goto(path)

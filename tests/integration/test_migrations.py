@@ -42,7 +42,7 @@ async def _check(url: str) -> None:
 
 
 async def test_head_revision_is_latest() -> None:
-    assert head_revision() == "0020_plug_and_charge"
+    assert head_revision() == "0025_ocpi_tokens_commands"
 
 
 async def test_migrate_empty_database(empty_db_url: str) -> None:

@@ -354,7 +354,10 @@ def _write_routes(env: Env) -> list[tuple[str, str]]:
 
 # The authorization matrix of writes: the caller's own session needs any role, these need
 # an operator, every other write an admin.
-VIEWER_WRITES = re.compile(r"^/api/v1/session(/password)?$")
+VIEWER_WRITES = re.compile(
+    r"^/api/v1/session(/password)?$"
+    r"|^/api/v1/tariffs/preview$"  # prices a made-up session, writes nothing
+)
 OPERATOR_WRITES = re.compile(
     r"^/api/v1/(id-tokens|local-lists|reservations|transactions/[^/]+/(stop|close)"
     r"|stations/[^/]+/(ocpp/|clear-cache|remote-start|remote-stop"
@@ -371,6 +374,15 @@ OPERATOR_WRITES = re.compile(
     r"|^/api/v1/stations/[^/]+/security/(password|profile)$"  # rotation, upgrade
     r"|^/api/v1/stations/[^/]+/(certificates|extended-trigger)"  # certificates
     r"|^/api/v1/pki/certificates/[^/]+/revoke$"  # revocation
+    r"|^/api/v1/ocpi/push-queue"  # OCPI push queue: retry / delete a queued request
+    r"|^/api/v1/tariffs"  # tariffs
+    r"|^/api/v1/locations"  # OCPI locations, stations, EVSE/connector attributes, push
+    r"|^/api/v1/ocpi/received/locations/pull$"  # fetch a partner's locations now
+    r"|^/api/v1/cdrs/[^/]+/credit$"  # credit CDR (and re-issue)
+    r"|^/api/v1/ocpi/partners/[^/]+/(commands|tokens/pull)$"  # OCPI commands, token pull
+    r"|^/api/v1/ocpi/published/tokens/sync$"  # push our tokens to CPOs
+    r"|^/api/v1/stations/[^/]+/tariffs/(default|query|clear)$"  # 2.1 tariffs
+    r"|^/api/v1/transactions/[^/]+/tariff$"  # 2.1 ChangeTransactionTariff
 )
 ORDER = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 

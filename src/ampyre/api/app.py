@@ -15,11 +15,13 @@ from ampyre.api.deps import ApiDeps
 from ampyre.api.docs import install_docs
 from ampyre.api.guard import WriteGuard, write_rules
 from ampyre.api.log_uploads import LogUploads
+from ampyre.api.ocpi.app import OCPI_PREFIX, create_ocpi_app
 from ampyre.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from ampyre.api.routes._common import API_PREFIX
 from ampyre.api.routes.alerts import alerts_router
 from ampyre.api.routes.audit import audit_router
 from ampyre.api.routes.authz import authz_router
+from ampyre.api.routes.cdrs import cdrs_router
 from ampyre.api.routes.certificates import certificates_router
 from ampyre.api.routes.charging_profiles import charging_profiles_router
 from ampyre.api.routes.commands import commands_router
@@ -30,11 +32,14 @@ from ampyre.api.routes.display import display_router
 from ampyre.api.routes.firmware import download_router, firmware_router, upload_limit
 from ampyre.api.routes.firmware_rollouts import rollouts_router
 from ampyre.api.routes.health import health_router
+from ampyre.api.routes.locations import locations_router
 from ampyre.api.routes.logs import logs_router
 from ampyre.api.routes.messages import messages_router
 from ampyre.api.routes.monitoring import monitoring_router
 from ampyre.api.routes.network_profiles import network_profiles_router
 from ampyre.api.routes.nodes import nodes_router
+from ampyre.api.routes.ocpi_commands import ocpi_commands_router
+from ampyre.api.routes.ocpi_partners import ocpi_partners_router
 from ampyre.api.routes.ocsp import ocsp_router
 from ampyre.api.routes.pki import pki_router
 from ampyre.api.routes.plug_and_charge import plug_and_charge_router
@@ -42,7 +47,9 @@ from ampyre.api.routes.session import session_router
 from ampyre.api.routes.sites import sites_router
 from ampyre.api.routes.station_control import station_control_router
 from ampyre.api.routes.station_security import station_security_router
+from ampyre.api.routes.station_tariffs import station_tariffs_router
 from ampyre.api.routes.stations import stations_router
+from ampyre.api.routes.tariffs import tariffs_router
 from ampyre.api.routes.tokens import tokens_router
 from ampyre.api.routes.transactions import transactions_router
 from ampyre.api.routes.users import users_router
@@ -107,6 +114,18 @@ def create_api(deps: ApiDeps) -> FastAPI:
             station_security_router,
         )
     ]
+    # Roaming and pricing (issue 20): operator routes under /api/v1.
+    routers += [
+        (make(deps, auth), API_PREFIX)
+        for make in (
+            ocpi_partners_router,
+            tariffs_router,
+            locations_router,
+            cdrs_router,
+            ocpi_commands_router,
+            station_tariffs_router,
+        )
+    ]
     routers.append((download_router(deps), ""))  # stations fetch firmware without a token
     routers.append((ocsp_router(deps), ""))
     for router, prefix in routers:
@@ -116,6 +135,8 @@ def create_api(deps: ApiDeps) -> FastAPI:
                 method_table.append((regex, set(route.methods or ())))
         app.include_router(router, prefix=prefix)
     app.state.method_table = method_table
+    # The OCPI server itself: its own envelope, and partners' credentials tokens.
+    app.mount(OCPI_PREFIX, create_ocpi_app(deps))
     _document_problems(app)
     # Starlette puts the last added outermost: the size limit, then the write guard.
     app.add_middleware(

@@ -8,6 +8,7 @@ from ampyre.metrics import Metrics
 from ampyre.protocol.schemas import Schemas
 from ampyre.services.alerts import AlertService
 from ampyre.services.authz import AuthService
+from ampyre.services.cdrs import CdrService
 from ampyre.services.certificates import CertificateService
 from ampyre.services.charging_profiles import ChargingProfileService
 from ampyre.services.cluster import Cluster
@@ -19,18 +20,34 @@ from ampyre.services.display import DisplayService
 from ampyre.services.firmware import FirmwareService
 from ampyre.services.firmware_rollouts import RolloutService
 from ampyre.services.live import LiveHub
+from ampyre.services.locations import LocationService
+from ampyre.services.locations_pull import LocationPuller
+from ampyre.services.locations_received import ReceivedLocations
 from ampyre.services.logs import LogService
 from ampyre.services.monitoring import MonitoringService
 from ampyre.services.network_profiles import NetworkProfileService
+from ampyre.services.ocpi_credentials import OcpiCredentials
+from ampyre.services.ocpi_exchanges import ExchangeLog
+from ampyre.services.ocpi_partners import PartnerService
+from ampyre.services.ocpi_port import OcpiClient
+from ampyre.services.ocpi_push import OcpiPush
+from ampyre.services.ocpi_sessions import OcpiSessions
+from ampyre.services.ocpp_costs import OcppCosts
 from ampyre.services.operator_audit import OperatorAuditLog
 from ampyre.services.pki import PkiService
 from ampyre.services.plug_and_charge import PlugAndChargeService
 from ampyre.services.ports import Store
+from ampyre.services.roaming_commands import RoamingCommands
+from ampyre.services.roaming_commands_sent import SentCommands
+from ampyre.services.roaming_publish import TokenPublisher
+from ampyre.services.roaming_tokens import RoamingTokens
+from ampyre.services.roaming_tokens_pull import TokenPuller
 from ampyre.services.security_events import SecurityEventService
 from ampyre.services.sites import SiteService
 from ampyre.services.station_control import StationControl
 from ampyre.services.station_security import StationSecurityService
 from ampyre.services.stations import StationService
+from ampyre.services.tariffs import TariffService
 from ampyre.services.tokens import TokenService
 from ampyre.services.transactions import TransactionService
 from ampyre.services.users import UserService
@@ -92,3 +109,28 @@ class ApiDeps:
     security_events: SecurityEventService | None = None  # security events
     pki: PkiService | None = None  # the built-in PKI, issued certificates, OCSP (None: 503)
     station_security: StationSecurityService | None = None  # rotations, upgrades (None: 503)
+    # OCPI partners and their tokens, the credentials handshake, outgoing calls, the push
+    # queue and the exchange log (None: the OCPI server and /api/v1/ocpi answer 503).
+    ocpi_partners: PartnerService | None = None
+    ocpi_credentials: OcpiCredentials | None = None
+    ocpi_client: OcpiClient | None = None
+    ocpi_push: OcpiPush | None = None
+    ocpi_exchanges: ExchangeLog | None = None
+    # Our tariffs, pricing (transaction cost, previews) and partners' tariffs (None: the
+    # tariff routes and the OCPI tariffs module answer 503).
+    tariffs: TariffService | None = None
+    # OCPI Locations: ours (operator REST, CPO Sender) and those partners pushed to us
+    # (eMSP Receiver). None: those routes answer 503.
+    locations: LocationService | None = None
+    received_locations: ReceivedLocations | None = None
+    location_puller: LocationPuller | None = None
+    ocpi_sessions: OcpiSessions | None = None  # OCPI sessions, ours and received (None: 503)
+    cdrs: CdrService | None = None  # CDRs, ours and received, credit CDRs (None: 503)
+    # OCPI tokens and commands: roaming tokens held as a CPO and their authorization,
+    # our id tokens published as an eMSP, commands received and sent (None: 503).
+    roaming_tokens: RoamingTokens | None = None
+    token_puller: TokenPuller | None = None
+    token_publisher: TokenPublisher | None = None
+    roaming_commands: RoamingCommands | None = None
+    sent_commands: SentCommands | None = None
+    ocpp_costs: OcppCosts | None = None  # OCPP cost messages, 2.1 station tariffs (None: 503)

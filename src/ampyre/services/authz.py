@@ -36,6 +36,7 @@ from ampyre.services.clock import utcnow
 from ampyre.services.local_lists import LocalListService
 from ampyre.services.ports import AuthStore
 from ampyre.services.reservations import Delivery, ReservationService
+from ampyre.services.roaming_ports import RoamingAuthorizer
 from ampyre.services.station_port import StationCommands
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class AuthService:
         # twice or more (Authorize, then the start), each a database read otherwise.
         self._cache: dict[str, tuple[float, list[IdToken]]] = {}
         self.on_tokens_changed: Callable[[], None] | None = None
+        # Asked only about id tokens Ampyre does not know (OCPI roaming, roaming.py).
+        self.roaming: RoamingAuthorizer | None = None
 
     async def start(self) -> None:
         await self.reservations.start()
@@ -127,6 +130,14 @@ class AuthService:
         decision = decide(token, station_id, evse_id, now, type_)
         if token is None:
             decision = replace(decision, reason=why_unknown(candidates, id_token, type_))
+            if self.roaming is not None:
+                try:
+                    roamed = await self.roaming.authorize(station_id, id_token, type_, evse_id)
+                except Exception:  # a roaming failure leaves the token unknown
+                    log.exception("%s: roaming authorization failed", station_id)
+                    roamed = None
+                if roamed is not None:
+                    decision = roamed
         if ocpp_version is not None:
             decision = replace(decision, status=as_told(decision.status, ocpp_version))
         if decision.status is not AuthStatus.ACCEPTED:

@@ -29,6 +29,7 @@ from ampyre.simulator import messages as m
 from ampyre.simulator import txmessages as tx
 from ampyre.simulator.certificates import StationCertificates
 from ampyre.simulator.connection_security import ConnectionSecurity, SecurityOps
+from ampyre.simulator.costs import StationCosts
 from ampyre.simulator.device_ops import DeviceOps
 from ampyre.simulator.monitoring import MonitoringOps
 from ampyre.simulator.plug_and_charge import PNC_TOKEN_TYPE, PlugAndChargeEv
@@ -213,6 +214,13 @@ class SimulatedStation:
                 self._trigger, lambda p: m.answer_call(self.state, "DataTransfer", p)
             )
         )
+        # Cost messages: 2.x CostUpdated and tariffs, 1.6 California Pricing DataTransfer
+        # (simulator/costs.py; other vendorIds go on to the handler before it).
+        self.costs = StationCosts()
+        other_vendors = self._tx_handlers.get(
+            "DataTransfer", lambda p: m.answer_call(self.state, "DataTransfer", p)
+        )
+        self._tx_handlers.update(self.costs.handlers(other_vendors))
         # Set by simulator/plug_and_charge.attach: the first connector's EVs then
         # authorize with a contract certificate installed through the CSMS.
         self.pnc: PlugAndChargeEv | None = None
@@ -985,6 +993,14 @@ class SimulatedStation:
                 await asyncio.wait({task})
             idle = self.rng.expovariate(1.0 / cfg.idle_time) if cfg.idle_time > 0 else 0.0
             await asyncio.sleep(max(idle, 0.2))
+
+    def present_card(self, connector: int, id_token: str, token_type: str = "ISO14443") -> bool:
+        """A driver plugs in at `connector` and presents `id_token` (authorized by the
+        CSMS as any card is); False if a session runs there already."""
+        if connector in self._session_tasks:
+            return False
+        self._spawn_session(connector, id_token, token_type, remote=False)
+        return True
 
     def _spawn_session(
         self,

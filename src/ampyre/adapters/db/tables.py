@@ -913,7 +913,12 @@ def row_dict(row: Any) -> dict[str, Any]:
 # Tables kept in modules of their own, registered on `metadata` when they are imported.
 from ampyre.adapters.db import tables_certificates as tables_certificates  # noqa: E402
 from ampyre.adapters.db import tables_charging as tables_charging  # noqa: E402
+from ampyre.adapters.db import tables_locations as tables_locations  # noqa: E402
+from ampyre.adapters.db import tables_ocpi as tables_ocpi  # noqa: E402
+from ampyre.adapters.db import tables_ocpi_tokens as tables_ocpi_tokens  # noqa: E402
 from ampyre.adapters.db import tables_pki as tables_pki  # noqa: E402
 from ampyre.adapters.db import tables_pnc as tables_pnc  # noqa: E402
+from ampyre.adapters.db import tables_roaming as tables_roaming  # noqa: E402
 from ampyre.adapters.db import tables_security as tables_security  # noqa: E402
 from ampyre.adapters.db import tables_sites as tables_sites  # noqa: E402
+from ampyre.adapters.db import tables_tariffs as tables_tariffs  # noqa: E402

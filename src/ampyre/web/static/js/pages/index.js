@@ -30,11 +30,20 @@ import logs from "./logs.js";
 import customerData from "./customer-data.js";
 import sites, { newSite } from "./sites.js";
 import site, { siteEdit } from "./site.js";
-// --- end issue 18 ---
 import securityEvents from "./security.js";
 import securityCertificates from "./security-certificates.js";
 import pki from "./pki.js";
 import contractCertificates from "./contract-certificates.js";
+import roaming, { newPartner } from "./roaming.js";
+import roamingPartner from "./roaming-partner.js";
+import roamingPush from "./roaming-push.js";
+import roamingSessions, { roamingSession } from "./roaming-sessions.js";
+import locations, { newLocation } from "./locations.js";
+import locationDetail, { locationEdit } from "./locations-detail.js";
+import tariffs, { tariffPage } from "./tariffs.js";
+import tariffEdit, { newTariff } from "./tariffs-edit.js";
+import cdrs from "./cdrs.js";
+import cdrDetail, { receivedCdr } from "./cdrs-detail.js";
 
 export const pages = [
   overview,
@@ -61,9 +70,26 @@ export const pages = [
   newSite,
   site,
   siteEdit,
-  // --- end issue 18 ---
-  securityEvents,
+    securityEvents,
   securityCertificates,
   pki,
   contractCertificates,
+  // (a fixed path before the pattern that would also match it: "/new" before "/:id")
+  roaming,
+  newPartner,
+  roamingPartner,
+  roamingPush,
+  locations,
+  newLocation,
+  locationDetail,
+  locationEdit,
+  tariffs,
+  newTariff,
+  tariffPage,
+  tariffEdit,
+  roamingSessions,
+  roamingSession,
+  cdrs,
+  receivedCdr,
+  cdrDetail,
 ];

@@ -1,0 +1,1 @@
+"""OCPI adapters: the outgoing HTTP client (client.py)."""
