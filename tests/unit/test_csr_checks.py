@@ -205,3 +205,19 @@ def test_chain_helpers() -> None:
     assert upper.key() == HashData("SHA256", "ab", "cd", "ff").key()
     assert is_critical("TamperDetectionActivated") and not is_critical("InvalidMessages")
     assert is_critical("Whatever", source="csms")
+
+
+def test_a_csr_with_another_version_is_refused_not_a_crash() -> None:
+    # Found by the flipped-bytes test: version 1 raises cryptography's InvalidVersion,
+    # which is not a ValueError.
+    good = _csr(_p256(), algorithm=hashes.SHA256())
+    der = bytearray(x509.load_pem_x509_csr(good.encode()).public_bytes(serialization.Encoding.DER))
+    at = der.index(b"\x02\x01\x00")  # CertificationRequestInfo.version INTEGER 0
+    der[at + 2] = 1
+    pem = (
+        "-----BEGIN CERTIFICATE REQUEST-----\n"
+        + base64.encodebytes(bytes(der)).decode()
+        + "-----END CERTIFICATE REQUEST-----\n"
+    )
+    with pytest.raises(CsrRejected, match="cannot be parsed"):
+        check_csr(pem, STATION, None)

@@ -34,8 +34,9 @@ MAX_RSA_BITS = 8192  # beyond: a CPU cost nobody needs, refused
 _EC_CURVES = frozenset({"secp256r1", "secp384r1"})
 _V2G_CURVES = frozenset({"secp256r1"})
 _BEGIN = "-----BEGIN CERTIFICATE REQUEST-----"
-# What `cryptography` raises for input it cannot take (found by the CSR fuzz tests).
-_UNREADABLE = (ValueError, TypeError, UnsupportedAlgorithm)
+# What `cryptography` raises for input it cannot take (found by the CSR fuzz tests; a
+# flipped version byte raises InvalidVersion, which is not a ValueError).
+_UNREADABLE = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
 
 
 class CsrRejected(ValueError):
