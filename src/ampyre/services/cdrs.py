@@ -1,4 +1,4 @@
-"""OCPI 2.2.1 CDRs (issue 20, H4).
+"""OCPI 2.2.1 CDRs (issue 20).
 
 As CPO: a CDR is made when a transaction ends (the sessions consumer asks for it): for a
 roaming token always, for a local token when a tariff priced the transaction and

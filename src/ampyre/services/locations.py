@@ -77,7 +77,7 @@ class NotInLocation(LookupError):
 
 
 class Pusher(Protocol):
-    """What the service needs of H1's OcpiPush."""
+    """What the service needs of OcpiPush."""
 
     async def to_receivers(
         self, module: str, method: str, path: str, body: object | None, object_key: str
@@ -454,7 +454,7 @@ class LocationService:
         j = index_of(connectors, "id", connector_id)
         return None if j is None else connectors[j]
 
-    # ------------------------------------------------------------------ lookups (H2/H4/H5)
+    # ------------------------------------------------------------------ lookups
 
     def evse_uid(self, station_id: str, evse_id: int) -> str:
         return evse_uid(station_id, evse_id)
@@ -554,7 +554,7 @@ class LocationService:
         return queued
 
     async def tariffs_changed(self) -> int:
-        """Which tariff applies somewhere may have changed (H2's TariffService): PUT the
+        """Which tariff applies somewhere may have changed (TariffService): PUT the
         roaming locations whose Connector.tariff_ids changed. How many."""
         changed, offset = 0, 0
         while True:

@@ -1,4 +1,4 @@
-"""OCPI 2.2.1 Sessions (issue 20, H4).
+"""OCPI 2.2.1 Sessions (issue 20).
 
 As CPO: an outbox consumer ("ocpi-sessions") over transaction.started / updated / ended.
 A transaction whose id token belongs to an eMSP partner (a roaming token) gets an OCPI

@@ -6,7 +6,7 @@ Ampyre's version-neutral station services:
   goes into the Session and CDR) and granted at that station for 15 minutes, so the
   station's Authorize / transaction start needs no real-time authorization (13.3.6);
 - STOP_SESSION -> TransactionService.remote_stop; the session id is the transaction's id
-  (H4: Session.id = str(transaction pk)); only the token owner's eMSP may stop it;
+  (Session.id = str(transaction pk)); only the token owner's eMSP may stop it;
 - RESERVE_NOW -> AuthService.reserve (a ReserveNow with Ampyre's own reservation id:
   13.3.5 "the CPO SHALL make sure the Reservation ID sent to the Charge Point is unique");
   the same reservation_id of the same eMSP replaces the earlier reservation;

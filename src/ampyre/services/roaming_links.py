@@ -1,6 +1,6 @@
 """The rest of roaming as OCPI Sessions and CDRs see it (the RoamingLinks port): token
-owners and grants (tokens, H5), places (locations, H3), prices (tariffs, H2) and pushes
-(partners and the push queue, H1). Each collaborator is optional where roaming can do
+owners and grants (tokens), places (locations), prices (tariffs) and pushes
+(partners and the push queue). Each collaborator is optional where roaming can do
 without it: without locations a session's place is named after the station, without
 tariffs nothing is priced, without tokens nothing roams."""
 

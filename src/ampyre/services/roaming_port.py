@@ -1,4 +1,4 @@
-"""Ports of OCPI Sessions and CDRs (issue 20, H4): the store of sessions and CDRs, and
+"""Ports of OCPI Sessions and CDRs (issue 20): the store of sessions and CDRs, and
 what the two services ask of the rest of roaming (token owners, places, prices, pushes).
 The adapters: adapters/db/roaming_sessions.py (the store) and services/roaming_links.py
 (the other roaming services behind these small interfaces)."""

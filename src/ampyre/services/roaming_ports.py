@@ -1,4 +1,4 @@
-"""Ports of roaming tokens and commands (OCPI 2.2.1, issue 20 H5).
+"""Ports of roaming tokens and commands (OCPI 2.2.1, issue 20).
 
 - `RoamingAuthorizer`: what `AuthService.authorize` consults for an id token Ampyre does
   not know (a roaming token); None when it is no roaming token either.
@@ -141,7 +141,7 @@ class RoamingCommandStore(Protocol):
 
 
 class PartnersPort(Protocol):
-    """What roaming tokens and commands need of H1's PartnerService."""
+    """What roaming tokens and commands need of PartnerService."""
 
     async def get(self, partner_id: int) -> Partner | None: ...
 
@@ -155,7 +155,7 @@ class PartnersPort(Protocol):
 
 
 class PushPort(Protocol):
-    """What they need of H1's durable push queue (OcpiPush)."""
+    """What they need of the durable push queue (OcpiPush)."""
 
     async def enqueue(
         self, partner_id: int, method: str, url: str, body: object | None, object_key: str
@@ -185,7 +185,7 @@ class PushPort(Protocol):
 
 
 class LocationsPort(Protocol):
-    """What they need of H3's LocationService (Ampyre's stations as OCPI locations)."""
+    """What they need of LocationService (Ampyre's stations as OCPI locations)."""
 
     def evse_uid(self, station_id: str, evse_id: int) -> str: ...
 

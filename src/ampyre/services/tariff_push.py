@@ -20,7 +20,7 @@ SYNC_PAGE: Final = 100  # tariffs read at a time for a new partner
 
 
 class PushQueue(Protocol):
-    """The part of H1's OcpiPush this needs."""
+    """The part of OcpiPush this needs."""
 
     async def to_receivers(
         self,

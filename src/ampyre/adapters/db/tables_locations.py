@@ -1,4 +1,4 @@
-"""Tables of issue 20: H3 OCPI locations (registered on `metadata` when imported).
+"""Tables of issue 20: OCPI locations (registered on `metadata` when imported).
 
 Our locations (the place as one OCPI JSON document, domain/locations.py), the stations
 assigned to them, the operator's EVSE and connector attributes, the OCPI status last

@@ -1,4 +1,4 @@
-"""Tables of issue 20 (H1): OCPI partners with their credentials tokens, the exchange log
+"""Tables of issue 20: OCPI partners with their credentials tokens, the exchange log
 and the push queue (registered on `metadata` when imported)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tables of issue 20: H5 OCPI tokens and commands (registered on `metadata` when imported).
+"""Tables of issue 20: OCPI tokens and commands (registered on `metadata` when imported).
 
 - `ocpi_tokens`: the roaming tokens Ampyre holds as a CPO (pushed or pulled from an eMSP,
   or carried by a command), one per (owner, uid ignoring case, type).

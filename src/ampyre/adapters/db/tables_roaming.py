@@ -1,4 +1,4 @@
-"""Tables of issue 20: H4 OCPI sessions and CDRs (registered on `metadata` when imported).
+"""Tables of issue 20: OCPI sessions and CDRs (registered on `metadata` when imported).
 
 Both tables hold our own objects (side "ours": Ampyre as CPO) and those partners sent us
 (side "received": Ampyre as eMSP). The OCPI object itself is kept as JSON text exactly as

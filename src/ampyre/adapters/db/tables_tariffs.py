@@ -1,4 +1,4 @@
-"""Tables of issue 20 (H2): our tariffs with every version of them, and the tariffs
+"""Tables of issue 20: our tariffs with every version of them, and the tariffs
 partners pushed to us (registered on `metadata` when imported)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The OCPI 2.2.1 server: a FastAPI app mounted at /ocpi by `create_api` (api/app.py),
 with its own envelope, error handlers and credentials-token auth.
 
-Layout: /ocpi/versions, /ocpi/2.2.1/details, /ocpi/2.2.1/credentials (H1), and each
+Layout: /ocpi/versions, /ocpi/2.2.1/details, /ocpi/2.2.1/credentials, and each
 functional module at /ocpi/{party}/2.2.1/{identifier} where party is "cpo" or "emsp",
 the role in which we implement it. Each roaming part adds its modules as `ModuleSpec`s
 in its own block of `ocpi_modules()`; a module of a party role we do not take

@@ -1,4 +1,4 @@
-"""CDRs and roaming sessions for operators (issue 20, H4).
+"""CDRs and roaming sessions for operators (issue 20).
 
 - `GET /cdrs?transaction_id=&credit=&limit=&offset=`: the CDRs Ampyre made (as CPO),
   newest first; `GET /cdrs/{id}`: one, with the OCPI object and its cost breakdown.

@@ -1,4 +1,4 @@
-"""OCPI tokens and commands for operators (issue 20, H5).
+"""OCPI tokens and commands for operators (issue 20).
 
 - `GET /ocpi/received/tokens`, `GET /ocpi/received/tokens/{id}`: roaming tokens held as a
   CPO (pushed or pulled from eMSPs, or carried by their commands).

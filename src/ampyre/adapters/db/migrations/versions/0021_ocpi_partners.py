@@ -1,4 +1,4 @@
-"""Issue 20: H1 OCPI partners, credentials, exchange log, push queue.
+"""Issue 20: OCPI partners, credentials, exchange log, push queue.
 
 Revision ID: 0021_ocpi_partners
 Revises: 0020_plug_and_charge

@@ -1,4 +1,4 @@
-"""Issue 20: H2 tariffs (ours, their versions, and partners' received tariffs).
+"""Issue 20: tariffs (ours, their versions, and partners' received tariffs).
 
 Revision ID: 0022_tariffs
 Revises: 0021_ocpi_partners

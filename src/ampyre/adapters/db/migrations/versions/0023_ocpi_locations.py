@@ -1,4 +1,4 @@
-"""Issue 20: H3 OCPI locations.
+"""Issue 20: OCPI locations.
 
 Revision ID: 0023_ocpi_locations
 Revises: 0022_tariffs

@@ -1,4 +1,4 @@
-"""Issue 20: H4 OCPI sessions and CDRs.
+"""Issue 20: OCPI sessions and CDRs.
 
 Revision ID: 0024_ocpi_sessions_cdrs
 Revises: 0023_ocpi_locations

@@ -1,4 +1,4 @@
-"""Issue 20: H5 OCPI tokens and commands.
+"""Issue 20: OCPI tokens and commands.
 
 Roaming tokens held as a CPO, Ampyre's own tokens as published as an eMSP, roaming
 authorizations, and OCPI commands received and sent.

@@ -13,7 +13,7 @@ import { can } from "../session.js";
 import { alertsTab } from "./alerts.js";
 import { commandsTab } from "./station/commands.js";
 import { configTab } from "./station/config.js";
-import { chargingTab } from "./station/charging.js"; // issue 18 (H4)
+import { chargingTab } from "./station/charging.js"; // issue 18
 import { securityTab } from "./station/security.js";
 import { displayTab, logsTab } from "./station/logs.js";
 import { connectionBadge, connectorBadge, place, tickAgo } from "./station/parts.js";
@@ -187,7 +187,7 @@ export default {
       { key: "reports", label: "Reports", render: reportsTab },
       { key: "alerts", label: "Alerts", render: alertsTab },
       { key: "configuration", label: "Configuration", render: configTab },
-      { key: "charging", label: "Charging", render: chargingTab }, // issue 18 (H4)
+      { key: "charging", label: "Charging", render: chargingTab }, // issue 18
       { key: "security", label: "Security", render: securityTab },
       { key: "logs", label: "Logs", render: logsTab },
       { key: "display", label: "Display", render: displayTab },
