@@ -47,7 +47,7 @@ from ampyre.services.balancer_parts import (
 )
 from ampyre.services.clock import utcnow
 from ampyre.services.events import EventBus
-from ampyre.services.ports import StoreUnavailable
+from ampyre.services.periodic import Periodic
 from ampyre.services.sites_port import OutboxSource, ProfileInstaller, SiteStore
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,18 @@ class Balancer:
         self._events = events
         self.installer = installer
         self._s = settings
-        self._leads = leads
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # Commits come in bursts: one read of the outbox per COALESCE seconds at most.
+        self._loop = Periodic(
+            "site balancer",
+            self.step,
+            lambda: settings.balancer_tick,
+            log=log,
+            leads=leads,
+            follow=self._follow,
+            first_wait=True,
+            settle=COALESCE,
+        )
         self._name = f"balancer-{id(self)}"
         self.runs: dict[int, SiteRun] = {}
         self.live: dict[tuple[str, int], EvseLive] = {}
@@ -99,17 +107,13 @@ class Balancer:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
-        if self._task is None:
-            self._events.subscribe(self._name, self._wake.set)
-            self._task = asyncio.create_task(self._run(), name="site-balancer")
+        if not self._loop.running:
+            self._events.subscribe(self._name, self._loop.wake)
+            self._loop.start()
 
     async def close(self) -> None:
         self._events.unsubscribe(self._name)
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.close()
         for run in self.runs.values():
             if run.wake_at is not None:
                 run.wake_at.cancel()
@@ -119,12 +123,12 @@ class Balancer:
                     await run.task
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def sites_changed(self) -> None:
         """A site was created, changed or deleted (here): reload the sites now."""
         self._reload = True
-        self._wake.set()
+        self._loop.wake()
 
     def rebalance(self, site_id: int, trigger: str = "requested") -> bool:
         run = self.runs.get(site_id)
@@ -165,25 +169,9 @@ class Balancer:
 
     # ------------------------------------------------------------------ loop
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._s.balancer_tick)
-            # Commits come in bursts: one read of the outbox per COALESCE seconds at most.
-            await asyncio.sleep(COALESCE)
-            self._wake.clear()
-            if not self._leads():
-                if self.position is not None:
-                    self._forget()
-                continue
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except StoreUnavailable as exc:
-                log.warning("balancer: %s", exc)
-            except Exception:
-                log.exception("balancer: step failed")
+    def _follow(self) -> None:
+        if self.position is not None:
+            self._forget()
 
     def _forget(self) -> None:
         """No longer the leader: the next leader builds its own picture."""
@@ -338,7 +326,7 @@ class Balancer:
                 run.trigger = both
         run.dirty = True
         if wake:
-            self._wake.set()
+            self._loop.wake()
 
     # ------------------------------------------------------------------ events
 
@@ -572,7 +560,7 @@ class Balancer:
         finally:
             run.task = None
             if run.dirty:
-                self._wake.set()
+                self._loop.wake()
 
     async def _send(self, live: EvseLive, limit: float, phases: int, raise_: bool) -> bool:
         return await install_limit(

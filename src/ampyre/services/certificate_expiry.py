@@ -8,14 +8,13 @@ A certificate is triggered and alerted at most once per `repeat` seconds."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ampyre.domain.certificates import CertificateUse, InstalledCertificate, SigningUse
 from ampyre.services.certificates import CertificateService
+from ampyre.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +41,18 @@ class CertificateExpiryWatch:
         self._days = days
         self._interval = interval
         self._repeat = repeat
-        self._leads = leads
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "certificate expiry check", self.check, interval, log=log, leads=leads
+        )
         # (station, certificate id) -> when it was last handled
         self._handled: dict[tuple[str, int], datetime] = {}
 
     def start(self) -> None:
-        if self._task is None and self._interval > 0 and self._days > 0:
-            self._task = asyncio.create_task(self._run(), name="certificate-expiry")
+        if self._interval > 0 and self._days > 0:
+            self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            if self._leads():
-                try:
-                    await self.check()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("certificate expiry check failed")
-            await asyncio.sleep(self._interval)
+        await self._loop.close()
 
     async def check(self) -> int:
         """One pass; returns how many certificates were handled (triggered/alerted)."""

@@ -12,7 +12,6 @@ again (it ends by the station's notifications, its next boot, or the update time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +28,7 @@ from ampyre.domain.firmware import (
 from ampyre.domain.models import Page
 from ampyre.services.firmware import FirmwareError, FirmwareService, UnknownFile
 from ampyre.services.firmware_ports import FirmwareStore
-from ampyre.services.ports import StoreUnavailable
+from ampyre.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +50,9 @@ class RolloutService:
     ) -> None:
         self._store = store
         self._firmware = firmware
-        self._tick_every = tick_every
-        self._leads = leads
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "firmware rollouts", self.tick, tick_every, log=log, leads=leads, first_wait=True
+        )
         # The counts last announced per rollout (rollout.progress only when they move).
         self._announced: dict[int, dict[str, int]] = {}
         self._expired_at: datetime | None = None
@@ -158,32 +156,13 @@ class RolloutService:
     # --------------------------------------------------------------------- runner
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="firmware-rollouts")
+        self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._tick_every)
-            self._wake.clear()
-            if not self._leads():
-                continue
-            try:
-                await self.tick()
-            except StoreUnavailable as exc:
-                log.warning("firmware rollouts: %s", exc)
-            except Exception:
-                log.exception("firmware rollouts: tick failed")
+        await self._loop.close()
 
     async def tick(self) -> None:
         """One step of every open rollout, and (every EXPIRE_EVERY s) the update timeout."""

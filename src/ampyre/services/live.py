@@ -17,7 +17,6 @@ full) is dropped: its stream ends, its EventSource reconnects with `Last-Event-I
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 from ampyre.domain.events import OutboxEvent
 from ampyre.services.clock import to_rfc3339
 from ampyre.services.events import EventBus
+from ampyre.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,14 @@ class LiveHub:
         self.rate = FrameRate(frames_total)
         self.max_clients = max_clients
         self._queue_size = queue_size
-        self._stats_every = stats_every
-        self._poll_every = poll_every
         self._subs: dict[int, Subscriber] = {}
         self._numbers = itertools.count(1)
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._reader = Periodic(
+            "live updates: reading the outbox", self._read_once, poll_every, log=log
+        )
+        self._stats = Periodic(
+            "live updates: the live numbers", self.tick, stats_every, log=log, first_wait=True
+        )
         self.position: int | None = None  # the last outbox id read (None until started)
         self.stats: dict[str, Any] = {
             "messages_per_second": 0.0,
@@ -152,28 +154,22 @@ class LiveHub:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        if self._tasks:
+        if self._reader.running:
             return
         self._closed = False
         try:
             self.position = await self._source.outbox_head()
         except Exception:
             log.warning("live updates: could not read the outbox head; will retry", exc_info=True)
-        self._events.subscribe(self._name, self._wake.set)
-        self._tasks = [
-            asyncio.create_task(self._read_forever(), name="live-read"),
-            asyncio.create_task(self._stats_forever(), name="live-stats"),
-        ]
+        self._events.subscribe(self._name, self._reader.wake)
+        self._reader.start()
+        self._stats.start()
 
     async def close(self) -> None:
         self._closed = True
         self._events.unsubscribe(self._name)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._reader.close()
+        await self._stats.close()
         self.position = None  # not ready: new streams get 503
         for sub in list(self._subs.values()):
             sub.dropped.set()  # streams end; browsers reconnect to whoever serves next
@@ -233,19 +229,6 @@ class LiveHub:
 
     # ------------------------------------------------------------------ loops
 
-    async def _read_forever(self) -> None:
-        while True:
-            try:
-                await self._read_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("live updates: could not read the outbox; will retry", exc_info=True)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_every):
-                    await self._wake.wait()
-
     async def _read_once(self) -> None:
         if self._closed:
             return
@@ -266,16 +249,6 @@ class LiveHub:
                     self.position = e.id
             if len(events) < READ_BATCH:
                 return
-
-    async def _stats_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._stats_every)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("live updates: could not compute the live numbers", exc_info=True)
 
     async def tick(self) -> None:
         """Measure the message rate; with streams open, count and send `stats`."""

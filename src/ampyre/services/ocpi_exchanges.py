@@ -9,9 +9,9 @@ Credentials object's `token`, at the top or in an envelope's `data`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from ampyre.config import Settings
 from ampyre.domain.models import Page
 from ampyre.services.clock import utcnow
 from ampyre.services.ocpi_port import Exchange, ExchangeStore
+from ampyre.services.periodic import Periodic
 from ampyre.services.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ class ExchangeLog:
         self._leads = leads
         self._clock = clock
         self._queue: list[Exchange] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("OCPI exchange log", self._round, FLUSH_INTERVAL, log=log)
         self._lock = asyncio.Lock()
         self._last_prune = float("-inf")
         self.dropped = 0
@@ -86,7 +86,7 @@ class ExchangeLog:
             return
         self._queue.append(exchange)
         if len(self._queue) >= 500:
-            self._wake.set()
+            self._loop.wake()
 
     async def flush(self) -> None:
         async with self._lock:
@@ -106,29 +106,17 @@ class ExchangeLog:
         return await self._store.prune_exchanges(self._clock() - self._retention)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ocpi-exchange-log")
+        self._loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.close()
         await self.flush()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await self.flush()
-                if self._leads() and loop.time() - self._last_prune >= PRUNE_INTERVAL:
-                    self._last_prune = loop.time()
-                    pruned = await self.prune()
-                    if pruned:
-                        log.info("pruned %d OCPI exchanges", pruned)
-            except Exception:  # the log must never stop: try again next round
-                log.exception("OCPI exchange log round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL)
-            self._wake.clear()
+    async def _round(self) -> None:
+        await self.flush()
+        now = time.monotonic()
+        if self._leads() and now - self._last_prune >= PRUNE_INTERVAL:
+            self._last_prune = now
+            pruned = await self.prune()
+            if pruned:
+                log.info("pruned %d OCPI exchanges", pruned)

@@ -49,6 +49,7 @@ from ampyre.services.ocpi_port import (
     PushStatus,
     PushStore,
 )
+from ampyre.services.periodic import Periodic
 from ampyre.services.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,13 @@ class OcpiPush:
         self._max_attempts = settings.ocpi_push_max_attempts
         self._backoff = settings.ocpi_push_backoff
         self._backoff_max = settings.ocpi_push_backoff_max
-        self._poll = settings.ocpi_push_poll_interval
         self._concurrency = settings.ocpi_push_concurrency
         # A claim outlives the slowest attempt (one try of the client) with room to spare.
         self._lease = timedelta(seconds=2 * settings.ocpi_client_timeout + 30)
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "OCPI push queue", self._round, settings.ocpi_push_poll_interval, log=log
+        )
         self._fallbacks: list[tuple[str, UnknownObjectFallback]] = []
 
     def on_unknown_object(self, key_prefix: str, fallback: UnknownObjectFallback) -> None:
@@ -127,7 +128,7 @@ class OcpiPush:
             supersede=method in SUPERSEDING,
             due=now + timedelta(seconds=delay) if delay > 0 else None,
         )
-        self._wake.set()
+        self._loop.wake()
 
     async def to_partner(
         self,
@@ -181,7 +182,7 @@ class OcpiPush:
     async def retry(self, item_id: int) -> PushItem | None:
         item = await self.store.retry_push(item_id, self._clock())
         if item is not None:
-            self._wake.set()
+            self._loop.wake()
         return item
 
     async def delete(self, item_id: int) -> bool:
@@ -193,15 +194,11 @@ class OcpiPush:
     # ------------------------------------------------------------------ delivery
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ocpi-push")
+        self._loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._loop.running:
+            await self._loop.close()
             with contextlib.suppress(StoreUnavailable):
                 await self.store.release_pushes(self._owner)
 
@@ -214,21 +211,9 @@ class OcpiPush:
             await asyncio.gather(*(self._deliver(item) for item in items))
         return len(items)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except StoreUnavailable as exc:
-                log.warning("OCPI push queue: %s", exc)
-                sent = 0
-            except Exception:
-                log.exception("OCPI push round failed")
-                sent = 0
-            if sent >= self._concurrency:
-                continue  # more may be due at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
+    async def _round(self) -> bool:
+        """One round of run_once; True when more may be due at once."""
+        return await self.run_once() >= self._concurrency
 
     async def _deliver(self, item: PushItem) -> None:
         attempts = item.attempts + 1

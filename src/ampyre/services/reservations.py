@@ -9,8 +9,6 @@ active past its time even if the station never says so.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any, Final
 from ampyre.config import Settings
 from ampyre.domain.authz import Reservation, ReservationStatus
 from ampyre.domain.versions import CONNECTOR_TYPE_MAX, ID_TOKEN_MAX_21, traits
+from ampyre.services.periodic import Periodic
 from ampyre.services.ports import AuthStore
 from ampyre.services.station_port import Answer, StationCommands
 
@@ -74,25 +73,17 @@ class ReservationService:
         self._commands = commands
         self._settings = settings
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "reservation expiry", self.expire_due, lambda: self.expiry_interval, log=log
+        )
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._expiry_loop(), name="ampyre-reservations")
+        self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _expiry_loop(self) -> None:
-        while True:
-            await self.expire_due()
-            await asyncio.sleep(self.expiry_interval)
+        await self._loop.close()
 
     async def expire_due(self) -> list[Reservation]:
         """Mark the active reservations past their expiry as expired (never raises)."""

@@ -28,8 +28,6 @@ pruning never holds the database long enough to stall the OCPP path.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from typing import Protocol
 
 from ampyre.config import Settings
 from ampyre.services.clock import utcnow
+from ampyre.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +100,14 @@ class RetentionService:
         prune_security_events: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
-        # In a cluster only the leading node prunes (services/cluster.py); the others
-        # look again each interval and take over when the leader is gone.
-        self._leads = leads
         self._prune_operator_audit = prune_operator_audit
         self._prune_alerts = prune_alerts
         self._prune_security_events = prune_security_events
         self._policy = policy
         self._clock = clock
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        # In a cluster only the leading node prunes (services/cluster.py); the others
+        # look again each interval and take over when the leader is gone.
+        self._loop = Periodic("retention", self.run_once, interval, log=log, leads=leads)
 
     def _jobs(self) -> list[tuple[str, timedelta, Callable[[datetime], Awaitable[int]]]]:
         p, store = self._policy, self._store
@@ -157,19 +154,8 @@ class RetentionService:
                 log.info("pruned %d %s older than %s", n, name, age)
         return deleted
 
-    async def _run_forever(self) -> None:
-        while True:
-            if self._leads():
-                await self.run_once()
-            await asyncio.sleep(self._interval)
-
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run_forever(), name="ampyre-retention")
+        self._loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.close()

@@ -19,7 +19,6 @@ rules (domain.authz.decide): an operator's status, the expiry, and station restr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -49,8 +48,10 @@ from ampyre.domain.ocpi_tokens import (
     token_to_json,
 )
 from ampyre.services.clock import utcnow
+from ampyre.services.ocpi_port import PushPort
+from ampyre.services.periodic import Periodic
 from ampyre.services.ports import AuthStore
-from ampyre.services.roaming_ports import PushPort, RoamingTokenStore
+from ampyre.services.roaming_ports import RoamingTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,16 @@ class TokenPublisher:
         self._push = push
         self._settings = settings
         self._clock = clock
-        self._leads = leads
         self._lock = asyncio.Lock()
         self._seen: tuple[datetime | None, int] | None = None
         self._next_expiry: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "id token publishing",
+            self.sync,
+            lambda: settings.ocpi_token_sync_interval,
+            log=log,
+            leads=leads,
+        )
 
     def identity(self) -> Identity:
         s = self._settings
@@ -92,26 +98,11 @@ class TokenPublisher:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        if self._task is None and self._settings.ocpi_publish_tokens:
-            self._task = asyncio.create_task(self._loop(), name="ampyre-ocpi-tokens")
+        if self._settings.ocpi_publish_tokens:
+            self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _loop(self) -> None:
-        while True:
-            if self._leads():
-                try:
-                    await self.sync()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a database outage must not end the loop
-                    log.warning("could not publish id tokens", exc_info=True)
-            await asyncio.sleep(self._settings.ocpi_token_sync_interval)
+        await self._loop.close()
 
     # ------------------------------------------------------------------ publishing
 

@@ -9,8 +9,6 @@ authorization records older than `ocpi_exchange_retention_days` (hourly).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from ampyre.domain.ocpi_tokens import StoredToken, TokenSource
 from ampyre.domain.ocpi_tokens_parse import InvalidObject, parse_token
 from ampyre.services.clock import utcnow
 from ampyre.services.ocpi_port import OcpiCallFailed, OcpiClient
+from ampyre.services.periodic import Periodic
 from ampyre.services.roaming_ports import PartnersPort, RoamingTokenStore
 
 log = logging.getLogger(__name__)
@@ -46,33 +45,25 @@ class TokenPuller:
         self._client = client
         self._settings = settings
         self._clock = clock
-        self._leads = leads
         self._tried: dict[int, float] = {}  # partner id -> monotonic time of the last pull
-        self._task: asyncio.Task[None] | None = None
         self._pruned: float | None = None
+        self._loop = Periodic(
+            "token pull from eMSP partners",
+            self._pull,
+            lambda: settings.ocpi_token_sync_interval,
+            log=log,
+            leads=leads,
+        )
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="ampyre-ocpi-token-pull")
+        self._loop.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.close()
 
-    async def _loop(self) -> None:
-        while True:
-            if self._leads():
-                try:
-                    await self.pull_new()
-                    await self.prune()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("could not pull tokens from eMSP partners", exc_info=True)
-            await asyncio.sleep(self._settings.ocpi_token_sync_interval)
+    async def _pull(self) -> None:
+        await self.pull_new()
+        await self.prune()
 
     async def prune(self, force: bool = False) -> int:
         """Drop authorization records past the retention (at most hourly)."""

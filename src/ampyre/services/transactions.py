@@ -28,7 +28,6 @@ time, reason and meter replace what the close set (domain.transactions.merge).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -56,6 +55,7 @@ from ampyre.services.authz import AuthService, log_refusal, mask_token
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CallOutcome, StationNotConnected
 from ampyre.services.pending_starts import PendingStart, PendingStarts
+from ampyre.services.periodic import Periodic
 from ampyre.services.ports import TransactionStore
 from ampyre.services.station_port import NotAddressable, StationCommands, Trigger
 
@@ -122,21 +122,22 @@ class TransactionService:
         # Whether this process holds the station's socket: in a cluster each node probes
         # the silent transactions of its own stations only (None: all of them).
         self._holds = holds
-        self._watcher: asyncio.Task[None] | None = None
+        self._watcher = Periodic(
+            "silent transactions check",
+            self.check_silent,
+            settings.transaction_check_interval,
+            log=log,
+            first_wait=True,
+        )
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
         await self.pending.start()
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch(), name="transactions-watch")
+        self._watcher.start()
 
     async def close(self) -> None:
-        task, self._watcher = self._watcher, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._watcher.close()
         self.pending.close()
 
     def now(self) -> datetime:
@@ -410,17 +411,6 @@ class TransactionService:
         return await self._store.list_transaction_meter_values(transaction_pk, limit, offset)
 
     # ------------------------------------------------------------------ silent transactions
-
-    async def _watch(self) -> None:
-        interval = self._settings.transaction_check_interval
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check_silent()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("checking silent transactions failed; will retry", exc_info=True)
 
     async def check_silent(self) -> int:
         """Query the stations of active transactions that have been silent for longer
