@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from ampyre.config import Settings
 from ampyre.domain import locations_enums as enums
@@ -43,9 +43,9 @@ from ampyre.domain.locations import (
 from ampyre.domain.locations_merge import index_of
 from ampyre.domain.locations_validate import LocationInvalid
 from ampyre.domain.models import Page
-from ampyre.domain.ocpi import Partner
 from ampyre.services.clock import utcnow
 from ampyre.services.locations_port import LocationExists, LocationStore, UnknownStation
+from ampyre.services.ocpi_port import PushPort
 
 __all__ = [
     "ConnectorView",
@@ -55,7 +55,6 @@ __all__ = [
     "LocationNotFound",
     "LocationService",
     "NotInLocation",
-    "Pusher",
     "UnknownStation",
     "connector_kind",
 ]
@@ -74,26 +73,6 @@ class LocationNotFound(LookupError):
 
 class NotInLocation(LookupError):
     """The station (or EVSE) is not part of that location."""
-
-
-class Pusher(Protocol):
-    """What the service needs of OcpiPush."""
-
-    async def to_receivers(
-        self, module: str, method: str, path: str, body: object | None, object_key: str
-    ) -> int: ...
-
-    async def to_partner(
-        self,
-        partner: Partner,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        *,
-        delay: float = 0.0,
-    ) -> bool: ...
 
 
 TariffLookup = Callable[[str, int, int], Awaitable[Sequence[str]]]
@@ -176,7 +155,7 @@ class LocationService:
         store: LocationStore,
         settings: Settings,
         *,
-        push: Pusher | None = None,
+        push: PushPort | None = None,
         tariffs: TariffLookup | None = None,
     ) -> None:
         self._store = store

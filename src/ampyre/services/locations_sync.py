@@ -20,14 +20,14 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ampyre.domain.ocpi import OcpiRole, Partner
-from ampyre.services.locations import KEY_PREFIX, MODULE, LocationService, Pusher
-from ampyre.services.ocpi_port import PushItem
+from ampyre.services.locations import KEY_PREFIX, MODULE, LocationService
+from ampyre.services.ocpi_port import PushItem, PushPort
 
 SYNC_PAGE: Final = 50  # Locations built (and held) at a time for a new partner
 
 
 class LocationSync:
-    def __init__(self, locations: LocationService, push: Pusher) -> None:
+    def __init__(self, locations: LocationService, push: PushPort) -> None:
         self._locations = locations
         self._push = push
 

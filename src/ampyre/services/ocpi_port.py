@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ampyre.domain.models import Page
-from ampyre.domain.ocpi import Endpoint, OcpiRole, Partner, PartnerStatus, PartyRole
+from ampyre.domain.ocpi import Endpoint, InterfaceRole, OcpiRole, Partner, PartnerStatus, PartyRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +211,44 @@ class PushOutcome:
     http_status: int | None
     status_code: int | None
     error: str | None
+
+
+class PushPort(Protocol):
+    """What services need of the durable OCPI push queue (OcpiPush)."""
+
+    async def enqueue(
+        self,
+        partner_id: int,
+        method: str,
+        url: str,
+        body: object | None,
+        object_key: str,
+        *,
+        delay: float = 0.0,
+    ) -> None: ...
+
+    async def to_receivers(
+        self,
+        module: str,
+        method: str,
+        path: str,
+        body: object | None,
+        object_key: str,
+        party_role: OcpiRole = OcpiRole.EMSP,
+    ) -> int: ...
+
+    async def to_partner(
+        self,
+        partner: Partner,
+        module: str,
+        method: str,
+        path: str,
+        body: object | None,
+        object_key: str,
+        role: InterfaceRole = InterfaceRole.RECEIVER,
+        *,
+        delay: float = 0.0,
+    ) -> bool: ...
 
 
 class PushStore(Protocol):

@@ -56,8 +56,9 @@ from ampyre.domain.versions import traits
 from ampyre.services.authz import AuthService
 from ampyre.services.clock import utcnow
 from ampyre.services.commands import CommandError, CommandTimeout, StationNotConnected
+from ampyre.services.ocpi_port import PushPort
 from ampyre.services.reservations import ReservationError, ReservationNotActive
-from ampyre.services.roaming_ports import LocationsPort, PushPort, RoamingCommandStore
+from ampyre.services.roaming_ports import LocationsPort, RoamingCommandStore
 from ampyre.services.roaming_tokens import RoamingTokens
 from ampyre.services.station_control import InvalidCommand, StationControl
 from ampyre.services.station_port import NotAddressable

@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ampyre.domain.cdrs import CdrLocation, ConnectorKind, cdr_location_of, pricing_of
-from ampyre.domain.ocpi import InterfaceRole, OcpiRole, Partner
+from ampyre.domain.ocpi import OcpiRole, Partner
 from ampyre.domain.ocpi_sessions import AuthMethod, CdrToken, Pricing, TokenGrant
 from ampyre.domain.ocpi_tokens import AuthorizationKind, AuthorizationRecord, OcpiToken, TokenType
 from ampyre.domain.pricing import PricedSession
+from ampyre.services.ocpi_port import PushPort
 from ampyre.services.roaming_port import Party, Place
 
 UID_MAX = 36
@@ -25,19 +26,6 @@ class PartnerLookup(Protocol):
     async def by_party(
         self, country_code: str, party_id: str, role: OcpiRole | None = None
     ) -> Partner | None: ...
-
-
-class Pusher(Protocol):
-    async def to_partner(
-        self,
-        partner: Partner,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        role: InterfaceRole = InterfaceRole.RECEIVER,
-    ) -> bool: ...
 
 
 class PriceSource(Protocol):
@@ -74,7 +62,7 @@ class Links:
         self,
         our_party: Callable[[], Party],
         partners: PartnerLookup | None,
-        push: Pusher | None,
+        push: PushPort | None,
         *,
         tokens: Callable[[], TokenSource | None] = lambda: None,
         locations: Callable[[], LocationSource | None] = lambda: None,

@@ -154,36 +154,6 @@ class PartnersPort(Protocol):
     ) -> list[Partner]: ...
 
 
-class PushPort(Protocol):
-    """What they need of the durable push queue (OcpiPush)."""
-
-    async def enqueue(
-        self, partner_id: int, method: str, url: str, body: object | None, object_key: str
-    ) -> None: ...
-
-    async def to_receivers(
-        self,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        party_role: OcpiRole = OcpiRole.EMSP,
-    ) -> int: ...
-
-    async def to_partner(
-        self,
-        partner: Partner,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        *,
-        delay: float = 0.0,
-    ) -> bool: ...
-
-
 class LocationsPort(Protocol):
     """What they need of LocationService (Ampyre's stations as OCPI locations)."""
 

@@ -14,35 +14,10 @@ from ampyre.domain.models import Page
 from ampyre.domain.ocpi import OcpiRole, Partner
 from ampyre.domain.tariff_json import tariff_to_json
 from ampyre.domain.tariffs import Tariff
+from ampyre.services.ocpi_port import PushPort
 
 MODULE = "tariffs"
 SYNC_PAGE: Final = 100  # tariffs read at a time for a new partner
-
-
-class PushQueue(Protocol):
-    """The part of OcpiPush this needs."""
-
-    async def to_receivers(
-        self,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        party_role: OcpiRole = OcpiRole.EMSP,
-    ) -> int: ...
-
-    async def to_partner(
-        self,
-        partner: Partner,
-        module: str,
-        method: str,
-        path: str,
-        body: object | None,
-        object_key: str,
-        *,
-        delay: float = 0.0,
-    ) -> bool: ...
 
 
 class TariffPages(Protocol):
@@ -54,7 +29,7 @@ class TariffPages(Protocol):
 
 
 class TariffPublisher:
-    def __init__(self, push: PushQueue, tariffs: TariffPages | None = None) -> None:
+    def __init__(self, push: PushPort, tariffs: TariffPages | None = None) -> None:
         self._push = push
         self._tariffs = tariffs
         self.queued = 0  # requests queued so far (metrics, tests)
