@@ -308,17 +308,34 @@ def describe(cert: x509.Certificate, issuer: x509.Certificate | None) -> dict[st
     }
 
 
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool | None:
+    """True if `issuer` signed `cert`; False if the names match but the signature does
+    not verify; None if `issuer` is not the one `cert` names."""
+    if cert.issuer != issuer.subject:
+        return None
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
 def issuer_in(cert: x509.Certificate, chain: list[x509.Certificate]) -> x509.Certificate | None:
     """The certificate of `chain` that issued `cert` (by name and signature)."""
-    for candidate in chain:
-        if candidate.subject != cert.issuer:
-            continue
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        return candidate
-    return None
+    return next((c for c in chain if signed_by(cert, c)), None)
+
+
+def ca_constraints(cert: x509.Certificate) -> tuple[bool, int | None]:
+    """(whether `cert` is a CA, its path length constraint) from BasicConstraints."""
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False, None
+    return bc.ca, bc.path_length
+
+
+def valid_at(cert: x509.Certificate, now: datetime) -> bool:
+    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
 
 
 def same_public_key(cert: x509.Certificate, csr_pem: str) -> bool:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -19,9 +18,12 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from ampyre.domain.certificates import (
     BadCertificate,
     HashAlgorithm,
+    ca_constraints,
     issuer_hashes,
     serial_hex,
+    signed_by,
     subject_cn,
+    valid_at,
 )
 from ampyre.domain.plug_and_charge import (
     CertificateStatus,
@@ -70,32 +72,6 @@ def normal_serial(text: str) -> str:
     return text.strip().lower().lstrip("0") or "0"
 
 
-def _is_ca(cert: x509.Certificate) -> tuple[bool, int | None]:
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return False, None
-    return bc.ca, bc.path_length
-
-
-def _valid_at(cert: x509.Certificate, now: datetime) -> bool:
-    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
-
-
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool | None:
-    """True if `issuer` signed `cert`, False if the names match but the signature does
-    not verify, None if the names do not match."""
-    if cert.issuer != issuer.subject:
-        return None
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except InvalidSignature:
-        return False
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 @dataclass(slots=True, frozen=True)
 class VerifiedChain:
     check: ChainCheck
@@ -115,7 +91,7 @@ def verify_chain(
     def verdict(status: CertificateStatus, reason: str | None = None) -> VerifiedChain:
         return VerifiedChain(ChainCheck(status, reason, emaid, serial))
 
-    if _is_ca(leaf)[0]:
+    if ca_constraints(leaf)[0]:
         return verdict(CertificateStatus.CERT_CHAIN_ERROR, "the first certificate is a CA")
     pool = certs[1:]
     path: list[tuple[x509.Certificate, x509.Certificate]] = []
@@ -125,7 +101,7 @@ def verify_chain(
         issuer: x509.Certificate | None = None
         bad_signature = False
         for candidate in [*roots, *pool]:
-            signed = _signed_by(current, candidate)
+            signed = signed_by(current, candidate)
             if signed:
                 issuer = candidate
                 break
@@ -140,7 +116,7 @@ def verify_chain(
                 CertificateStatus.CERT_CHAIN_ERROR,
                 f"no trusted issuer for {current.subject.rfc4514_string()}",
             )
-        ca, path_len = _is_ca(issuer)
+        ca, path_len = ca_constraints(issuer)
         if not ca:
             return verdict(CertificateStatus.CERT_CHAIN_ERROR, "an issuer is not a CA")
         if path_len is not None and below > path_len:
@@ -152,7 +128,7 @@ def verify_chain(
     else:
         return verdict(CertificateStatus.CERT_CHAIN_ERROR, "the chain is too long")
     for cert in [leaf, *(i for _c, i in path)]:
-        if not _valid_at(cert, now):
+        if not valid_at(cert, now):
             return verdict(
                 CertificateStatus.CERTIFICATE_EXPIRED,
                 f"{cert.subject.rfc4514_string()} is not valid now",

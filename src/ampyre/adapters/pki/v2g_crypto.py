@@ -34,6 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
+from ampyre.domain.certificates import ca_constraints, signed_by, valid_at
+
 # XML signature algorithm identifiers ISO 15118-2 uses (Annex J).
 CANONICAL_EXI = "http://www.w3.org/TR/canonical-exi/"
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
@@ -150,11 +152,11 @@ def verify_path(
     while True:
         _check_validity(current, now)
         for root in roots:
-            if _issued_by(current, root):
+            if signed_by(current, root):
                 _check_validity(root, now)
                 _check_ca(root, len(path) - 1)
                 return [*path, root]
-        issuer = next((c for c in pool if _issued_by(current, c)), None)
+        issuer = next((c for c in pool if signed_by(current, c)), None)
         if issuer is None:
             raise V2GCryptoError(f"no trusted issuer for {current.subject.rfc4514_string()!r}")
         _check_ca(issuer, len(path) - 1)
@@ -165,18 +167,8 @@ def verify_path(
         current = issuer
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+    if not valid_at(cert, now):
         raise V2GCryptoError(
             f"certificate {cert.subject.rfc4514_string()!r} is not valid now "
             f"({cert.not_valid_before_utc:%Y-%m-%d} .. {cert.not_valid_after_utc:%Y-%m-%d})"
@@ -185,13 +177,10 @@ def _check_validity(cert: x509.Certificate, now: datetime) -> None:
 
 def _check_ca(cert: x509.Certificate, below: int) -> None:
     """`cert` issues a path with `below` CA certificates under it."""
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound as exc:
-        raise V2GCryptoError(f"{cert.subject.rfc4514_string()!r} is no CA") from exc
-    if not constraints.ca:
+    ca, path_length = ca_constraints(cert)
+    if not ca:
         raise V2GCryptoError(f"{cert.subject.rfc4514_string()!r} is no CA")
-    if constraints.path_length is not None and below > constraints.path_length:
+    if path_length is not None and below > path_length:
         raise V2GCryptoError(f"{cert.subject.rfc4514_string()!r}: path length exceeded")
 
 
