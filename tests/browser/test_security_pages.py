@@ -225,7 +225,7 @@ def test_station_security_tab(secure: PkiServer, station201: str, operator: Page
     row = certs.locator("tbody tr").filter(has_text="ChargingStationCertificate")
     expect(row).to_contain_text(sid)  # its subject, CN = the station id
     expect(row).to_contain_text("d left")  # the expiry, far away
-    row.get_by_role("group").get_by_text("PEM").click()
+    row.get_by_role("group").get_by_text("PEM", exact=True).click()
     expect(row.locator("pre")).to_contain_text("BEGIN CERTIFICATE")
     csrs.get_by_role("button", name=re.compile("^Show certificate signing request")).first.click()
     shown = page.get_by_role("dialog", name=re.compile("^Certificate signing request"))

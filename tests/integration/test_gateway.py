@@ -492,9 +492,10 @@ async def test_oversized_message_closes_with_1009(
 
 
 async def test_unresponsive_client_is_dropped(start_server: StartServer, sqlite_url: str) -> None:
-    # Pings every 0.5 s, 0.5 s to answer: a loaded test process still answers in time
-    # until the pongs are dropped (with 0.2 s it was dropped before the first check).
-    server = await start_server(sqlite_url, ping_interval=0.5, ping_timeout=0.5)
+    # Pings every second, a second to answer: the client shares the server's process and
+    # event loop, and a loaded test process still answers in time until the pongs are
+    # dropped (with 0.2 s and then 0.5 s it was dropped before the first check).
+    server = await start_server(sqlite_url, ping_interval=1.0, ping_timeout=1.0)
     await add_station(server, "CP-MUTE")
     api = server.api()
     async with station(server, "CP-MUTE", ["ocpp1.6"], ping_interval=None) as ws:
