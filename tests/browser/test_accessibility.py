@@ -86,6 +86,11 @@ def test_main_pages_name_their_controls(
         "/#/roaming/sessions": "Roaming sessions",
         "/#/roaming/cdrs": "CDRs",
         "/#/roaming/cdrs?view=received": "CDRs",
+        # pages with data: test_roaming_tokens_commands.py
+        "/#/roaming/tokens": "Roaming tokens",
+        "/#/roaming/tokens?view=published": "Roaming tokens",
+        "/#/roaming/tokens?view=authorizations": "Roaming tokens",
+        "/#/roaming/commands": "OCPI commands",
     }
     for path, heading in pages.items():
         page.goto(path)

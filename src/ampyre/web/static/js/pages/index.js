@@ -38,6 +38,8 @@ import roaming, { newPartner } from "./roaming.js";
 import roamingPartner from "./roaming-partner.js";
 import roamingPush from "./roaming-push.js";
 import roamingSessions, { roamingSession } from "./roaming-sessions.js";
+import roamingTokens, { receivedToken } from "./roaming-tokens.js";
+import roamingCommands, { roamingCommand } from "./roaming-commands.js";
 import locations, { newLocation } from "./locations.js";
 import locationDetail, { locationEdit } from "./locations-detail.js";
 import tariffs, { tariffPage } from "./tariffs.js";
@@ -89,6 +91,10 @@ export const pages = [
   tariffEdit,
   roamingSessions,
   roamingSession,
+  roamingTokens,
+  receivedToken,
+  roamingCommands,
+  roamingCommand,
   cdrs,
   receivedCdr,
   cdrDetail,

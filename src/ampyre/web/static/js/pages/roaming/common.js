@@ -1,8 +1,8 @@
 // What the roaming pages (issue 20: OCPI 2.2.1 partners, locations, tariffs, sessions,
-// CDRs, the push queue) share: their sub-navigation, money and OCPI price formatting,
-// the partner's handshake state, a JSON block, and a list loader that shows "not
-// available" when this server has no such API. Everything a partner sent (names, URLs,
-// bodies, tariffs, CDRs) is shown as text only (dom.js h()).
+// CDRs, tokens, commands, the push queue) share: their sub-navigation, money and OCPI
+// price formatting, the partner's handshake state, a JSON block, and a list loader that
+// shows "not available" when this server has no such API. Everything a partner sent
+// (names, URLs, bodies, tariffs, CDRs) is shown as text only (dom.js h()).
 
 import { api, seg } from "../../api.js";
 import { badge } from "../../components/notice.js";
@@ -18,6 +18,8 @@ export const SECTIONS = [
   ["/roaming/tariffs", "Tariffs"],
   ["/roaming/sessions", "Sessions"],
   ["/roaming/cdrs", "CDRs"],
+  ["/roaming/tokens", "Tokens"],
+  ["/roaming/commands", "Commands"],
   ["/roaming/push-queue", "Push queue"],
 ];
 
