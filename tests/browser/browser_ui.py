@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from browser_harness import ADMIN_PASSWORD, AmpyreServer
@@ -44,3 +46,20 @@ def sign_in(page: Page, user: str = "admin", password: str = ADMIN_PASSWORD) -> 
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+@contextlib.contextmanager
+def signed_in(
+    browser: Browser, srv: AmpyreServer, user: str, password: str, **options: Any
+) -> Iterator[Page]:
+    """A page of a fresh context, signed in; it must end without page errors."""
+    context = new_context(browser, srv, **options)
+    watch = PageWatch()
+    page = context.new_page()
+    watch.attach(page)
+    try:
+        sign_in(page, user, password)
+        yield page
+        assert watch.problems == [], watch.problems
+    finally:
+        context.close()

@@ -26,7 +26,6 @@ would do it, and what one server's pages show is what the other sent over OCPI:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from typing import Any
 
 import pytest
 from browser_harness import ADMIN_PASSWORD, AmpyreServer, free_port, wait_until
-from browser_ui import PHONE, PageWatch, new_context, sign_in
+from browser_ui import PHONE, signed_in
 from playwright.sync_api import Browser, Page, Route, expect
 from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
 
@@ -105,38 +104,21 @@ def emsp(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         srv.stop()
 
 
-@contextlib.contextmanager
-def _signed_in(
-    browser: Browser, srv: AmpyreServer, user: str, password: str, **options: Any
-) -> Iterator[Page]:
-    """A page of a fresh context, signed in; it must end without page errors."""
-    context = new_context(browser, srv, **options)
-    watch = PageWatch()
-    page = context.new_page()
-    watch.attach(page)
-    try:
-        sign_in(page, user, password)
-        yield page
-        assert watch.problems == [], watch.problems
-    finally:
-        context.close()
-
-
 @pytest.fixture(scope="module")
 def cpo_admin(browser: Browser, cpo: RoamingServer) -> Iterator[Page]:
-    with _signed_in(browser, cpo, "admin", ADMIN_PASSWORD) as page:
+    with signed_in(browser, cpo, "admin", ADMIN_PASSWORD) as page:
         yield page
 
 
 @pytest.fixture(scope="module")
 def emsp_admin(browser: Browser, emsp: RoamingServer) -> Iterator[Page]:
-    with _signed_in(browser, emsp, "admin", ADMIN_PASSWORD) as page:
+    with signed_in(browser, emsp, "admin", ADMIN_PASSWORD) as page:
         yield page
 
 
 @pytest.fixture(scope="module")
 def cpo_operator(browser: Browser, cpo: RoamingServer) -> Iterator[Page]:
-    with _signed_in(browser, cpo, OPERATOR, OPERATOR_PASSWORD) as page:
+    with signed_in(browser, cpo, OPERATOR, OPERATOR_PASSWORD) as page:
         yield page
 
 
@@ -859,7 +841,7 @@ def test_a_viewer_sees_the_roaming_pages_without_any_action(
         },
         expect=201,
     )
-    with _signed_in(browser, cpo, VIEWER, VIEWER_PASSWORD) as page:
+    with signed_in(browser, cpo, VIEWER, VIEWER_PASSWORD) as page:
         page.goto("/#/roaming")
         expect(page.get_by_role("link", name=PARTNER_NAME)).to_be_visible()
         expect(page.get_by_role("link", name="New partner")).to_have_count(0)
@@ -887,7 +869,7 @@ def test_a_viewer_sees_the_roaming_pages_without_any_action(
 def test_the_roaming_pages_on_a_phone(
     browser: Browser, cpo: RoamingServer, registered: dict[str, int]
 ) -> None:
-    with _signed_in(
+    with signed_in(
         browser, cpo, OPERATOR, OPERATOR_PASSWORD, viewport=PHONE, has_touch=True, is_mobile=True
     ) as page:
         for path, heading in (

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from browser_harness import ADMIN_PASSWORD, AmpyreServer, wait_until
-from browser_ui import PageWatch, new_context, sign_in
+from browser_ui import signed_in
 from playwright.sync_api import Browser, Page, Route, expect
 from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
 from websockets.sync.client import ClientConnection, connect
@@ -189,29 +189,15 @@ def station(roaming: Roaming) -> Iterator[RawStation]:
         st.close()
 
 
-@contextlib.contextmanager
-def _signed_in(browser: Browser, srv: AmpyreServer, user: str, password: str) -> Iterator[Page]:
-    context = new_context(browser, srv)
-    watch = PageWatch()
-    page = context.new_page()
-    watch.attach(page)
-    try:
-        sign_in(page, user, password)
-        yield page
-        assert watch.problems == [], watch.problems
-    finally:
-        context.close()
-
-
 @pytest.fixture(scope="module")
 def cpo_admin(browser: Browser, roaming: Roaming) -> Iterator[Page]:
-    with _signed_in(browser, roaming.cpo, "admin", ADMIN_PASSWORD) as page:
+    with signed_in(browser, roaming.cpo, "admin", ADMIN_PASSWORD) as page:
         yield page
 
 
 @pytest.fixture(scope="module")
 def emsp_operator(browser: Browser, roaming: Roaming) -> Iterator[Page]:
-    with _signed_in(browser, roaming.emsp, OPERATOR, OPERATOR_PASSWORD) as page:
+    with signed_in(browser, roaming.emsp, OPERATOR, OPERATOR_PASSWORD) as page:
         yield page
 
 
@@ -335,6 +321,14 @@ def test_received_tokens_filters_detail_and_pull(
 def test_real_time_authorizations_on_both_sides(
     roaming: Roaming, station: RawStation, cpo_admin: Page, emsp_operator: Page
 ) -> None:
+    # The CPO knows the token (published by the earlier tests; again here, so that this
+    # test also runs alone or on another test process).
+    roaming.emsp.call("POST", "/ocpi/published/tokens/sync")
+    wait_until(
+        lambda: roaming.cpo.call("GET", f"/ocpi/received/tokens?uid={TOKEN}")["total"] > 0,
+        30,
+        "the eMSP's token at the CPO",
+    )
     # The station asks the CPO; the token's whitelist is NEVER: the CPO asks the eMSP.
     answer = station.call("Authorize", {"idTag": TOKEN})
     assert answer["idTagInfo"]["status"] == "Accepted"
@@ -514,7 +508,7 @@ def test_send_commands_and_follow_them(
 
 
 def test_a_viewer_is_offered_no_action(browser: Browser, roaming: Roaming) -> None:
-    with _signed_in(browser, roaming.cpo, VIEWER, VIEWER_PASSWORD) as page:
+    with signed_in(browser, roaming.cpo, VIEWER, VIEWER_PASSWORD) as page:
         page.goto("/#/roaming/tokens")
         expect(page.get_by_role("table", name="Tokens received from eMSP partners")).to_be_visible()
         expect(page.get_by_role("button", name="Pull tokens…")).to_have_count(0)

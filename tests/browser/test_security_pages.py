@@ -23,7 +23,6 @@ These tests run their own server (module scope) with a PKI made by
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import subprocess
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import pytest
 from browser_harness import ADMIN_PASSWORD, AmpyreServer, HostileStation, wait_until
-from browser_ui import PHONE, PageWatch, new_context, sign_in
+from browser_ui import PHONE, signed_in
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
 from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
@@ -165,31 +164,16 @@ def station201(secure: PkiServer) -> Iterator[str]:
         sim.stop()
 
 
-@contextlib.contextmanager
-def _signed_in(browser: Browser, srv: AmpyreServer, user: str, password: str) -> Iterator[Page]:
-    """A page of a fresh context, signed in; it must end without page errors."""
-    context = new_context(browser, srv)
-    watch = PageWatch()
-    page = context.new_page()
-    watch.attach(page)
-    try:
-        sign_in(page, user, password)
-        yield page
-        assert watch.problems == [], watch.problems
-    finally:
-        context.close()
-
-
 @pytest.fixture(scope="module")
 def operator(browser: Browser, secure: PkiServer) -> Iterator[Page]:
     """One signed-in operator page for the module's tests (signing in costs seconds)."""
-    with _signed_in(browser, secure, OPERATOR, OPERATOR_PASSWORD) as page:
+    with signed_in(browser, secure, OPERATOR, OPERATOR_PASSWORD) as page:
         yield page
 
 
 @pytest.fixture
 def viewer(browser: Browser, secure: PkiServer) -> Iterator[Page]:
-    with _signed_in(browser, secure, VIEWER, VIEWER_PASSWORD) as page:
+    with signed_in(browser, secure, VIEWER, VIEWER_PASSWORD) as page:
         yield page
 
 
@@ -454,7 +438,7 @@ def test_viewer_sees_without_actions(secure: PkiServer, station201: str, viewer:
 def test_admin_sets_the_required_profile(
     browser: Browser, secure: PkiServer, station201: str
 ) -> None:
-    with _signed_in(browser, secure, "admin", ADMIN_PASSWORD) as page:
+    with signed_in(browser, secure, "admin", ADMIN_PASSWORD) as page:
         page.goto(f"/#/stations/{station201}?tab=security")
         configured = page.locator('dd[data-field="configured"]')
         expect(configured).to_contain_text("not set")

@@ -37,7 +37,7 @@ export function formDialog(title, fields, submit, { submitLabel = "Save", danger
     const form = h("form", { class: "dialog-form", novalidate: false });
     const dialog = h("dialog", { class: "dialog", "aria-label": title },
       h("h2", {}, title), form);
-    form.append(...[fields(form)].flat(), errors, h("div", { class: "actions" }, cancel, ok));
+    form.append(...[fields(form)].flat(Infinity), errors, h("div", { class: "actions" }, cancel, ok));
     let result = null;
     cancel.addEventListener("click", () => dialog.close());
     form.addEventListener("submit", async (event) => {
