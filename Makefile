@@ -5,8 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 # pytest processes (pytest-xdist); every test has its own databases, ports and subjects.
-# --dist loadfile keeps a file's tests in one process: a module's servers (the browser
-# tests start two Ampyres and Chromium) are set up once, and its tests run in order.
 TEST_WORKERS ?= 2
 
 .PHONY: run test test-browser screenshots chromium exi ocpi-venv lint fmt typecheck bench clean
@@ -77,7 +75,7 @@ test: $(STAMP) chromium ocpi-venv
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=25
 
 test-browser: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
