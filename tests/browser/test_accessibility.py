@@ -49,6 +49,15 @@ DUPLICATE_IDS = """() => {
 }"""
 
 
+def check_page(page: Page, where: str) -> None:
+    """This file's checks on what a page shows now (dialogs included): loaded, one h1,
+    named controls, unique ids, enough contrast. Other browser tests call it."""
+    expect(page.locator("main[aria-busy='true']")).to_have_count(0)
+    expect(page.locator("h1")).to_have_count(1)
+    for check in (UNNAMED, DUPLICATE_IDS, LOW_CONTRAST):
+        assert page.evaluate(check) == [], (where, check[:40])
+
+
 def test_main_pages_name_their_controls(
     server: AmpyreServer, charger: str, admin_page: Page
 ) -> None:

@@ -36,7 +36,7 @@ import pytest
 from browser_harness import ADMIN_PASSWORD, AmpyreServer, free_port, wait_until
 from browser_ui import PHONE, signed_in
 from playwright.sync_api import Browser, Page, Route, expect
-from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
+from test_accessibility import check_page
 
 pytestmark = pytest.mark.browser
 
@@ -124,10 +124,7 @@ def cpo_operator(browser: Browser, cpo: RoamingServer) -> Iterator[Page]:
 
 def _a11y(page: Page, where: str) -> None:
     """The checks of test_accessibility.py, and nothing injected, on the page shown."""
-    expect(page.locator("main[aria-busy='true']")).to_have_count(0)
-    expect(page.locator("h1")).to_have_count(1)
-    for check in (UNNAMED, DUPLICATE_IDS, LOW_CONTRAST):
-        assert page.evaluate(check) == [], (where, check[:40])
+    check_page(page, where)
     _inert(page, where)
 
 

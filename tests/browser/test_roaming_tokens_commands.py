@@ -36,7 +36,7 @@ import pytest
 from browser_harness import ADMIN_PASSWORD, AmpyreServer, wait_until
 from browser_ui import signed_in
 from playwright.sync_api import Browser, Page, Route, expect
-from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
+from test_accessibility import check_page
 from websockets.sync.client import ClientConnection, connect
 
 pytestmark = pytest.mark.browser
@@ -203,10 +203,7 @@ def emsp_operator(browser: Browser, roaming: Roaming) -> Iterator[Page]:
 
 def _a11y(page: Page, where: str) -> None:
     """The checks of test_accessibility.py on what is shown (dialogs included)."""
-    expect(page.locator("main[aria-busy='true']")).to_have_count(0)
-    expect(page.locator("h1")).to_have_count(1)
-    for check in (UNNAMED, DUPLICATE_IDS, LOW_CONTRAST):
-        assert page.evaluate(check) == [], (where, check[:40])
+    check_page(page, where)
 
 
 def _fulfil_problem(route: Route, status: int, detail: str) -> None:

@@ -36,7 +36,7 @@ from browser_harness import ADMIN_PASSWORD, AmpyreServer, HostileStation, wait_u
 from browser_ui import PHONE, signed_in
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
-from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
+from test_accessibility import check_page
 
 from ampyre.adapters.pki import LocalPki
 
@@ -54,10 +54,7 @@ MARKUP = '<img src=x onerror="window.__pwned=1">'
 
 
 def _a11y(page: Page, where: str) -> None:
-    expect(page.locator("main[aria-busy='true']")).to_have_count(0)
-    expect(page.locator("h1")).to_have_count(1)
-    for check in (UNNAMED, DUPLICATE_IDS, LOW_CONTRAST):
-        assert page.evaluate(check) == [], (where, check[:40])
+    check_page(page, where)
 
 
 def _missing(route: Route) -> None:

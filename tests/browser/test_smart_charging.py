@@ -24,7 +24,7 @@ import pytest
 from browser_harness import AmpyreServer, wait_until
 from browser_ui import PHONE, new_context, sign_in
 from playwright.sync_api import Browser, Page, expect
-from test_accessibility import DUPLICATE_IDS, LOW_CONTRAST, UNNAMED
+from test_accessibility import check_page
 
 pytestmark = pytest.mark.browser
 
@@ -32,10 +32,7 @@ LIVE_TIMEOUT_MS = 30_000
 
 
 def _a11y(page: Page, where: str) -> None:
-    expect(page.locator("main[aria-busy='true']")).to_have_count(0)
-    expect(page.locator("h1")).to_have_count(1)
-    for check in (UNNAMED, DUPLICATE_IDS, LOW_CONTRAST):
-        assert page.evaluate(check) == [], (where, check[:40])
+    check_page(page, where)
 
 
 def _no_sideways_scroll(browser: Browser, server: AmpyreServer, paths: dict[str, str]) -> None:
